@@ -1,0 +1,124 @@
+"""Candidates → an answer: quotes, diversity, near-duplicates folded, citations, abstention.
+
+* Quote: the passage sentence closest to the question (cosine of the stored sentence vector, plus a
+  small bonus for shared terms); verbatim, a substring of the passage.
+* Diversity: at most ``per_doc`` passages of one document (1 in ``unique_docs`` mode).
+* Near-duplicates: a passage whose quote says what a higher-ranked quote from another document
+  already says (sentence cosine ≥ ``dedup_threshold``) is folded into it as "also in".
+* Abstention: ``confidence`` is the best quote's cosine to the question; below
+  ``abstain_threshold`` the answer says the corpus does not cover the question. The results are
+  still returned for inspection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+from .lexical import analyze
+from .search import Candidate
+from .types import Answer, Citation, Result
+
+
+@dataclass
+class Scored:
+    cand: Candidate
+    row: dict
+    quote: tuple[int, int]
+    quote_vec: np.ndarray | None
+    quote_sim: float
+    score: float
+
+
+def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
+               lexical_weight: float = 0.1) -> tuple[int, float]:
+    """Index of the best sentence, and its cosine to the question.
+
+    Args:
+        text: the passage.
+        spans: sentence spans in ``text``.
+        sims: cosine of each sentence to the question.
+        q_terms: analyzed question terms.
+        lexical_weight: bonus per unit of question-term coverage.
+    """
+    if not spans:
+        return -1, 0.0
+    best, best_val = 0, -np.inf
+    for i, (a, b) in enumerate(spans):
+        cover = len(q_terms & set(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
+        val = float(sims[i]) + lexical_weight * cover
+        if val > best_val:
+            best, best_val = i, val
+    return best, float(sims[best])
+
+
+def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
+                     *, sentence_weight: float = 0.0, pool: int = 30) -> list[Scored]:
+    """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity."""
+    cands = cands[:pool]
+    rows = index.passages([c.id for c in cands])
+    q_terms = set(analyze(question))
+    out: list[Scored] = []
+    for c in cands:
+        row = rows.get(c.id)
+        if row is None:
+            continue
+        spans = row["spans"] or [(0, len(row["text"]))]
+        svecs = index.sentence_vectors(row) if row["spans"] else np.zeros((0, qvec.size), np.float32)
+        sims = svecs @ qvec if len(svecs) else np.full(len(spans), c.dense, np.float32)
+        i, sim = pick_quote(row["text"], spans, sims, q_terms)
+        qv = svecs[i] if len(svecs) else None
+        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * sim))
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_doc: int = 2,
+            unique_docs: bool = False, dedup_threshold: float = 0.8, abstain_threshold: float = 0.35) -> Answer:
+    """Pick, fold and cite the results of one question."""
+    per_doc = 1 if unique_docs else per_doc
+    chosen: list[Scored] = []
+    folded: dict[int, list[str]] = {}
+    counts: dict[str, int] = {}
+    for s in scored:
+        if len(chosen) >= k:
+            break
+        doc = s.row["doc_id"]
+        dup = None
+        for j, c in enumerate(chosen):
+            if c.row["doc_id"] != doc and s.quote_vec is not None and c.quote_vec is not None \
+                    and float(s.quote_vec @ c.quote_vec) >= dedup_threshold:
+                dup = j
+                break
+        if dup is not None:
+            if doc not in folded.setdefault(dup, []):
+                folded[dup].append(doc)
+            continue
+        if counts.get(doc, 0) >= per_doc:
+            continue
+        counts[doc] = counts.get(doc, 0) + 1
+        chosen.append(s)
+    docs = {d: index.document(d) for d in {s.row["doc_id"] for s in chosen} | {d for v in folded.values() for d in v}}
+    results: list[Result] = []
+    for rank, s in enumerate(chosen, 1):
+        a, b = s.quote
+        text = s.row["text"]
+        also = folded.get(rank - 1, [])
+        results.append(Result(
+            rank=rank, doc_id=s.row["doc_id"], paragraph=s.row["paragraph"], text=text, quote=text[a:b],
+            quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row["heading"],
+            citation=_citation(rank, docs[s.row["doc_id"]], s.row["paragraph"]),
+            also_in=also, also_in_citations=[_citation(0, docs[d], None) for d in also],
+        ))
+    confidence = max((s.quote_sim for s in chosen[:1]), default=0.0)
+    confidence = max(confidence, max((s.cand.dense for s in chosen[:1]), default=0.0))
+    return Answer(question=question, answered=bool(results) and confidence >= abstain_threshold,
+                  results=results, confidence=confidence, index_version=index.version)
+
+
+def _citation(number: int, doc: dict, paragraph: int | None) -> Citation:
+    return Citation(number=number, doc_id=doc["doc_id"], title=doc["title"], outlet=doc["outlet"],
+                    author=doc["author"], date=doc["date"], paragraph=paragraph or 0,
+                    source=doc["url"] or doc["source"])

@@ -1,0 +1,266 @@
+"""``citebot`` command line: index, ask, sources, source, chat, eval.
+
+The bot package extends this parser with ``run``, ``doctor`` and ``feedback`` (see ``bot.cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .config import Settings
+from .errors import CitebotError, QuestionError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("location")
+    g.add_argument("--corpus", type=Path, help="corpus folder or .jsonl file (default: seeds/)")
+    g.add_argument("--index-dir", type=Path, help="index directory (default: per-user data folder)")
+    g.add_argument("--config", type=Path, help="TOML config file (default: $CITEBOT_CONFIG or ./citebot.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every retrieval subcommand; ``parser._citebot_subparsers`` takes more."""
+    parser = argparse.ArgumentParser(
+        prog="citebot", description="Answer questions over a corpus by quoting it, with citations.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser._citebot_subparsers = sub
+
+    p = sub.add_parser("index", help="build or update the index from the corpus")
+    _common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer questions with quoted, cited passages")
+    _common(p)
+    p.add_argument("question", nargs="*", help="the question (words are joined)")
+    p.add_argument("--file", type=Path, help="questions, one per line, or JSONL with a 'q' or 'text' field")
+    p.add_argument("-k", type=int, help="results per question")
+    p.add_argument("--unique-docs", action="store_true", help="at most one passage per document")
+    p.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="ask questions interactively (ends at end of input)")
+    _common(p)
+    p.add_argument("-k", type=int, help="results per question")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("sources", help="list the indexed documents")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("source", help="show a passage in context: DOC_ID[:PARAGRAPH]")
+    _common(p)
+    p.add_argument("ref", help="document id, optionally with :paragraph")
+    p.add_argument("--context", type=int, default=1, help="paragraphs shown either side")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_source)
+
+    p = sub.add_parser("eval", help="score answers against gold spans (JSONL: q, gold)")
+    _common(p)
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.load(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
+                         index_dir=getattr(args, "index_dir", None))
+
+
+def _progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="doc", disable=None, file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def open_engine(args: argparse.Namespace, *, build_if_missing: bool = True):
+    from .engine import Engine
+
+    s = settings_from(args)
+    return Engine.open(s, build_if_missing=build_if_missing, progress=_progress_bar("indexing"))
+
+
+def cmd_index(args) -> int:
+    from .engine import Engine
+    from .errors import IndexCorrupt, IndexMissing
+    from .index import open_index
+    from .render import summary_text
+
+    s = settings_from(args)
+    eng = Engine(s)
+    try:
+        eng.index = open_index(s.index_dir)
+    except IndexMissing:
+        pass
+    except IndexCorrupt as e:  # the build replaces it; nothing can be reused
+        print(f"citebot: {e} — building a fresh index", file=sys.stderr)
+    summary = eng.reindex(rebuild=args.rebuild, progress=_progress_bar("indexing"))
+    print(summary_text(summary))
+    print(f"index directory: {s.index_dir}")
+    return 0
+
+
+def read_questions(path: Path) -> list[str]:
+    """One question per line, or JSONL objects with a ``q`` or ``text`` field."""
+    out = []
+    for line in path.read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                rec = json.loads(line)
+                out.append(str(rec.get("q", rec.get("text", ""))))
+                continue
+            except json.JSONDecodeError:
+                pass
+        out.append(line)
+    return out
+
+
+def cmd_ask(args) -> int:
+    from .render import answer_text
+
+    questions = [" ".join(args.question)] if args.question else []
+    if args.file:
+        try:
+            questions += read_questions(args.file)
+        except (OSError, UnicodeDecodeError) as e:
+            raise CitebotError(f"cannot read {args.file}: {e}") from None
+    if not questions:
+        raise QuestionError("give a question, or --file with questions")
+    eng = open_engine(args)
+    status = 0
+    color = sys.stdout.isatty() and not args.json
+    for q, a in zip(questions, eng.ask_many(questions, k=args.k, unique_docs=args.unique_docs)):
+        if isinstance(a, QuestionError):
+            status = 1
+            if args.json:
+                print(json.dumps({"question": q[:200], "error": str(a)}, ensure_ascii=False))
+            else:
+                print(f"citebot: {a}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(a.to_dict(), ensure_ascii=False))
+        else:
+            print(f"Q: {a.question}\n{answer_text(a, color=color)}\n")
+    return status
+
+
+def cmd_chat(args) -> int:
+    from .render import answer_text
+
+    eng = open_engine(args)
+    tty = sys.stdin.isatty()
+    if tty:
+        print("Ask about the corpus; an empty line or Ctrl-D ends.", file=sys.stderr)
+    while True:
+        try:
+            line = input("> " if tty else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            break
+        if not line.strip():
+            if tty:
+                break
+            continue
+        if line.strip().lower() in ("quit", "exit", "/quit"):
+            break
+        try:
+            a = eng.ask(line, k=args.k)
+        except QuestionError as e:
+            print(f"citebot: {e}")
+            continue
+        print(answer_text(a, color=sys.stdout.isatty()))
+        print()
+    return 0
+
+
+def cmd_sources(args) -> int:
+    eng = open_engine(args)
+    docs = eng.documents()
+    if args.json:
+        for d in docs:
+            print(json.dumps(d, ensure_ascii=False))
+        return 0
+    for d in docs:
+        extra = " · ".join(x for x in (d.get("outlet") or d.get("author"), d.get("date")) if x)
+        print(f"{d['doc_id']}\t{d.get('title') or '(untitled)'}{' · ' + extra if extra else ''}"
+              f"\t{d['paragraphs']} ¶\t{d['source']}")
+    print(f"{len(docs)} documents", file=sys.stderr)
+    return 0
+
+
+def cmd_source(args) -> int:
+    from .render import source_text
+
+    ref, _, para = args.ref.rpartition(":") if ":" in args.ref else (args.ref, "", "")
+    paragraph = None
+    if para and para.isdigit():
+        paragraph = int(para)
+    else:
+        ref = args.ref
+    eng = open_engine(args)
+    view = eng.source(ref, paragraph, context=args.context)
+    print(json.dumps(view.to_dict(), ensure_ascii=False) if args.json else source_text(view))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate, load_questions
+
+    questions = load_questions(args.file)
+    eng = open_engine(args)
+    k = max(5, eng.settings.k)
+    answers = []
+    for q, a in zip(questions, eng.ask_many([q["q"] for q in questions], k=k)):
+        if isinstance(a, QuestionError):
+            raise CitebotError(f"question {q['q'][:60]!r}: {a}")
+        answers.append(a)
+    rep = evaluate(questions, answers)
+    print(json.dumps(rep.to_dict(), ensure_ascii=False) if args.json else "\n".join(rep.lines()))
+    return 0
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except CitebotError as e:
+        print(f"citebot: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

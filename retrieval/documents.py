@@ -1,0 +1,308 @@
+"""Corpus → documents: walk a folder or read a JSONL file, decode, extract, clean.
+
+Bad files never stop a run: each comes back as a :class:`~retrieval.types.Skipped` with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .clean import Unit, clean_text, clean_units, find_date, normalize
+from .errors import CorpusError
+from .types import Document, Paragraph, Skipped
+
+TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+                 ".html": "html", ".htm": "html"}
+# bumping this re-parses every document on the next reindex
+PARSER_VERSION = "1"
+
+
+@dataclass
+class CorpusFile:
+    """A file found in the corpus folder, before it is read."""
+
+    path: Path
+    rel: str
+    kind: str
+
+
+def scan(corpus: Path) -> tuple[list[CorpusFile], list[Skipped]]:
+    """All candidate files under ``corpus`` (sorted), and the ones refused up front.
+
+    Symlinks are followed only when they stay inside the corpus; folder symlinks are not
+    followed at all (no loops). Hidden files and folders are ignored silently.
+    """
+    corpus = Path(corpus)
+    if not corpus.exists():
+        raise CorpusError(f"corpus not found: {corpus}")
+    if corpus.is_file():
+        if corpus.suffix.lower() == ".jsonl":
+            return [CorpusFile(corpus, corpus.name, "jsonl")], []
+        kind = TEXT_SUFFIXES.get(corpus.suffix.lower())
+        if kind is None:
+            raise CorpusError(f"corpus must be a folder or a .jsonl file: {corpus}")
+        return [CorpusFile(corpus, corpus.name, kind)], []
+    root = corpus.resolve()
+    files: list[CorpusFile] = []
+    skipped: list[Skipped] = []
+
+    def onerror(err: OSError) -> None:
+        skipped.append(Skipped(_rel(Path(err.filename or "?"), corpus), f"unreadable folder: {err.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(corpus, onerror=onerror, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in list(dirnames):
+            if os.path.islink(os.path.join(dirpath, d)):
+                dirnames.remove(d)
+                skipped.append(Skipped(_rel(Path(dirpath, d), corpus), "symlinked folder not followed"))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath, name)
+            rel = _rel(path, corpus)
+            kind = TEXT_SUFFIXES.get(path.suffix.lower()) or ("jsonl" if path.suffix.lower() == ".jsonl" else None)
+            if kind is None:
+                skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            if path.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    skipped.append(Skipped(rel, "broken or looping symlink"))
+                    continue
+                if not target.is_relative_to(root):
+                    skipped.append(Skipped(rel, "symlink leads outside the corpus"))
+                    continue
+            files.append(CorpusFile(path, rel, kind))
+    return files, skipped
+
+
+def _rel(path: Path, corpus: Path) -> str:
+    try:
+        return path.relative_to(corpus).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def read_bytes(f: CorpusFile, max_bytes: int) -> bytes | Skipped:
+    """The file's bytes, or why it cannot be used."""
+    try:
+        size = f.path.stat().st_size
+        if size > max_bytes:
+            return Skipped(f.rel, f"over the size limit ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)")
+        with open(f.path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        return Skipped(f.rel, f"unreadable: {e.strerror or e}")
+    if len(data) > max_bytes:  # grew while we looked
+        return Skipped(f.rel, f"over the size limit (> {max_bytes / 1e6:.1f} MB)")
+    if not data.strip():
+        return Skipped(f.rel, "empty file")
+    return data
+
+
+def decode(data: bytes) -> str | None:
+    """UTF-8 (with or without BOM), else a confidently detected encoding, else None.
+
+    Binary data (NUL bytes, or mostly undecodable) gives None.
+    """
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:1_000_000]).best()
+    if best is None or best.chaos > 0.2:
+        return None
+    try:
+        return data.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _is_text(s: str) -> bool:
+    """Reject decoded 'text' that is really binary noise."""
+    sample = s[:20000]
+    if not sample:
+        return False
+    bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\n\r\t\f") or ch == "\ufffd")
+    return bad / len(sample) < 0.01
+
+
+def sha256(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def load(corpus: Path, *, max_file_mb: float = 20.0) -> Iterator[Document | Skipped]:
+    """Every document of the corpus, or a :class:`Skipped` for each file that cannot be used.
+
+    Args:
+        corpus: a folder (recursive) of .txt/.md/.html files, or a .jsonl file of records.
+        max_file_mb: files larger than this are skipped.
+    """
+    files, skipped = scan(corpus)
+    yield from skipped
+    yield from load_files(files, max_file_mb=max_file_mb)
+
+
+def load_files(files: list[CorpusFile], *, max_file_mb: float = 20.0) -> Iterator[Document | Skipped]:
+    """Documents from already scanned files (see :func:`scan`)."""
+    clash = clashing_ids(files)
+    for f in files:
+        yield from load_file(f, max_file_mb=max_file_mb, keep_suffix=f in clash)
+
+
+def clashing_ids(files: list[CorpusFile]) -> list[CorpusFile]:
+    """Files whose suffix-less id another file shares (``a.txt`` and ``a.md``): they keep the suffix."""
+    by_id: dict[str, list[CorpusFile]] = {}
+    for f in files:
+        by_id.setdefault(_doc_id(f.rel, False), []).append(f)
+    return [f for group in by_id.values() if len(group) > 1 for f in group]
+
+
+def load_file(f: CorpusFile, *, max_file_mb: float = 20.0, keep_suffix: bool = False) -> Iterator[Document | Skipped]:
+    """The document(s) of one file, or why it was skipped."""
+    max_bytes = int(max_file_mb * 1_000_000)
+    data = read_bytes(f, max_bytes if f.kind != "jsonl" else max_bytes * 50)
+    if isinstance(data, Skipped):
+        yield data
+        return
+    if f.kind == "jsonl":
+        yield from parse_jsonl(data, f.rel)
+        return
+    text = decode(data)
+    if text is None or not _is_text(text):
+        yield Skipped(f.rel, "binary or undecodable (not UTF-8, no encoding detected)")
+        return
+    try:
+        doc = parse(text, f.kind, doc_id=_doc_id(f.rel, keep_suffix), source=f.rel, content_hash=sha256(data))
+    except Exception as e:  # a parser bug must not stop the run
+        yield Skipped(f.rel, f"could not be parsed: {type(e).__name__}: {e}")
+        return
+    if not doc.paragraphs:
+        yield Skipped(f.rel, "no text left after cleaning")
+        return
+    yield doc
+
+
+def _doc_id(rel: str, keep_suffix: bool) -> str:
+    if keep_suffix:
+        return rel
+    p = Path(rel)
+    return p.with_suffix("").as_posix() if p.suffix else rel
+
+
+def parse(text: str, kind: str, *, doc_id: str, source: str, content_hash: str) -> Document:
+    """One file's text (already decoded) to a :class:`Document`."""
+    if kind == "html":
+        return parse_html(text, doc_id=doc_id, source=source, content_hash=content_hash)
+    c = clean_text(text, markdown=kind == "markdown")
+    return Document(doc_id=doc_id, source=source, title=c.title, paragraphs=c.paragraphs,
+                    content_hash=content_hash, date=c.date, author=c.author)
+
+
+_BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "figcaption", "dd", "dt")
+_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
+              "button", "template", "select", "figure")
+
+
+def parse_html(html: str, *, doc_id: str, source: str, content_hash: str) -> Document:
+    """HTML to a :class:`Document` with selectolax: metadata from <head>, blocks from the main text."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+
+    def meta(*names: str) -> str | None:
+        for n in names:
+            node = tree.css_first(f'meta[property="{n}"]') or tree.css_first(f'meta[name="{n}"]')
+            if node is not None and (node.attributes.get("content") or "").strip():
+                return normalize(node.attributes["content"]).strip()
+        return None
+
+    title = meta("og:title", "twitter:title")
+    if title is None:
+        node = tree.css_first("title") or tree.css_first("h1")
+        title = normalize(node.text(strip=True)) if node is not None and node.text(strip=True) else None
+    date = None
+    for raw in (meta("article:published_time", "date", "pubdate", "dc.date", "DC.date.issued"),):
+        date = find_date(raw) if raw else None
+    if date is None:
+        t = tree.css_first("time[datetime]")
+        date = find_date(t.attributes.get("datetime") or "") if t is not None else None
+    author = meta("author", "article:author", "dc.creator")
+    outlet = meta("og:site_name", "application-name")
+    url = meta("og:url")
+    canon = tree.css_first('link[rel="canonical"]')
+    if url is None and canon is not None:
+        url = canon.attributes.get("href")
+    for tag in _DROP_TAGS:
+        for node in tree.css(tag):
+            node.decompose()
+    root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
+    units: list[Unit] = []
+    if root is not None:
+        for node in root.css(",".join(_BLOCK_TAGS)):
+            # innermost blocks only: a <li> holding <p>s is read through its <p>s
+            if node.css_first(",".join(_BLOCK_TAGS)) is not None:
+                continue
+            text = normalize(node.text(separator=" ", strip=True))
+            text = " ".join(text.split())
+            if text:
+                units.append(Unit(text, "heading" if node.tag in ("h1", "h2", "h3", "h4", "h5", "h6") else "para"))
+        if not units:  # no block markup: fall back to the text's own lines
+            from .clean import text_units
+
+            units = text_units(normalize(root.text(separator="\n")))
+    c = clean_units(units, title=title)
+    return Document(doc_id=doc_id, source=url or source, title=c.title, paragraphs=c.paragraphs,
+                    content_hash=content_hash, date=date or c.date, author=author or c.author,
+                    outlet=outlet, url=url)
+
+
+def parse_jsonl(data: bytes, rel: str) -> Iterator[Document | Skipped]:
+    """Records ``{_id|id, title, text, date?, url?, author?, outlet?}``, one per line (BEIR corpora as is)."""
+    seen: set[str] = set()
+    for n, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{rel}:{n}"
+        try:
+            rec = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            yield Skipped(where, f"invalid JSON: {e}")
+            continue
+        if not isinstance(rec, dict):
+            yield Skipped(where, "record is not a JSON object")
+            continue
+        rid = rec.get("_id", rec.get("id"))
+        rid = str(rid) if rid not in (None, "") else f"{Path(rel).stem}:{n}"
+        if rid in seen:
+            yield Skipped(where, f"duplicate id {rid!r}")
+            continue
+        text = rec.get("text")
+        if not isinstance(text, str) or not text.strip():
+            yield Skipped(where, "record has no text")
+            continue
+        seen.add(rid)
+        title = rec.get("title") if isinstance(rec.get("title"), str) and rec.get("title").strip() else None
+        c = clean_text(text, title=normalize(title).strip() if title else None)
+        if not c.paragraphs:  # keep records whose only line looked like a heading
+            c.paragraphs = [Paragraph(1, " ".join(normalize(text).split()))]
+        url = rec.get("url") if isinstance(rec.get("url"), str) else None
+        date = find_date(str(rec["date"])) if rec.get("date") else c.date
+        yield Document(
+            doc_id=rid, source=url or f"{rel}#{rid}", title=c.title, paragraphs=c.paragraphs,
+            content_hash=sha256(json.dumps([title, text, rec.get("date"), url, rec.get("author"),
+                                            rec.get("outlet")], ensure_ascii=False)),
+            date=date, author=rec.get("author") or c.author, outlet=rec.get("outlet"), url=url,
+        )

@@ -1,0 +1,154 @@
+"""Documents → passages: paragraph-sized, split at sentence boundaries, never over the token limit.
+
+A passage is what gets embedded, ranked and quoted. It keeps its paragraph number, its heading and
+the character spans of its sentences (quotes are chosen among them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sentencex import segment
+
+from .types import Document
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+@dataclass
+class Passage:
+    """A unit of retrieval.
+
+    Args:
+        doc_id: the document it belongs to.
+        paragraph: paragraph number in the document (1-based).
+        part: 0 unless a long paragraph had to be split; then 0, 1, …
+        text: the passage, verbatim (a substring of the paragraph).
+        heading: the heading above the paragraph, if any.
+        title: the document title, if any (context for the embedding).
+        sentences: ``(start, end)`` character spans of the sentences in ``text``.
+    """
+
+    doc_id: str
+    paragraph: int
+    part: int
+    text: str
+    heading: str | None = None
+    title: str | None = None
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+
+    def embed_text(self) -> str:
+        """What the encoder sees: the passage with its heading as context."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
+
+    def embed_offset(self) -> int:
+        """Where ``text`` starts inside :meth:`embed_text`."""
+        return len(self.heading) + 1 if self.heading else 0
+
+    def lexical_text(self) -> str:
+        """What BM25 indexes: title and heading add the words a question may use."""
+        return " ".join(x for x in (self.title, self.heading, self.text) if x)
+
+    @property
+    def hash(self) -> str:
+        """Identity for vector reuse: same encoder input, same vector."""
+        return hashlib.sha256(self.embed_text().encode("utf-8")).hexdigest()[:32]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` (whitespace around sentences excluded), via sentencex."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for sent in segment("en", text):
+        s = sent.strip()
+        if not s:
+            continue
+        start = text.find(s, pos)
+        if start < 0:  # the segmenter changed the text; fall back to what we have
+            break
+        spans.append((start, start + len(s)))
+        pos = start + len(s)
+    if not spans or pos < len(text.rstrip()):
+        tail_start = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
+        if tail_start < len(text.rstrip()):
+            spans.append((tail_start, len(text.rstrip())))
+    return spans
+
+
+def _word_cuts(text: str, start: int, end: int, count: TokenCounter, limit: int) -> list[tuple[int, int]]:
+    """Cut an over-long sentence at word boundaries into pieces of at most ``limit`` tokens."""
+    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    sizes = count([text[a:b] for a, b in words])
+    pieces: list[tuple[int, int]] = []
+    cur_start, cur_tokens, last_end = None, 0, None
+    for (a, b), n in zip(words, sizes):
+        if n > limit:  # a single absurd "word": cut it by characters
+            if cur_start is not None:
+                pieces.append((cur_start, last_end))
+                cur_start, cur_tokens = None, 0
+            step = max(1, (b - a) * limit // max(n, 1))
+            pieces += [(i, min(i + step, b)) for i in range(a, b, step)]
+            last_end = b
+            continue
+        if cur_start is not None and cur_tokens + n > limit:
+            pieces.append((cur_start, last_end))
+            cur_start, cur_tokens = None, 0
+        if cur_start is None:
+            cur_start = a
+        cur_tokens += n
+        last_end = b
+    if cur_start is not None:
+        pieces.append((cur_start, last_end))
+    return pieces
+
+
+def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passage]:
+    """Passages of one document.
+
+    Args:
+        doc: the cleaned document.
+        count: token counter of the encoder (texts → token counts, no special tokens).
+        limit: the most tokens one passage may hold, heading context included.
+    """
+    out: list[Passage] = []
+    for para in doc.paragraphs:
+        heading_tokens = count([para.heading])[0] + 1 if para.heading else 0
+        budget = limit - heading_tokens
+        if budget < limit // 2:  # an absurd heading must not starve the text
+            heading, budget = None, limit
+        else:
+            heading = para.heading
+        text = para.text
+        spans = split_sentences(text)
+        sizes = count([text[a:b] for a, b in spans]) if spans else []
+        if sum(sizes) + len(spans) <= budget:
+            out.append(Passage(doc.doc_id, para.number, 0, text, heading, doc.title, spans))
+            continue
+        # too long: pack whole sentences; cut a sentence only when it alone is over the budget
+        units: list[tuple[int, int, int]] = []
+        for (a, b), n in zip(spans, sizes):
+            if n > budget:
+                pieces = _word_cuts(text, a, b, count, budget)
+                units += [(x, y, m) for (x, y), m in zip(pieces, count([text[x:y] for x, y in pieces]))]
+            else:
+                units.append((a, b, n))
+        groups: list[list[tuple[int, int, int]]] = [[]]
+        used = 0
+        for u in units:
+            if groups[-1] and used + u[2] + 1 > budget:
+                groups.append([])
+                used = 0
+            groups[-1].append(u)
+            used += u[2] + 1
+        for part, g in enumerate(groups):
+            a, b = g[0][0], g[-1][1]
+            out.append(Passage(doc.doc_id, para.number, part, text[a:b], heading, doc.title,
+                               [(x - a, y - a) for x, y, _ in g]))
+    return out
+
+
+def split_all(docs: Iterable[Document], count: TokenCounter, limit: int) -> list[Passage]:
+    return [p for d in docs for p in split_document(d, count, limit)]

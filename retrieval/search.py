@@ -1,0 +1,97 @@
+"""Question → ranked candidate passages: dense (FAISS) and BM25, fused.
+
+``linear`` fusion (the default) min-max normalizes each side over the candidate pool and mixes them
+with ``dense_weight``; ``rrf`` is reciprocal rank fusion. Both were compared on the shared dev set and
+the SciFact train split (see ``docs/RANKING.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+
+
+@dataclass
+class Candidate:
+    """A passage in the candidate pool.
+
+    Args:
+        id: passage id (row in the index).
+        dense: cosine similarity of question and passage.
+        bm25: raw BM25 score (0 when no term matched).
+        score: fused score, higher is better.
+    """
+
+    id: int
+    dense: float
+    bm25: float
+    score: float = 0.0
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+def fuse(dense: np.ndarray, bm25: np.ndarray, *, method: str = "linear", dense_weight: float = 0.5,
+         rrf_k: int = 60) -> np.ndarray:
+    """Fused scores for a pool given each side's scores (aligned arrays).
+
+    Args:
+        dense: cosine similarities.
+        bm25: BM25 scores (0 = no match).
+        method: ``linear`` (min-max normalized, weighted sum) or ``rrf``.
+        dense_weight: weight of the dense side; BM25 gets ``1 - dense_weight``.
+        rrf_k: the RRF constant.
+    """
+    if method == "rrf":
+        def ranks(x):
+            order = np.argsort(-x, kind="stable")
+            r = np.empty(len(x), np.float64)
+            r[order] = np.arange(1, len(x) + 1)
+            return r
+
+        d = dense_weight / (rrf_k + ranks(dense))
+        b = np.where(bm25 > 0, (1 - dense_weight) / (rrf_k + ranks(bm25)), 0.0)
+        return (d + b) * (rrf_k + 1)  # scaled so a double first place scores 1
+    return dense_weight * _minmax(dense) + (1 - dense_weight) * _minmax(bm25)
+
+
+def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 50, method: str = "linear",
+           dense_weight: float = 0.5, rrf_k: int = 60, mode: str = "hybrid") -> list[Candidate]:
+    """Candidates from both sides, each scored on both, fused, best first.
+
+    Args:
+        index: the loaded index.
+        qvec: normalized question vector.
+        question: the question text (for BM25).
+        candidates: how many passages each side contributes.
+        mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
+    """
+    d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
+    all_bm25 = index.lexical.scores(question)
+    if mode != "dense" and all_bm25.size:
+        n = min(candidates, all_bm25.size)
+        top = np.argpartition(-all_bm25, n - 1)[:n]
+        b_ids = top[all_bm25[top] > 0].astype(np.int64)
+    else:
+        b_ids = np.zeros(0, np.int64)
+    ids = np.unique(np.concatenate([d_ids, b_ids]))
+    if ids.size == 0:
+        return []
+    vecs = index.vectors(ids)
+    dense = vecs @ qvec.astype(np.float32)
+    bm25 = all_bm25[ids] if all_bm25.size else np.zeros(ids.size, np.float32)
+    if mode == "dense":
+        fused = dense.astype(np.float64)
+    elif mode == "bm25":
+        fused = bm25.astype(np.float64)
+    else:
+        fused = fuse(dense, bm25, method=method, dense_weight=dense_weight, rrf_k=rrf_k)
+    order = np.argsort(-fused, kind="stable")
+    return [Candidate(int(ids[i]), float(dense[i]), float(bm25[i]), float(fused[i])) for i in order]

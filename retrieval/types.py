@@ -1,0 +1,237 @@
+"""Plain data shared by the pipeline stages, the CLI and the bot.
+
+Everything here is JSON-friendly (``to_dict``) and has no behaviour beyond formatting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Paragraph:
+    """One paragraph of a cleaned document.
+
+    Args:
+        number: 1-based position among the document's kept paragraphs.
+        text: the paragraph text, verbatim from the file (whitespace inside lines kept).
+        heading: the closest heading above it, if any.
+    """
+
+    number: int
+    text: str
+    heading: str | None = None
+
+
+@dataclass
+class Document:
+    """A cleaned corpus document.
+
+    Args:
+        doc_id: stable id (relative path without suffix, or the record id of a JSONL corpus).
+        source: the relative file path, or the record URL when a JSONL corpus gives one.
+        title: detected title (None when the file has none).
+        date: ISO date (YYYY-MM-DD) when one was found.
+        author: byline author when found.
+        outlet: publication name when known.
+        url: the document URL when known.
+        paragraphs: the kept paragraphs in order.
+        content_hash: sha256 of the raw file bytes or record text.
+    """
+
+    doc_id: str
+    source: str
+    title: str | None
+    paragraphs: list[Paragraph]
+    content_hash: str
+    date: str | None = None
+    author: str | None = None
+    outlet: str | None = None
+    url: str | None = None
+
+    def meta(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "paragraphs"}
+
+
+@dataclass
+class Citation:
+    """Where a quoted passage comes from.
+
+    Args:
+        number: 1-based citation number as shown to users.
+        doc_id: document id.
+        title: document title, or None.
+        outlet: publication, or None.
+        author: author, or None.
+        date: ISO date, or None.
+        paragraph: 1-based paragraph number in the document.
+        source: relative file path or URL.
+    """
+
+    number: int
+    doc_id: str
+    title: str | None
+    outlet: str | None
+    author: str | None
+    date: str | None
+    paragraph: int
+    source: str
+
+    def label(self) -> str:
+        """``title · outlet-or-author · date · ¶ n`` with unknown parts left out."""
+        parts = [self.title or self.doc_id]
+        if self.outlet or self.author:
+            parts.append(self.outlet or self.author)
+        if self.date:
+            parts.append(self.date)
+        parts.append(f"¶ {self.paragraph}")
+        return " · ".join(parts)
+
+
+@dataclass
+class Result:
+    """One ranked passage of an answer.
+
+    Args:
+        rank: 1-based rank (also the citation number).
+        doc_id: document id.
+        paragraph: paragraph number of the passage in its document.
+        text: the passage, verbatim.
+        quote: the best-answering sentence(s), a verbatim substring of ``text``.
+        quote_start: offset of ``quote`` in ``text``.
+        score: fused relevance score (higher is better; comparable within one answer).
+        dense: cosine similarity of the question and the passage.
+        heading: heading the passage sits under, if any.
+        also_in: doc ids of other documents that report the same passage (near-duplicates).
+        citation: the citation shown for this result.
+    """
+
+    rank: int
+    doc_id: str
+    paragraph: int
+    text: str
+    quote: str
+    quote_start: int
+    score: float
+    dense: float
+    citation: Citation
+    heading: str | None = None
+    also_in: list[str] = field(default_factory=list)
+    also_in_citations: list[Citation] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        c = self.citation
+        return {
+            "rank": self.rank,
+            "doc_id": self.doc_id,
+            "title": c.title,
+            "date": c.date,
+            "outlet": c.outlet,
+            "author": c.author,
+            "source": c.source,
+            "paragraph": self.paragraph,
+            "heading": self.heading,
+            "text": self.text,
+            "quote": self.quote,
+            "score": round(float(self.score), 6),
+            "dense": round(float(self.dense), 6),
+            "also_in": list(self.also_in),
+        }
+
+
+@dataclass
+class Answer:
+    """The reply to one question.
+
+    Args:
+        question: the question as asked.
+        answered: False when the corpus does not answer it (results are still listed).
+        results: ranked results, best first.
+        confidence: the calibrated score abstention compares with its threshold.
+        index_version: id of the index version that produced the answer.
+    """
+
+    question: str
+    answered: bool
+    results: list[Result]
+    confidence: float
+    index_version: str
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "confidence": round(float(self.confidence), 6),
+            "index_version": self.index_version,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+@dataclass
+class SourceView:
+    """A passage in context: the document's metadata and neighbouring paragraphs.
+
+    Args:
+        document: metadata of the document (``Document.meta()`` keys).
+        paragraph: the requested paragraph number.
+        paragraphs: the requested paragraph and its neighbours, in order.
+        total_paragraphs: how many paragraphs the document has.
+    """
+
+    document: dict
+    paragraph: int
+    paragraphs: list[Paragraph]
+    total_paragraphs: int
+
+    def to_dict(self) -> dict:
+        return {
+            "document": self.document,
+            "paragraph": self.paragraph,
+            "total_paragraphs": self.total_paragraphs,
+            "paragraphs": [asdict(p) for p in self.paragraphs],
+        }
+
+
+@dataclass
+class Skipped:
+    """A corpus file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexSummary:
+    """What a (re)index did.
+
+    Args:
+        added / changed / removed / unchanged: document ids in each state.
+        skipped: files not indexed, with reasons.
+        passages: passages in the new index.
+        embedded: passages whose vectors were computed (the rest were reused).
+        seconds: wall time of the build.
+        version: id of the new index version.
+    """
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    version: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"documents: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged, {len(self.skipped)} skipped",
+            f"passages: {self.passages} ({self.embedded} embedded, {self.passages - self.embedded} reused)"
+            f" in {self.seconds:.1f}s",
+        ]
+        out += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        return out
