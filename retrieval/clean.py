@@ -51,6 +51,7 @@ _BOILER_SHORT = re.compile(r"(?:%s)" % "|".join(_SHORT_BOILERPLATE), re.IGNORECA
 _BOILER_ANY = re.compile(r"(?:%s)" % "|".join(_ANY_LENGTH_BOILERPLATE), re.IGNORECASE)
 _BREADCRUMB_SEP = re.compile(r"\s[»›>|/]\s|\s?»\s?|\s?›\s?")
 _TERMINAL = tuple(".!?…:;,")
+_SENTENCE_END = tuple(".!?…")
 _CLOSERS = "\"”’')]»"
 # a sentence break: a real word (not an initial like "U.S.") ending, then a capital
 _SENTENCE_BREAK = re.compile(r"[a-z]{2,}[.!?][\"”’]?\s+[A-Z]")
@@ -59,17 +60,18 @@ _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
-_ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
+_ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 _TEXT_DATE = re.compile(
     rf"\b(?:(\d{{1,2}})\s+({_MONTHS})\.?,?\s+((?:19|20)\d\d)|({_MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d))\b",
     re.IGNORECASE,
 )
 _BYLINE = re.compile(
-    r"(?:^|\b)(?:published |written |posted |reported )?by\s+"
+    r"(?:^|\b)(?i:(?:published |written |posted |reported )?by)\s+"
     r"((?:[A-Z\u00C0-\u00DE][\w'’.\-]*)(?:\s+(?:[A-Z\u00C0-\u00DE][\w'’.\-]*|de|da|del|van|von|der|la|le|bin)){0,5})",
 )
-_DATELINE_WORDS = re.compile(r"\b(?:published|updated|posted|date|by)\b", re.IGNORECASE)
+_DATELINE_WORDS = re.compile(r"\b(?:published|updated|posted|date|dated)\b", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone halves (JSON "\\ud800" escapes) cannot be encoded
 
 
 @dataclass
@@ -101,6 +103,7 @@ def normalize(text: str) -> str:
     """Newlines to ``\\n``, control characters out, NFC; keeps everything a reader sees."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     text = _CONTROL.sub("", text)
+    text = _SURROGATE.sub("\ufffd", text)
     return unicodedata.normalize("NFC", text)
 
 
@@ -163,14 +166,15 @@ def find_date(s: str) -> str | None:
 
 def parse_dateline(s: str) -> tuple[str | None, str | None] | None:
     """``(date, author)`` when ``s`` is a dateline/byline, else None."""
-    if len(s.split()) > 25:
+    words = len(s.split())
+    if words > 25 or (words >= 12 and ends_sentence(s)):  # that is a sentence of prose
         return None
     date = find_date(s)
     m = _BYLINE.search(s)
     author = m.group(1).strip(" .,") if m else None
     if author and find_date(author):
         author = None
-    if date and (_DATELINE_WORDS.search(s) or len(s.split()) <= 6):
+    if date and (_DATELINE_WORDS.search(s) or author or words <= 6):
         return date, author
     if author and re.match(r"^\s*(?:published |written |posted |reported )?by\s", s, re.IGNORECASE):
         return date, author
@@ -191,7 +195,8 @@ def text_units(text: str) -> list[Unit]:
         width = max(len(ln) for ln in lines)
         cur = lines[0]
         for prev, ln in zip(lines, lines[1:]):
-            wrapped = width <= 120 and len(prev) >= 0.6 * width and not ends_sentence(prev)
+            # a wrapped line may end at a comma or colon; only a sentence end closes the unit
+            wrapped = width <= 120 and len(prev) >= 0.6 * width and not prev.rstrip(_CLOSERS).endswith(_SENTENCE_END)
             if wrapped:
                 cur += " " + ln
             else:

@@ -63,13 +63,13 @@ class Settings:
     max_file_mb: float = 20.0
     ann_threshold: int = 200_000
     fusion: str = "linear"
-    dense_weight: float = 0.5
+    dense_weight: float = 0.6
     rrf_k: int = 60
     candidates: int = 50
     abstain_threshold: float = 0.35
     per_doc: int = 2
     dedup_threshold: float = 0.8
-    sentence_weight: float = 0.0
+    sentence_weight: float = 1.0
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -128,6 +128,9 @@ def read_toml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
     names = {f.name for f in fields(Settings)}
+    stray = sorted(k for k, v in data.items() if not isinstance(v, dict) and k not in names)
+    if stray:
+        raise ConfigError(f"unknown setting(s) in {path}: {', '.join(stray)}")
     section = dict(data.get("citebot", {}))
     section.update({k: v for k, v in data.items() if k in names})
     data["citebot"] = section

@@ -119,9 +119,15 @@ def decode(data: bytes) -> str | None:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:1_000_000]).best()
+    matches = from_bytes(data[:1_000_000])
+    best = matches.best()
     if best is None or best.chaos > 0.2:
         return None
+    # single-byte code pages are often equally plausible; Western European is the likelier one
+    for m in matches:
+        if m.encoding in ("cp1252", "latin_1", "iso8859_15") and m.chaos <= best.chaos + 0.01:
+            best = m
+            break
     try:
         return data.decode(best.encoding)
     except (UnicodeDecodeError, LookupError):
@@ -251,9 +257,17 @@ def parse_html(html: str, *, doc_id: str, source: str, content_hash: str) -> Doc
     root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
     units: list[Unit] = []
     if root is not None:
-        for node in root.css(",".join(_BLOCK_TAGS)):
-            # innermost blocks only: a <li> holding <p>s is read through its <p>s
-            if node.css_first(",".join(_BLOCK_TAGS)) is not None:
+        blocks = root.css(",".join(_BLOCK_TAGS))
+        ids = {n.mem_id for n in blocks}
+        outer: set[int] = set()  # blocks holding other blocks: a <li> with <p>s is read through its <p>s
+        for node in blocks:
+            parent = node.parent
+            while parent is not None:
+                if parent.mem_id in ids:
+                    outer.add(parent.mem_id)
+                parent = parent.parent
+        for node in blocks:
+            if node.mem_id in outer:
                 continue
             text = normalize(node.text(separator=" ", strip=True))
             text = " ".join(text.split())

@@ -76,6 +76,18 @@ class Encoder:
         self._fast = self._mean_pooling_model()
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
+    _shared: dict = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, model: str = BUNDLED, precision: str = "auto", batch_size: int = 64) -> "Encoder":
+        """One encoder per (model, precision, batch size) per process: loading takes seconds."""
+        key = (model, precision, batch_size)
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(model, precision, batch_size)
+            return cls._shared[key]
+
     def _mean_pooling_model(self):
         """The HF model when the pipeline is Transformer → mean Pooling (→ Normalize), else None."""
         mods = list(self.st._modules.values())

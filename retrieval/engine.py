@@ -56,7 +56,7 @@ class Engine:
         if encoder is None:
             from .embeddings import Encoder
 
-            encoder = Encoder(settings.model, settings.precision, settings.batch_size)
+            encoder = Encoder.shared(settings.model, settings.precision, settings.batch_size)
         self.encoder = encoder
         self.index: Index | None = None
         self._reindex_lock = threading.Lock()

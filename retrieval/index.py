@@ -215,9 +215,12 @@ def current_version(index_dir: Path) -> Path:
     cur = index_dir / "CURRENT"
     if not cur.is_file():
         raise IndexMissing(f"no index in {index_dir}; build one with `citebot index`")
-    name = cur.read_text("utf-8").strip()
+    try:
+        name = cur.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        name = ""
     path = index_dir / name
-    if not name or "/" in name or not path.is_dir():
+    if not name.startswith("v-") or "/" in name or not path.is_dir():
         raise IndexCorrupt(f"index pointer {cur} names a missing version {name!r}; {REBUILD_HINT}")
     return path
 

@@ -89,8 +89,7 @@ def _word_cuts(text: str, start: int, end: int, count: TokenCounter, limit: int)
             if cur_start is not None:
                 pieces.append((cur_start, last_end))
                 cur_start, cur_tokens = None, 0
-            step = max(1, (b - a) * limit // max(n, 1))
-            pieces += [(i, min(i + step, b)) for i in range(a, b, step)]
+            pieces += _char_cuts(text, a, b, count, limit)
             last_end = b
             continue
         if cur_start is not None and cur_tokens + n > limit:
@@ -103,6 +102,44 @@ def _word_cuts(text: str, start: int, end: int, count: TokenCounter, limit: int)
     if cur_start is not None:
         pieces.append((cur_start, last_end))
     return pieces
+
+
+def _char_cuts(text: str, start: int, end: int, count: TokenCounter, limit: int) -> list[tuple[int, int]]:
+    """Cut one over-long "word" into the longest prefixes of at most ``limit`` tokens.
+
+    Word-piece counts are not additive inside a word (a prefix may take more tokens than the whole),
+    so each cut is found by bisection on the real count rather than by proportion.
+    """
+    pieces: list[tuple[int, int]] = []
+    a = start
+    while a < end:
+        lo, hi = a + 1, end  # text[a:lo] is taken even if one character alone were over the limit
+        if count([text[a:hi]])[0] <= limit:
+            lo = hi
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count([text[a:mid]])[0] <= limit:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append((a, lo))
+        a = lo
+    return pieces
+
+
+def _fit_groups(text: str, groups: list[list[tuple[int, int, int]]], count: TokenCounter,
+                budget: int) -> list[list[tuple[int, int, int]]]:
+    """Split any group whose joined text is over ``budget`` (counts of parts need not add up)."""
+    out: list[list[tuple[int, int, int]]] = []
+    todo = list(reversed(groups))
+    while todo:
+        g = todo.pop()
+        if len(g) > 1 and count([text[g[0][0]:g[-1][1]]])[0] > budget:
+            half = len(g) // 2
+            todo += [g[half:], g[:half]]
+            continue
+        out.append(g)
+    return out
 
 
 def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passage]:
@@ -143,6 +180,7 @@ def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passa
                 used = 0
             groups[-1].append(u)
             used += u[2] + 1
+        groups = _fit_groups(text, [g for g in groups if g], count, budget)
         for part, g in enumerate(groups):
             a, b = g[0][0], g[-1][1]
             out.append(Passage(doc.doc_id, para.number, part, text[a:b], heading, doc.title,

@@ -1,0 +1,78 @@
+"""Shared fixtures: one encoder and one seeds index per test session (loading costs seconds)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED = Path(os.environ.get("CITEBOT_SHARED", ROOT.parent / "shared"))
+DEV_QUESTIONS = SHARED / "eval" / "dev-questions.jsonl"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="also run the long variants")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="long variant: use --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The bundled all-MiniLM-L6-v2, loaded once (fp32 unless the CPU has bf16 units)."""
+    from retrieval.embeddings import Encoder
+
+    return Encoder("bundled", "auto", batch_size=32)
+
+
+@pytest.fixture(scope="session")
+def seeds_copy(tmp_path_factory) -> Path:
+    """A private copy of seeds/ (tests may not modify the shipped corpus)."""
+    dst = tmp_path_factory.mktemp("corpus") / "seeds"
+    shutil.copytree(SEEDS, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def seeds_engine(encoder, seeds_copy, tmp_path_factory):
+    """A read-only engine over the seeds copy. Tests must not reindex it (use ``make_engine``)."""
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+
+    s = Settings(corpus=seeds_copy, index_dir=tmp_path_factory.mktemp("seeds-index"))
+    return Engine.open(s, encoder=encoder)
+
+
+@pytest.fixture
+def make_engine(encoder, tmp_path):
+    """Factory: an engine over a given corpus with a fresh index dir (built on first use)."""
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+
+    def make(corpus: Path, **settings) -> Engine:
+        s = Settings(corpus=Path(corpus), index_dir=tmp_path / f"index-{len(list(tmp_path.glob('index-*')))}",
+                     **settings)
+        return Engine.open(s, encoder=encoder)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def dev_questions() -> Path:
+    """The shared dev question set (``../shared/eval``); tests using it skip when it is absent."""
+    if not DEV_QUESTIONS.exists():
+        pytest.skip(f"{DEV_QUESTIONS} not present")
+    return DEV_QUESTIONS

@@ -1,0 +1,76 @@
+"""Answers: verbatim quotes, diversity, near-duplicate folding, citations, abstention."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.answer import pick_quote
+from retrieval.lexical import analyze
+
+import numpy as np
+
+
+def test_pick_quote_prefers_similarity_then_shared_terms():
+    text = "Alpha beta. Gamma delta."
+    spans = [(0, 11), (12, 24)]
+    assert pick_quote(text, spans, np.array([0.2, 0.5]), set())[0] == 1
+    # equal similarity: the sentence sharing the question's terms wins
+    assert pick_quote(text, spans, np.array([0.3, 0.3]), set(analyze("gamma")))[0] == 1
+    assert pick_quote(text, [], np.array([]), set()) == (-1, 0.0)
+
+
+QUESTIONS = ["What bounty has the US put on Maduro?", "Who is the US envoy for Venezuela?",
+             "Does Trump want to talk directly with Maduro?"]
+
+
+@pytest.mark.parametrize("q", QUESTIONS)
+def test_quotes_are_verbatim_and_citations_complete(seeds_engine, q):
+    a = seeds_engine.ask(q, k=5)
+    assert a.answered and a.results
+    docs = {d["doc_id"]: d for d in seeds_engine.documents()}
+    for r in a.results:
+        assert r.quote and r.text[r.quote_start:r.quote_start + len(r.quote)] == r.quote
+        c = r.citation
+        assert c.number == r.rank and c.doc_id == r.doc_id and c.paragraph == r.paragraph >= 1
+        assert c.source == docs[r.doc_id]["source"] and c.title == docs[r.doc_id]["title"]
+        # the passage is in the document at that paragraph
+        view = seeds_engine.source(r.doc_id, r.paragraph, context=0)
+        assert r.text in view.paragraphs[0].text
+    assert [r.rank for r in a.results] == list(range(1, len(a.results) + 1))
+
+
+def test_per_document_diversity_and_unique_docs(seeds_engine):
+    q = "What did Maduro offer and what did the White House answer?"
+    a = seeds_engine.ask(q, k=6)
+    per_doc = {}
+    for r in a.results:
+        per_doc[r.doc_id] = per_doc.get(r.doc_id, 0) + 1
+    assert max(per_doc.values()) <= seeds_engine.settings.per_doc
+    u = seeds_engine.ask(q, k=6, unique_docs=True)
+    assert len({r.doc_id for r in u.results}) == len(u.results)
+
+
+def test_off_topic_question_abstains_but_lists_results(seeds_engine):
+    a = seeds_engine.ask("What is the best recipe for banana bread?")
+    assert not a.answered
+    assert a.results and a.confidence < seeds_engine.settings.abstain_threshold
+
+
+def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    fact = "The city council approved the new harbour bridge budget of 40 million euros on Tuesday."
+    (corpus / "a.txt").write_text(f"Paper A\n\n{fact}\n\nUnrelated text about gardening and roses.\n")
+    (corpus / "b.txt").write_text(f"Paper B\n\n{fact}\n\nMore unrelated text about football results.\n")
+    (corpus / "c.txt").write_text("Paper C\n\nThe weather was sunny all week in the mountains.\n")
+    eng = Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "i"), encoder=encoder)
+    a = eng.ask("How much is the harbour bridge budget?", k=3)
+    top = a.results[0]
+    assert fact in top.text
+    assert len(top.also_in) == 1 and top.also_in[0] in {"a", "b"} and top.also_in[0] != top.doc_id
+    assert top.also_in_citations[0].doc_id == top.also_in[0]
+    assert sum(fact in r.text for r in a.results) == 1

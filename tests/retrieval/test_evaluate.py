@@ -1,0 +1,49 @@
+"""Evaluation metrics on a hand-computed fixture."""
+
+import pytest
+
+from retrieval.evaluate import contains_gold, evaluate
+from retrieval.types import Answer, Citation, Result
+
+
+def res(rank, text, quote):
+    c = Citation(rank, f"d{rank}", None, None, None, None, 1, "x")
+    return Result(rank, f"d{rank}", 1, text, quote, text.find(quote), 1.0, 0.5, c)
+
+
+def ans(q, answered, *results):
+    return Answer(q, answered, list(results), 0.5, "v")
+
+
+def test_hand_computed_fixture():
+    qs = [
+        {"q": "a", "gold": ["red  apple"]},          # hit at rank 1, quote hits
+        {"q": "b", "gold": ["blue sky", "azure"]},   # first hit at rank 2
+        {"q": "c", "gold": ["green"]},               # hit at rank 4, abstained (a false abstention)
+        {"q": "d", "gold": ["missing"]},             # no hit
+        {"q": "e", "gold": []},                      # off-topic, abstained
+        {"q": "f", "gold": []},                      # off-topic, answered (a miss)
+    ]
+    answers = [
+        ans("a", True, res(1, "a red apple here. more", "a red\napple here.")),
+        ans("b", True, res(1, "grey clouds", "grey clouds"), res(2, "an azure sea", "an azure sea")),
+        ans("c", False, res(1, "x", "x"), res(2, "y", "y"), res(3, "z", "z"), res(4, "green", "green")),
+        ans("d", True, res(1, "nothing", "nothing")),
+        ans("e", False, res(1, "x", "x")),
+        ans("f", True, res(1, "x", "x")),
+    ]
+    r = evaluate(qs, answers)
+    # answerable: a, b, c, d. R@1 = 1/4; R@3 = 2/4; R@5 = 3/4; MRR = (1 + 1/2 + 1/4 + 0) / 4 = 0.4375
+    assert r.answerable == 4 and r.off_topic == 2
+    assert r.recall == {1: 0.25, 3: 0.5, 5: 0.75}
+    assert r.mrr == pytest.approx(0.4375)
+    assert r.quote_hit_at_1 == 0.25  # only a's top quote contains its gold span
+    assert r.off_topic_abstained == 1 and r.false_abstentions == 1
+    kinds = sorted(m["kind"] for m in r.misses)
+    assert kinds == ["abstained", "answered off-topic", "rank", "rank"]
+
+
+def test_gold_matching_is_whitespace_normalized_only():
+    assert contains_gold("the  quick\nbrown fox", ["quick brown"])
+    assert not contains_gold("the quick brown fox", ["Quick brown"])
+    assert not contains_gold("anything", ["", "   "])
