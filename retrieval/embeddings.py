@@ -111,7 +111,7 @@ class Encoder:
         """Token counts without special tokens (what a passage spends of :attr:`limit`)."""
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        enc = self.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(x) for x in enc]
 
     @property

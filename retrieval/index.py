@@ -381,11 +381,11 @@ class Builder:
             done_docs += 1
             if len(pending) >= enc.batch_size * 4:
                 flush()
-                if progress:
-                    progress(done_docs, total)
-            elif progress and done_docs % 50 == 0:
+            if progress and done_docs < total:
                 progress(done_docs, total)
         flush()
+        if progress:
+            progress(total, total)
 
         # duplicate ids across files (a JSONL record and a file, say): the first one wins
         seen: set[str] = set()

@@ -1,0 +1,90 @@
+"""Shared checks: who is an admin, where the bot may answer, and the per-user question cooldown."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable
+
+import discord
+from discord import app_commands
+
+if TYPE_CHECKING:
+    from .client import CiteBot
+    from .config import BotConfig
+
+
+class NotAdmin(app_commands.CheckFailure):
+    """Raised when a member without rights runs an admin command."""
+
+    def __init__(self) -> None:
+        super().__init__("Only members with Manage Server or a configured admin role can do that.")
+
+
+class NotHere(app_commands.CheckFailure):
+    """Raised when a command is used outside the allowed guilds/channels."""
+
+    def __init__(self) -> None:
+        super().__init__("I'm not enabled in this channel.")
+
+
+def is_admin(config: "BotConfig", user: discord.abc.User, permissions: discord.Permissions | None = None) -> bool:
+    """Manage Server (in the guild or this channel), a configured admin role, or a configured admin user id."""
+    if user.id in config.admin_user_ids:
+        return True
+    if isinstance(user, discord.Member):
+        if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
+            return True
+        if any(r.id in config.admin_role_ids for r in user.roles):
+            return True
+    # interaction.permissions is what Discord resolved for this member in this channel
+    if permissions is not None and (permissions.manage_guild or permissions.administrator):
+        return True
+    return False
+
+
+def interaction_is_admin(interaction: discord.Interaction) -> bool:
+    bot: CiteBot = interaction.client  # type: ignore[assignment]
+    return is_admin(bot.config, interaction.user, interaction.permissions)
+
+
+def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | None) -> bool:
+    """Whether the bot may answer in this guild/channel (threads count as their parent channel)."""
+    if config.allowed_guilds and guild_id not in config.allowed_guilds:
+        return False
+    if config.allowed_channels:
+        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
+        if not ids & set(config.allowed_channels):
+            return False
+    return True
+
+
+class UserCooldown:
+    """Per-user token bucket: ``rate`` questions per ``per`` seconds, shared by /ask and mentions.
+
+    ``clock`` is injectable so the behaviour can be tested without sleeping.
+    """
+
+    def __init__(self, rate: int, per: float, *, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.per, self.clock = rate, per, clock
+        self._buckets: dict[int, app_commands.Cooldown] = {}
+
+    def hit(self, user_id: int) -> float | None:
+        """Count one question; returns seconds to wait if the user is over the limit (not counted)."""
+        now = self.clock()
+        bucket = self._buckets.get(user_id)
+        if bucket is None or (bucket._window and now > bucket._window + self.per):
+            bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
+        retry = bucket.update_rate_limit(now)
+        if len(self._buckets) > 10_000:  # forget idle users so memory stays bounded
+            self._buckets = {u: b for u, b in self._buckets.items() if b._window and now <= b._window + self.per}
+        return retry
+
+    def reset(self, user_id: int | None = None) -> None:
+        if user_id is None:
+            self._buckets.clear()
+        else:
+            self._buckets.pop(user_id, None)
+
+
+def cooldown_message(retry_after: float) -> str:
+    return f"⏳ Slow down a little — you can ask again in {max(1, round(retry_after))} s."

@@ -1,0 +1,217 @@
+"""The ``citebot`` console script: the retrieval commands plus ``run``, ``doctor`` and ``feedback export``.
+
+discord.py is imported only inside ``run`` (and reported by ``doctor``), so ``citebot index`` and
+``citebot ask`` don't pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from retrieval import cli as rcli
+from retrieval.errors import CitebotError
+
+EXIT_BAD_TOKEN = 2
+
+
+def _location_args(p: argparse.ArgumentParser) -> None:
+    common = getattr(rcli, "_common", None)
+    if common is not None:
+        common(p)
+    else:  # keep working if the retrieval CLI renames its helper
+        p.add_argument("--corpus", type=Path)
+        p.add_argument("--index-dir", type=Path)
+        p.add_argument("--config", type=Path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``retrieval.cli.build_parser()`` extended with the bot's subcommands."""
+    parser = rcli.build_parser()
+    sub = parser._citebot_subparsers  # type: ignore[attr-defined]
+
+    p = sub.add_parser("run", help="start the Discord bot (token from the DISCORD_TOKEN environment variable)")
+    _location_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("doctor", help="check the configuration, the index and the token format")
+    _location_args(p)
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("feedback", help="work with the 👍/👎 feedback collected by the bot")
+    fsub = p.add_subparsers(dest="feedback_command", metavar="ACTION", required=True)
+    e = fsub.add_parser("export", help="write every vote as JSON lines")
+    e.add_argument("--out", type=Path, help="output file (default: standard output)")
+    e.add_argument("--db", type=Path, help="feedback database (default: [bot] feedback_db)")
+    e.add_argument("--config", type=Path, help="TOML config file")
+    e.set_defaults(func=cmd_feedback_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``citebot`` console script."""
+    return rcli.main(argv, parser=build_parser())
+
+
+# ---------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the bot; a missing, malformed or rejected token is one line on stderr and exit code 2."""
+    import logging
+
+    from .config import BotConfig, token_problem
+
+    cfg = BotConfig.load(getattr(args, "config", None))
+    problem = token_problem(cfg.token)
+    if problem:
+        print(f"citebot: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_TOKEN
+    settings = rcli.settings_from(args)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+
+    import discord
+
+    from .client import CiteBot
+
+    async def runner() -> None:
+        import signal
+
+        bot = CiteBot(cfg, settings)
+        loop = asyncio.get_running_loop()
+        # a service manager stops us with SIGTERM: close the gateway and the store cleanly
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(bot.close()))
+        async with bot:
+            await bot.start(cfg.token)
+
+    try:
+        asyncio.run(runner())
+    except discord.LoginFailure:
+        print("citebot: error: Discord rejected the token in DISCORD_TOKEN (reset it in the Developer Portal)", file=sys.stderr)
+        return EXIT_BAD_TOKEN
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "citebot: error: enable the Message Content intent for the bot in the Discord Developer Portal "
+            "(Bot → Privileged Gateway Intents)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_TOKEN
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+# ---------------------------------------------------------------------- doctor
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print one line per check (ok / warn / FAIL); exit 1 when anything failed."""
+    from retrieval.config import find_config
+
+    from .config import BotConfig, token_problem
+    from .feedback import FeedbackStore
+
+    results: list[tuple[str, str]] = []
+
+    def report(level: str, text: str) -> None:
+        results.append((level, text))
+        print(f"{level:4} {text}")
+
+    try:
+        path = find_config(getattr(args, "config", None))
+        report("ok", f"config file: {path}" if path else "config file: none (defaults and environment)")
+        settings = rcli.settings_from(args)
+        cfg = BotConfig.load(getattr(args, "config", None))
+        report("ok", "settings are valid")
+    except CitebotError as e:
+        report("FAIL", f"configuration: {e}")
+        return 1
+
+    corpus = Path(settings.corpus)
+    if corpus.is_dir():
+        n = sum(1 for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
+        report("ok", f"corpus: {corpus} ({n} files)")
+    elif corpus.is_file():
+        report("ok", f"corpus: {corpus} (single file)")
+    else:
+        report("FAIL", f"corpus not found: {corpus}")
+
+    try:
+        from retrieval.errors import IndexCorrupt, IndexMissing
+        from retrieval.index import open_index
+
+        index = open_index(settings.index_dir)
+        m = index.manifest
+        report("ok", f"index: {settings.index_dir} — {m.get('documents')} documents, {m.get('passages')} passages, "
+                     f"built {m.get('created')}, version {index.version}")
+    except IndexMissing:
+        report("warn", f"no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
+    except IndexCorrupt as e:
+        report("FAIL", f"index: {e} (rebuild it with `citebot index --rebuild`)")
+    except CitebotError as e:
+        report("FAIL", f"index: {e}")
+
+    problem = token_problem(cfg.token)
+    report("FAIL" if problem else "ok", problem or "DISCORD_TOKEN is set and looks like a bot token (format only)")
+
+    db = Path(cfg.feedback_db)
+    if db.exists():
+        try:
+            store = FeedbackStore(db)
+            report("ok", f"feedback database: {db} ({store.count_answers()} answers, {len(store.votes())} votes)")
+            store.close()
+        except Exception as e:  # sqlite3 / OS errors: report, don't crash the doctor
+            report("FAIL", f"feedback database {db}: {e}")
+    else:
+        # don't create anything: find the nearest existing folder and check it is writable
+        parent = db.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if os.access(parent, os.W_OK):
+            report("ok", f"feedback database: {db} (created at first start)")
+        else:
+            report("FAIL", f"feedback database {db}: {parent} is not writable")
+
+    try:
+        from importlib.metadata import version
+
+        report("ok", f"discord.py {version('discord.py')}")
+    except Exception:
+        report("FAIL", "discord.py is not installed")
+
+    failed = sum(1 for level, _ in results if level == "FAIL")
+    print(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------- feedback export
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    """Write the votes as JSONL to ``--out`` or standard output."""
+    from .config import BotConfig
+    from .feedback import FeedbackStore
+
+    db = args.db or BotConfig.load(args.config).feedback_db
+    if not Path(db).is_file():
+        raise CitebotError(f"no feedback database at {db}")
+    store = FeedbackStore(db)
+    try:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                n = store.export_jsonl(fh)
+        else:
+            n = store.export_jsonl(sys.stdout)
+    finally:
+        store.close()
+    print(f"{n} vote(s) exported{f' to {args.out}' if args.out else ''}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One cog per file: ask, sources, feedback, admin."""

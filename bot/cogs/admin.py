@@ -1,0 +1,245 @@
+"""Admin: ``/reindex``, ``/corpus add`` and ``/stats``.
+
+Every command here is gated in :meth:`Admin.interaction_check` (Manage Server, a configured admin
+role or user id). ``default_member_permissions`` only hides the commands in Discord's UI; server
+admins can change that, so the handler check is what enforces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from retrieval.errors import CitebotError, ReindexInProgress
+
+from ..checks import NotAdmin, interaction_is_admin
+from ..render import render_progress, render_stats, render_summary, render_text
+from ..views import ReindexOfferView
+
+if TYPE_CHECKING:
+    from ..client import CiteBot
+
+log = logging.getLogger("citebot.admin")
+NONE = discord.AllowedMentions.none()
+ALREADY_RUNNING = "A reindex is already running; wait for its summary before starting another."
+
+
+def safe_upload_name(filename: str, accepted: list[str]) -> tuple[str | None, str | None]:
+    """``(problem, name)``: a refusal message, or the safe file name to save an upload under.
+
+    Names with folders, parent references, drive letters, control characters or a leading dot are
+    refused outright (not silently rewritten); other odd characters become ``_``.
+    """
+    raw = filename or ""
+    if (
+        not raw.strip()
+        or any(sep in raw for sep in ("/", "\\", ":", "\x00"))
+        or raw.strip() in (".", "..")
+        or raw.startswith(".")
+        or any(unicodedata.category(ch).startswith("C") for ch in raw)
+    ):
+        return "That file name is not allowed: use a plain name like `report.txt` (no folders, no leading dot).", None
+    name = unicodedata.normalize("NFKC", raw).strip()
+    name = re.sub(r"[^\w.\-]+", "_", name)
+    name = re.sub(r"\.{2,}", ".", name)
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem or f".{suffix.lower()}" not in accepted:
+        return f"Only {', '.join(accepted)} files can be added to the corpus.", None
+    if len(name) > 120:
+        name = stem[: 119 - len(suffix)] + "." + suffix
+    return None, name
+
+
+def _write_atomic(target: Path, data: bytes, replace: bool) -> bool:
+    """Write ``data`` to ``target`` via a temp file; False if it exists and ``replace`` is off."""
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            # link() fails if the name appeared meanwhile: no overwrite race
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+class Admin(commands.Cog):
+    """Index maintenance for admins."""
+
+    def __init__(self, bot: "CiteBot"):
+        self.bot = bot
+        self._running = False
+        # called from the reindex worker thread with (done, total); for monitoring and tests
+        self.progress_listeners: list[Callable[[int, int], None]] = []
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not interaction_is_admin(interaction):
+            raise NotAdmin()
+        return True
+
+    # ------------------------------------------------------------------ /reindex
+
+    @app_commands.command(name="reindex", description="Rebuild the index from the corpus folder (admins).")
+    @app_commands.describe(rebuild="Re-embed every passage instead of reusing unchanged ones")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
+        """``/reindex [rebuild:<bool>]``."""
+        await self.run_reindex(interaction, rebuild=rebuild)
+
+    async def run_reindex(self, interaction: discord.Interaction, *, rebuild: bool) -> None:
+        """Reindex off the event loop, editing a progress message, then post the summary."""
+        engine = self.bot.engine
+        if self._running or engine.reindexing:
+            await interaction.response.send_message(ALREADY_RUNNING, ephemeral=True, allowed_mentions=NONE)
+            return
+        self._running = True  # set before the first await: a second click can't slip in
+        try:
+            await interaction.response.send_message(render_progress(None, None, rebuild=rebuild), allowed_mentions=NONE)
+            loop = asyncio.get_running_loop()
+            latest: list[tuple[int, int] | None] = [None]
+            changed = asyncio.Event()
+
+            def on_progress(done: int, total: int) -> None:  # worker thread
+                def set_latest() -> None:
+                    latest[0] = (done, total)
+                    changed.set()
+
+                loop.call_soon_threadsafe(set_latest)
+                for listener in list(self.progress_listeners):
+                    listener(done, total)
+
+            updater = asyncio.create_task(self._edit_progress(interaction, latest, changed, rebuild))
+            try:
+                summary = await asyncio.to_thread(engine.reindex, rebuild=rebuild, progress=on_progress)
+            except ReindexInProgress:
+                text = ALREADY_RUNNING
+            except CitebotError as e:
+                text = f"❌ Reindex failed: {e}\nThe previous index is still answering questions."
+            except Exception as e:  # keep the bot up; the old index stays in place
+                log.exception("reindex failed")
+                text = f"❌ Reindex failed ({type(e).__name__}); see the bot's log.\nThe previous index is still answering questions."
+            else:
+                text = render_summary(summary)
+            finally:
+                updater.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await updater
+            await self._final_message(interaction, text)
+        finally:
+            self._running = False
+
+    async def _edit_progress(self, interaction: discord.Interaction, latest: list, changed: asyncio.Event, rebuild: bool) -> None:
+        """Edit the progress message with the newest (done, total), at most once per interval."""
+        shown = None
+        while True:
+            await changed.wait()
+            changed.clear()
+            value = latest[0]
+            if value is not None and value != shown:
+                try:
+                    await interaction.edit_original_response(content=render_progress(*value, rebuild=rebuild), allowed_mentions=NONE)
+                    shown = value
+                except discord.HTTPException as e:
+                    log.warning("could not edit the reindex progress message: %s", e)
+            if self.bot.config.progress_interval > 0:
+                await asyncio.sleep(self.bot.config.progress_interval)
+
+    async def _final_message(self, interaction: discord.Interaction, text: str) -> None:
+        reply = render_text(text)
+        try:
+            await interaction.edit_original_response(**reply.kwargs(), allowed_mentions=NONE)
+        except discord.HTTPException:
+            # interaction tokens expire after 15 minutes; a long reindex reports in the channel instead
+            channel = interaction.channel
+            if isinstance(channel, discord.abc.Messageable):
+                await channel.send(**reply.kwargs(), allowed_mentions=NONE)
+
+    # ------------------------------------------------------------------ /corpus add
+
+    corpus = app_commands.Group(
+        name="corpus",
+        description="Manage the corpus (admins)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    @corpus.command(name="add", description="Add a document (attachment) to the corpus folder.")
+    @app_commands.describe(file="A .txt, .md or .html document", replace="Overwrite a file with the same name")
+    async def corpus_add(self, interaction: discord.Interaction, file: discord.Attachment, replace: bool = False) -> None:
+        """``/corpus add file:<attachment> [replace:<bool>]``."""
+        cfg = self.bot.config
+        problem, name = safe_upload_name(file.filename, cfg.upload_types)
+        if problem:
+            await interaction.response.send_message(problem, ephemeral=True, allowed_mentions=NONE)
+            return
+        limit = int(cfg.upload_max_mb * 1024 * 1024)
+        if file.size > limit:
+            await interaction.response.send_message(
+                f"That file is {file.size / 1048576:.1f} MB; the limit is {cfg.upload_max_mb:g} MB.", ephemeral=True
+            )
+            return
+        folder = Path(self.bot.engine.settings.corpus)
+        if not folder.is_dir():
+            await interaction.response.send_message(
+                "The corpus is not a folder, so files can't be added to it.", ephemeral=True
+            )
+            return
+        target = folder / name
+        if target.resolve().parent != folder.resolve():  # belt and braces after the name check
+            await interaction.response.send_message("That file name is not allowed.", ephemeral=True)
+            return
+        if target.exists() and not replace:
+            await interaction.response.send_message(
+                f"`{name}` is already in the corpus; add `replace:True` to overwrite it.", ephemeral=True
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        data = await file.read()
+        if len(data) > limit:
+            await interaction.followup.send(f"That file is larger than {cfg.upload_max_mb:g} MB.", allowed_mentions=NONE)
+            return
+        written = await asyncio.to_thread(_write_atomic, target, data, replace)
+        if not written:
+            await interaction.followup.send(f"`{name}` appeared in the corpus meanwhile; not overwritten.", allowed_mentions=NONE)
+            return
+        verb = "Replaced" if replace else "Saved"
+        await interaction.followup.send(
+            f"📄 {verb} `{name}` ({len(data):,} bytes) in the corpus. Reindex now so it can be quoted?",
+            view=ReindexOfferView(),
+            allowed_mentions=NONE,
+        )
+
+    # ------------------------------------------------------------------ /stats
+
+    @app_commands.command(name="stats", description="Index size and age, questions answered, latency (admins).")
+    @app_commands.default_permissions(manage_guild=True)
+    async def stats(self, interaction: discord.Interaction) -> None:
+        """``/stats``."""
+        stats = await asyncio.to_thread(self.bot.engine.stats)
+        answered = await asyncio.to_thread(self.bot.store.count_answers)
+        tally = await asyncio.to_thread(self.bot.store.tally)
+        reply = render_stats(stats, answered=answered, latencies=list(self.bot.metrics.latencies), feedback=tally)
+        await interaction.response.send_message(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
+
+
+async def setup(bot: "CiteBot") -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,192 @@
+"""Asking: ``/ask``, mentions, replies to the bot's answers, thread follow-ups and auto-answer channels."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from retrieval.errors import CitebotError, QuestionError
+from retrieval.types import Answer
+
+from ..checks import UserCooldown, cooldown_message, place_allowed
+from ..feedback import results_payload
+from ..render import Reply, render_answer, render_text
+from ..views import AnswerView
+
+if TYPE_CHECKING:
+    from ..client import CiteBot
+
+log = logging.getLogger("citebot.ask")
+NONE = discord.AllowedMentions.none()
+
+
+class Ask(commands.Cog):
+    """Answers questions by quoting the corpus."""
+
+    def __init__(self, bot: "CiteBot"):
+        self.bot = bot
+        # one bucket per user, shared by /ask and mentions so neither path dodges the other
+        self.cooldown = UserCooldown(bot.config.cooldown_rate, bot.config.cooldown_per)
+
+    # ------------------------------------------------------------------ shared logic
+
+    def precheck(self, question: str, user_id: int) -> str | None:
+        """A refusal message (empty, too long, cooldown), or None when the question may be asked."""
+        q = question.strip()
+        if not q:
+            return "Ask me a question: mention me with it, or use `/ask`."
+        limit = self.bot.engine.settings.max_question_chars if self.bot.engine else 1000
+        if len(q) > limit:
+            return f"That question is {len(q):,} characters long; the limit is {limit:,}. Please shorten it."
+        retry = self.cooldown.hit(user_id)
+        if retry:
+            return cooldown_message(retry)
+        return None
+
+    async def compute(self, question: str) -> tuple[Reply, AnswerView | None, Answer | None]:
+        """Ask the engine off the event loop and render the reply (or a one-line error)."""
+        engine = self.bot.engine
+        try:
+            answer = await asyncio.to_thread(engine.ask, question.strip())
+        except QuestionError as e:
+            return render_text(str(e)), None, None
+        except CitebotError as e:
+            log.warning("engine error for a question: %s", e)
+            return render_text(f"I can't answer right now: {e}"), None, None
+        reply = render_answer(answer)
+        sources = []
+        if answer.answered:
+            sources = [(i + 1, r.citation.title or r.doc_id) for i, r in enumerate(answer.results[:10])]
+        return reply, AnswerView(sources, votes=True), answer
+
+    async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None, answer: Answer) -> None:
+        """Store the answer under its message id (buttons and "Show sources" find it there)."""
+        await asyncio.to_thread(
+            self.bot.store.record_answer,
+            message.id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            question=answer.question,
+            answered=answer.answered,
+            results=results_payload(answer) if answer.answered else [],
+            index_version=answer.index_version,
+        )
+
+    # ------------------------------------------------------------------ /ask
+
+    @app_commands.command(name="ask", description="Ask a question; the answer quotes the corpus with citations.")
+    @app_commands.describe(question="What do you want to know?", private="Only you see the answer")
+    async def ask(self, interaction: discord.Interaction, question: str, private: bool = False) -> None:
+        """``/ask question:<text> [private:<bool>]``."""
+        started = time.perf_counter()
+        refusal = self.precheck(question, interaction.user.id)
+        if refusal:
+            await interaction.response.send_message(refusal, ephemeral=True, allowed_mentions=NONE)
+            return
+        # Discord wants a response within 3 s; the engine may take longer under load
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        reply, view, answer = await self.compute(question)
+        kwargs = reply.kwargs()
+        if view is not None:
+            kwargs["view"] = view
+        msg = await interaction.followup.send(**kwargs, ephemeral=private, wait=True, allowed_mentions=NONE)
+        if answer is not None:
+            await self.remember(msg, interaction.channel_id, interaction.guild_id, answer)
+            self.bot.metrics.record(time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ mentions and follow-ups
+
+    def _mentioned(self, message: discord.Message) -> bool:
+        me = self.bot.user
+        if any(u.id == me.id for u in message.mentions):
+            return True
+        guild = message.guild
+        role = guild.self_role if guild is not None else None
+        return role is not None and role in message.role_mentions
+
+    def _strip_mentions(self, message: discord.Message) -> str:
+        me = self.bot.user
+        text = re.sub(rf"<@!?{me.id}>", " ", message.content)
+        guild = message.guild
+        role = guild.self_role if guild is not None else None
+        if role is not None:
+            text = text.replace(f"<@&{role.id}>", " ")
+        return re.sub(r"\s+", " ", text).strip()
+
+    async def _is_reply_to_me(self, message: discord.Message) -> bool:
+        ref = message.reference
+        if ref is None or ref.message_id is None:
+            return False
+        resolved = ref.resolved
+        if isinstance(resolved, discord.Message):
+            return resolved.author.id == self.bot.user.id
+        return await asyncio.to_thread(self.bot.store.get_answer, ref.message_id) is not None
+
+    async def should_answer(self, message: discord.Message) -> bool:
+        """Mention, reply to one of our answers, a DM, a thread we answered in, or an auto-answer channel."""
+        if self._mentioned(message) or await self._is_reply_to_me(message):
+            return True
+        channel = message.channel
+        if isinstance(channel, discord.DMChannel):
+            return True
+        auto = self.bot.config.auto_answer_channels
+        if auto and (channel.id in auto or getattr(channel, "parent_id", None) in auto):
+            return True
+        if isinstance(channel, discord.Thread):
+            return await asyncio.to_thread(self.bot.store.answered_in, channel.id)
+        return False
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer questions addressed to the bot as replies."""
+        if message.author.bot or self.bot.user is None or self.bot.engine is None:
+            return
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        if not place_allowed(self.bot.config, message.guild.id if message.guild else None, message.channel):
+            return
+        if not await self.should_answer(message):
+            return
+        started = time.perf_counter()
+        question = self._strip_mentions(message)
+        refusal = self.precheck(question, message.author.id)
+        if refusal:
+            await message.reply(refusal, mention_author=False, allowed_mentions=NONE)
+            return
+        async with _typing(message.channel):
+            reply, view, answer = await self.compute(question)
+        kwargs = reply.kwargs()
+        if view is not None:
+            kwargs["view"] = view
+        sent = await message.reply(**kwargs, mention_author=False, allowed_mentions=NONE)
+        if answer is not None:
+            await self.remember(sent, message.channel.id, message.guild.id if message.guild else None, answer)
+            self.bot.metrics.record(time.perf_counter() - started)
+
+
+@contextlib.asynccontextmanager
+async def _typing(channel: discord.abc.Messageable):
+    """``channel.typing()`` that never fails the reply when the typing call itself is refused."""
+    ctx = channel.typing()
+    try:
+        await ctx.__aenter__()
+        entered = True
+    except discord.HTTPException:
+        entered = False
+    try:
+        yield
+    finally:
+        if entered:
+            await ctx.__aexit__(None, None, None)
+
+
+async def setup(bot: "CiteBot") -> None:
+    await bot.add_cog(Ask(bot))

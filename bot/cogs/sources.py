@@ -1,0 +1,132 @@
+"""Sources: citation buttons, ``/source`` (with autocomplete), ``/sources`` and the "Show sources" menu."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from retrieval.errors import DocumentNotFound
+
+from ..render import render_answer_sources, render_source, truncate
+from ..views import DocumentsPager
+
+if TYPE_CHECKING:
+    from ..client import CiteBot
+
+NONE = discord.AllowedMentions.none()
+
+
+class Sources(commands.Cog):
+    """Shows where answers come from."""
+
+    def __init__(self, bot: "CiteBot"):
+        self.bot = bot
+        # context menus can't be declared with a decorator inside a cog; add it by hand
+        self.show_sources_menu = app_commands.ContextMenu(name="Show sources", callback=self.show_sources)
+        self.bot.tree.add_command(self.show_sources_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.show_sources_menu.name, type=self.show_sources_menu.type)
+
+    async def show_citation(self, interaction: discord.Interaction, number: int) -> None:
+        """Button ``[n]`` under an answer: the passage in context, ephemeral."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        record = None
+        if interaction.message is not None:
+            record = await asyncio.to_thread(self.bot.store.get_answer, interaction.message.id)
+        if record is None or not 1 <= number <= len(record.results):
+            await interaction.followup.send("I no longer have the sources for this answer.", ephemeral=True, allowed_mentions=NONE)
+            return
+        r = record.results[number - 1]
+        try:
+            view = await asyncio.to_thread(self.bot.engine.source, r["doc_id"], r["paragraph"], 1)
+        except DocumentNotFound:
+            await interaction.followup.send(
+                "That source is no longer in the index (the corpus changed since this answer).",
+                ephemeral=True,
+                allowed_mentions=NONE,
+            )
+            return
+        reply = render_source(view, number=number, quote=r.get("quote"))
+        await interaction.followup.send(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
+
+    # ------------------------------------------------------------------ /source
+
+    @app_commands.command(name="source", description="Show a document, or one paragraph of it with its neighbours.")
+    @app_commands.describe(document="Document id (start typing to search)", paragraph="Paragraph number", private="Only you see it")
+    async def source(
+        self,
+        interaction: discord.Interaction,
+        document: str,
+        paragraph: app_commands.Range[int, 1, None] | None = None,
+        private: bool = True,
+    ) -> None:
+        """``/source document:<id> [paragraph:<n>]``."""
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        try:
+            view = await asyncio.to_thread(self.bot.engine.source, document, paragraph, 1)
+        except DocumentNotFound as e:
+            await interaction.followup.send(
+                f"{truncate(str(e), 300)} — try /sources for the list.", ephemeral=True, allowed_mentions=NONE
+            )
+            return
+        reply = render_source(view)
+        await interaction.followup.send(**reply.kwargs(), ephemeral=private, allowed_mentions=NONE)
+
+    @source.autocomplete("document")
+    async def document_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Document ids whose id or title contains what was typed (at most 25)."""
+        docs = await asyncio.to_thread(self.bot.engine.documents)
+        needle = current.lower().strip()
+        out = []
+        for d in docs:
+            doc_id = str(d.get("doc_id"))
+            title = d.get("title") or ""
+            if len(doc_id) > 100:  # Discord's limit for a choice value
+                continue
+            if needle and needle not in doc_id.lower() and needle not in title.lower():
+                continue
+            name = truncate(f"{doc_id} — {title}" if title else doc_id, 100)
+            out.append(app_commands.Choice(name=name, value=doc_id))
+            if len(out) == 25:
+                break
+        return out
+
+    # ------------------------------------------------------------------ /sources
+
+    @app_commands.command(name="sources", description="List the indexed documents.")
+    async def sources(self, interaction: discord.Interaction) -> None:
+        """``/sources``: a paginated, ephemeral list of documents."""
+        docs = await asyncio.to_thread(self.bot.engine.documents)
+        docs = sorted(docs, key=lambda d: str(d.get("doc_id")))
+        pager = DocumentsPager(docs, interaction.user.id, per_page=self.bot.config.documents_per_page)
+        await interaction.response.send_message(**pager.reply().kwargs(), view=pager, ephemeral=True, allowed_mentions=NONE)
+
+    # ------------------------------------------------------------------ context menu
+
+    async def show_sources(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """Message menu "Show sources" on one of the bot's answers."""
+        record = await asyncio.to_thread(self.bot.store.get_answer, message.id)
+        if record is None:
+            text = (
+                "I have no sources for that message."
+                if message.author.id == self.bot.user.id
+                else "That message isn't one of my answers."
+            )
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
+            return
+        if not record.results:
+            await interaction.response.send_message(
+                "That answer had no sources: the corpus did not cover the question.", ephemeral=True, allowed_mentions=NONE
+            )
+            return
+        reply = render_answer_sources(record.question, record.results)
+        await interaction.response.send_message(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
+
+
+async def setup(bot: "CiteBot") -> None:
+    await bot.add_cog(Sources(bot))

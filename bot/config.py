@@ -1,0 +1,139 @@
+"""Bot settings: defaults < ``[bot]`` section of the citebot TOML file < ``CITEBOT_BOT_*`` environment.
+
+The token is read from ``DISCORD_TOKEN`` only (never from the file, never logged or shown).
+Lists of ids are TOML arrays, or comma-separated in the environment, e.g.
+``CITEBOT_BOT_ADMIN_ROLE_IDS=123,456``.
+
+This module does not import discord.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+from retrieval.config import APP, find_config, read_toml
+from retrieval.errors import ConfigError
+
+TOKEN_ENV = "DISCORD_TOKEN"
+
+# three dot-separated base64url parts: user id, timestamp, HMAC (format only; Discord decides validity)
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
+
+
+def default_feedback_db() -> Path:
+    """``~/.local/share/citebot/feedback.sqlite3`` on Linux."""
+    return Path(platformdirs.user_data_dir(APP)) / "feedback.sqlite3"
+
+
+@dataclass
+class BotConfig:
+    """Settings of the Discord bot.
+
+    Args:
+        token: bot token (from ``DISCORD_TOKEN``; hidden from repr).
+        allowed_guilds: serve only these guilds (empty: any guild the bot is in).
+        allowed_channels: serve only these channels or threads under them (empty: any).
+        admin_role_ids / admin_user_ids: besides members with Manage Server, who may run admin commands.
+        cooldown_rate / cooldown_per: each user may ask ``cooldown_rate`` questions per ``cooldown_per`` seconds.
+        auto_answer_channels: channels where every message is treated as a question.
+        feedback_db: SQLite file for answers and votes.
+        sync_commands: sync slash commands at start-up when they changed.
+        command_guilds: sync commands to these guilds (instant) instead of globally.
+        upload_types: file suffixes ``/corpus add`` accepts.
+        upload_max_mb: largest attachment ``/corpus add`` accepts.
+        progress_interval: least seconds between two edits of the reindex progress message.
+        guild_ready_timeout: seconds discord.py waits for GUILD_CREATEs before ``on_ready``.
+        documents_per_page: documents per page of ``/sources``.
+    """
+
+    token: str | None = field(default=None, repr=False)
+    allowed_guilds: list[int] = field(default_factory=list)
+    allowed_channels: list[int] = field(default_factory=list)
+    admin_role_ids: list[int] = field(default_factory=list)
+    admin_user_ids: list[int] = field(default_factory=list)
+    cooldown_rate: int = 3
+    cooldown_per: float = 30.0
+    auto_answer_channels: list[int] = field(default_factory=list)
+    feedback_db: Path = field(default_factory=default_feedback_db)
+    sync_commands: bool = True
+    command_guilds: list[int] = field(default_factory=list)
+    upload_types: list[str] = field(default_factory=lambda: [".txt", ".md", ".markdown", ".html", ".htm"])
+    upload_max_mb: float = 8.0
+    progress_interval: float = 2.0
+    guild_ready_timeout: float = 2.0
+    documents_per_page: int = 10
+
+    @classmethod
+    def load(cls, config: str | os.PathLike | None = None, **overrides) -> "BotConfig":
+        """Read the ``[bot]`` section of the config file, the environment and ``overrides``."""
+        values: dict = {}
+        path = find_config(config)
+        if path is not None:
+            section = read_toml(path).get("bot", {})
+            if not isinstance(section, dict):
+                raise ConfigError("[bot] must be a table in the config file")
+            if "token" in section:
+                raise ConfigError(f"do not put the bot token in {path}; set the {TOKEN_ENV} environment variable")
+            values.update(section)
+        for f in fields(cls):
+            raw = os.environ.get(f"CITEBOT_BOT_{f.name.upper()}")
+            if f.name != "token" and raw not in (None, ""):
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.setdefault("token", os.environ.get(TOKEN_ENV) or None)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "BotConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown [bot] setting(s): {', '.join(unknown)}")
+        cfg = cls()
+        for name, raw in values.items():
+            setattr(cfg, name, _coerce(name, raw, getattr(cfg, name)))
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        if self.cooldown_rate < 1 or self.cooldown_per <= 0:
+            raise ConfigError("cooldown_rate must be at least 1 and cooldown_per positive")
+        if not 1 <= self.documents_per_page <= 25:
+            raise ConfigError("documents_per_page must be between 1 and 25")
+        if self.upload_max_mb <= 0:
+            raise ConfigError("upload_max_mb must be positive")
+        self.upload_types = [t.lower() if t.startswith(".") else "." + t.lower() for t in self.upload_types]
+
+
+def token_problem(token: str | None) -> str | None:
+    """A one-line reason the token is unusable, or None when its format looks right."""
+    if not token:
+        return f"no bot token: set the {TOKEN_ENV} environment variable"
+    if token != token.strip() or token.lower().startswith("bot "):
+        return f"{TOKEN_ENV} must be the bare token (no 'Bot ' prefix, no spaces)"
+    if not _TOKEN_RE.match(token):
+        return f"{TOKEN_ENV} does not look like a Discord bot token (expected three dot-separated parts)"
+    return None
+
+
+def _coerce(name: str, raw, default):
+    try:
+        if isinstance(default, list):
+            items = raw if isinstance(raw, (list, tuple)) else [x for x in re.split(r"[,\s]+", str(raw)) if x]
+            if name == "upload_types":
+                return [str(x) for x in items]
+            return [int(x) for x in items]
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, Path):
+            return Path(os.path.expanduser(str(raw)))
+        if default is None:  # token
+            return None if raw is None else str(raw)
+        return type(default)(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"[bot] setting {name}: cannot use {raw!r}") from None

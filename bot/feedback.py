@@ -1,0 +1,222 @@
+"""SQLite store for the bot's answers and the 👍/👎 votes on them, with JSONL export.
+
+Answers are stored by the id of the Discord message that carries them, so the persistent buttons
+(sources, feedback) and the "Show sources" menu work after a restart. User ids are never stored in
+clear: they are hashed with sha256 and a random salt kept in the database.
+
+This module does not import discord.py (``citebot feedback export`` stays cheap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    message_id INTEGER PRIMARY KEY,
+    channel_id INTEGER,
+    guild_id INTEGER,
+    question TEXT NOT NULL,
+    answered INTEGER NOT NULL,
+    results TEXT NOT NULL,
+    index_version TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_channel ON answers(channel_id);
+CREATE TABLE IF NOT EXISTS feedback (
+    message_id INTEGER NOT NULL,
+    user_hash TEXT NOT NULL,
+    vote INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    results TEXT NOT NULL,
+    index_version TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (message_id, user_hash)
+);
+"""
+
+
+@dataclass
+class AnswerRecord:
+    """A stored answer: what was asked and which passages were shown (as JSON-friendly dicts)."""
+
+    message_id: int
+    channel_id: int | None
+    guild_id: int | None
+    question: str
+    answered: bool
+    results: list[dict]
+    index_version: str | None
+    created: float
+
+
+def results_payload(answer: Any) -> list[dict]:
+    """The parts of an :class:`~retrieval.types.Answer`'s results worth keeping, with citation numbers."""
+    out = []
+    for i, r in enumerate(answer.results):
+        c = r.citation
+        out.append(
+            {
+                "number": i + 1,  # the number shown in the reply (see render.number_citations)
+                "doc_id": r.doc_id,
+                "paragraph": r.paragraph,
+                "quote": r.quote,
+                "score": round(float(r.score), 6),
+                "also_in": list(r.also_in),
+                "citation": {
+                    "title": c.title,
+                    "outlet": c.outlet,
+                    "author": c.author,
+                    "date": c.date,
+                    "source": c.source,
+                },
+            }
+        )
+    return out
+
+
+class FeedbackStore:
+    """Thread-safe SQLite store (one connection guarded by a lock; WAL so export can run alongside)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+        self._salt = self._get_or_make_salt()
+
+    def _get_or_make_salt(self) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
+            if row:
+                return row[0]
+            salt = secrets.token_hex(16)
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('salt', ?)", (salt,))
+            return self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def hash_user(self, user_id: int) -> str:
+        """sha256 of the salted user id; stable within this database, not reversible by listing ids."""
+        return hashlib.sha256(f"{self._salt}:{int(user_id)}".encode()).hexdigest()
+
+    # -------------------------------------------------------------- answers
+
+    def record_answer(
+        self,
+        message_id: int,
+        *,
+        channel_id: int | None,
+        guild_id: int | None,
+        question: str,
+        answered: bool,
+        results: list[dict],
+        index_version: str | None,
+    ) -> None:
+        """Remember the answer carried by ``message_id`` (replaces an earlier record for it)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    int(message_id),
+                    channel_id,
+                    guild_id,
+                    question,
+                    int(bool(answered)),
+                    json.dumps(results, ensure_ascii=False),
+                    index_version,
+                    time.time(),
+                ),
+            )
+
+    def get_answer(self, message_id: int) -> AnswerRecord | None:
+        """The answer carried by ``message_id``, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM answers WHERE message_id=?", (int(message_id),)).fetchone()
+        if row is None:
+            return None
+        return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7])
+
+    def answered_in(self, channel_id: int) -> bool:
+        """Whether the bot has answered in this channel (used to follow threads)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM answers WHERE channel_id=? LIMIT 1", (int(channel_id),)).fetchone() is not None
+
+    def count_answers(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    # -------------------------------------------------------------- votes
+
+    def vote(self, message_id: int, user_id: int, vote: int) -> bool:
+        """Store (or change) ``user_id``'s vote (+1 / -1) on an answer. False if the answer is unknown."""
+        if vote not in (1, -1):
+            raise ValueError("vote must be +1 or -1")
+        rec = self.get_answer(message_id)
+        if rec is None:
+            return False
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO feedback VALUES (?,?,?,?,?,?,?)",
+                (
+                    int(message_id),
+                    self.hash_user(user_id),
+                    vote,
+                    rec.question,
+                    json.dumps(rec.results, ensure_ascii=False),
+                    rec.index_version,
+                    time.time(),
+                ),
+            )
+        return True
+
+    def votes(self) -> list[dict]:
+        """All votes, oldest first, as export records."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT message_id, user_hash, vote, question, results, index_version, created FROM feedback ORDER BY created, rowid"
+            ).fetchall()
+        return [
+            {
+                "time": datetime.fromtimestamp(r[6], timezone.utc).isoformat(timespec="seconds"),
+                "vote": "up" if r[2] > 0 else "down",
+                "question": r[3],
+                "results": json.loads(r[4]),
+                "user": r[1],
+                "message_id": str(r[0]),
+                "index_version": r[5],
+            }
+            for r in rows
+        ]
+
+    def tally(self) -> dict:
+        with self._lock:
+            rows = self._db.execute("SELECT vote, COUNT(*) FROM feedback GROUP BY vote").fetchall()
+        d = {"up": 0, "down": 0}
+        for v, n in rows:
+            d["up" if v > 0 else "down"] = n
+        return d
+
+    def export_jsonl(self, out: IO[str]) -> int:
+        """Write every vote as one JSON line to ``out``; returns how many were written."""
+        n = 0
+        for rec in self.votes():
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+        return n

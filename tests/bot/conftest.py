@@ -1,0 +1,59 @@
+"""Fixtures for the bot tests: one real Engine per session, a fake Discord and a running bot per test.
+
+The engine (model load + index build over a copy of ``seeds/``) costs seconds, so it is shared; the
+fake server and the bot are cheap (tens of milliseconds) and fresh for every test.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from harness import bot_config, open_engine, start_bot, stop_bot  # noqa: E402
+from fakediscord import FakeDiscord, point_discord_at  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory, encoder):
+    """The real retrieval engine over a temporary copy of seeds/ (session-wide).
+
+    It shares the session's encoder (tests/conftest.py) and is the bot tests' own: the admin
+    tests reindex it and put the corpus back afterwards.
+    """
+    return open_engine(tmp_path_factory.mktemp("engine"), encoder=encoder)
+
+
+@pytest.fixture
+async def fake():
+    """A fake Discord on 127.0.0.1 with discord.py pointed at it.
+
+    After the test it checks the invariants every exchange must keep: no unknown route was called,
+    no message broke Discord's limits, and every message was sent with pings disabled.
+    """
+    f = await FakeDiscord().start()
+    with point_discord_at(f):
+        yield f
+    await f.close()
+    assert not f.unknown, f"bot called routes the fake does not know: {[(r.method, r.path) for r in f.unknown]}"
+    assert not f.violations, f"messages over Discord's limits: {[(r.path, p) for r, p in f.violations]}"
+    assert not f.ping_risks, f"messages sent without AllowedMentions.none(): {[r.path for r in f.ping_risks]}"
+
+
+@pytest.fixture
+def config(fake, tmp_path):
+    """Bot settings for the fake guild (ada has Manage Server; rolf has the configured admin role)."""
+    return bot_config(fake, tmp_path)
+
+
+@pytest.fixture
+async def bot(fake, config, engine):
+    """A running CiteBot connected to the fake."""
+    b = await start_bot(config, engine)
+    yield b
+    await stop_bot(b)

@@ -1,0 +1,111 @@
+"""The bot's CLI: ``citebot run`` token errors, ``doctor`` and ``feedback export``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+
+from bot.cli import main
+from bot.feedback import FeedbackStore
+from fakediscord import FakeDiscord, point_discord_at
+
+WELL_FORMED_BUT_WRONG = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.wrong-token-wrong-token-wrong-token"
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No config file or CITEBOT_* variable of this machine leaks into the CLI under test."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.delenv("CITEBOT_CONFIG", raising=False)
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    return tmp_path
+
+
+def _one_line_error(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one line, got: {err!r}"
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_run_without_token(clean_env, capsys):
+    assert main(["run"]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert line == "citebot: error: no bot token: set the DISCORD_TOKEN environment variable"
+
+
+def test_run_with_malformed_token(clean_env, capsys, monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "hello")
+    assert main(["run"]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "does not look like a Discord bot token" in line and "hello" not in line
+
+
+def test_run_with_rejected_token(clean_env, capsys, monkeypatch, tmp_path):
+    """Discord answers 401 at login: one line, exit 2, and the index is never opened."""
+    ready = threading.Event()
+    holder: dict = {}
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        holder["loop"] = loop
+
+        async def go():
+            holder["fake"] = await FakeDiscord().start()
+            ready.set()
+
+        loop.run_until_complete(go())
+        loop.run_forever()
+        loop.run_until_complete(holder["fake"].close())
+        loop.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    assert ready.wait(10)
+    fake = holder["fake"]
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    try:
+        with point_discord_at(fake):
+            code = main(["run", "--corpus", str(tmp_path / "corpus"), "--index-dir", str(tmp_path / "index")])
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["loop"].stop)
+        t.join(10)
+    assert code == 2
+    err = capsys.readouterr().err
+    line = _one_line_error(err)
+    assert "Discord rejected the token" in line and WELL_FORMED_BUT_WRONG not in err
+    assert [(r.method, r.path, r.status) for r in fake.requests] == [("GET", "/users/@me", 401)]
+    assert not (tmp_path / "index").exists(), "login failed before the engine was opened"
+
+
+def test_doctor(clean_env, capsys, monkeypatch, engine):
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    code = main(["doctor", "--corpus", str(engine.settings.corpus), "--index-dir", str(engine.settings.index_dir)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{engine.stats()['documents']} documents" in out and "looks like a bot token" in out
+    assert WELL_FORMED_BUT_WRONG not in out
+    monkeypatch.setenv("DISCORD_TOKEN", "nope")
+    assert main(["doctor", "--corpus", str(clean_env / "missing"), "--index-dir", str(clean_env / "idx")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL corpus not found" in out and "FAIL DISCORD_TOKEN" in out and "warn no index" in out
+
+
+def test_feedback_export(clean_env, capsys):
+    db = clean_env / "fb.sqlite3"
+    s = FeedbackStore(db)
+    s.record_answer(1, channel_id=1, guild_id=1, question="q?", answered=True, results=[{"number": 1}], index_version="v")
+    s.vote(1, 5, 1)
+    s.close()
+    out = clean_env / "votes.jsonl"
+    assert main(["feedback", "export", "--db", str(db), "--out", str(out)]) == 0
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 1 and rows[0]["vote"] == "up" and rows[0]["question"] == "q?"
+    assert main(["feedback", "export", "--db", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["vote"] == "up"
+    assert main(["feedback", "export", "--db", str(clean_env / "none.sqlite3")]) == 1

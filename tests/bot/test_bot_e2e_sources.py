@@ -1,0 +1,165 @@
+"""End-to-end: citation buttons, /source, /sources, "Show sources", feedback across a restart."""
+
+from __future__ import annotations
+
+import json
+
+from harness import start_bot, stop_bot
+
+from bot.feedback import FeedbackStore
+
+QUESTION = "Who designated the cartel a terrorist organization?"
+
+
+async def _answer(fake, question=QUESTION):
+    msg = await fake.mention(question)
+    rec = await fake.wait_reply(msg)
+    return fake.messages[int(rec.response["id"])]
+
+
+async def test_source_button_shows_context_ephemerally(fake, bot, engine):
+    answer = await _answer(fake)
+    expected = engine.ask(QUESTION).results[0]
+    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert cb.json["type"] == 5 and cb.json["data"]["flags"] & 64, "deferred, ephemeral"
+    follow = await fake.wait_interaction(inter, kind="followup")
+    body = follow.body()
+    assert body["flags"] & 64
+    embed = body["embeds"][0]
+    assert embed["title"].startswith("[1] ")
+    desc = embed["description"]
+    # the cited paragraph, marked, and its neighbours
+    p = expected.paragraph
+    assert f"**▶ ¶ {p}**" in desc
+    assert (f"**¶ {p - 1}**" in desc) or p == 1
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Paragraph"].startswith(f"¶ {p} of ")
+    assert fields["Document id"].replace("\\", "") == expected.doc_id
+    assert "Source" in fields
+
+
+async def test_slash_source_with_autocomplete(fake, bot, engine):
+    doc = engine.documents()[2]
+    inter = await fake.autocomplete("source", {"document": doc["doc_id"][:5]}, "document")
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert cb.json["type"] == 8
+    choices = cb.json["data"]["choices"]
+    assert doc["doc_id"] in [c["value"] for c in choices]
+    assert all(doc["doc_id"][:5].lower() in c["name"].lower() for c in choices), "only matching documents"
+    inter = await fake.autocomplete("source", {"document": "zzz-nothing-matches"}, "document")
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert cb.json["data"]["choices"] == []
+
+    inter = await fake.slash("source", {"document": doc["doc_id"], "paragraph": 2})
+    follow = await fake.wait_interaction(inter, kind="followup")
+    desc = follow.body()["embeds"][0]["description"]
+    assert "**▶ ¶ 2**" in desc and "**¶ 1**" in desc and "**¶ 3**" in desc
+
+    inter = await fake.slash("source", {"document": "no-such-doc"})
+    follow = await fake.wait_interaction(inter, kind="followup")
+    assert "no document" in follow.body()["content"] and "/sources" in follow.body()["content"]
+
+
+async def test_sources_lists_documents_with_pages(fake, bot, engine):
+    inter = await fake.slash("sources")
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert cb.json["type"] == 4 and cb.json["data"]["flags"] & 64
+    embed = cb.json["data"]["embeds"][0]
+    n = len(engine.documents())
+    assert embed["title"] == f"Indexed documents ({n})"
+    for d in engine.documents():
+        assert d["doc_id"] in embed["description"]
+    assert embed["footer"]["text"].startswith("Page 1/1")
+    buttons = [c for row in cb.json["data"]["components"] for c in row["components"]]
+    assert [b["disabled"] for b in buttons] == [True, True], "one page: both arrows disabled"
+
+
+async def test_sources_paging_by_button(fake, engine, tmp_path):
+    """With a small page size the pager edits the message in place (type 7)."""
+    from harness import bot_config
+
+    b = await start_bot(bot_config(fake, tmp_path, documents_per_page=2), engine)
+    try:
+        inter = await fake.slash("sources")
+        cb = await fake.wait_interaction(inter, kind="callback")
+        msg = cb.response["resource"]["message"]
+        assert "Page 1/3" in msg["embeds"][0]["footer"]["text"]
+        nxt = next(c["custom_id"] for row in msg["components"] for c in row["components"] if "Next" in c["label"])
+        click = await fake.click(msg, nxt)
+        upd = await fake.wait_interaction(click, kind="callback")
+        assert upd.json["type"] == 7
+        assert "Page 2/3" in upd.json["data"]["embeds"][0]["footer"]["text"]
+        # someone else can't page it
+        other = await fake.click(msg, nxt, user=fake.bob)
+        refused = await fake.wait_interaction(other, kind="callback")
+        assert refused.json["type"] == 4 and "yourself" in refused.json["data"]["content"]
+    finally:
+        await stop_bot(b)
+
+
+async def test_show_sources_context_menu(fake, bot, engine):
+    answer = await _answer(fake)
+    inter = await fake.context_menu("Show sources", answer)
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert cb.json["type"] == 4 and cb.json["data"]["flags"] & 64
+    desc = cb.json["data"]["embeds"][0]["description"]
+    for i, r in enumerate(engine.ask(QUESTION).results, 1):
+        assert f"**[{i}]**" in desc and f"¶ {r.paragraph}" in desc
+    # on a message that is not an answer
+    user_msg = await fake.send_message("hello")
+    inter = await fake.context_menu("Show sources", user_msg)
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert "isn't one of my answers" in cb.json["data"]["content"]
+
+
+async def test_feedback_stored_and_works_after_restart(fake, config, engine, tmp_path):
+    """👍 is stored (hashed user); after a restart the same button still works and changes the vote."""
+    b = await start_bot(config, engine)
+    try:
+        answer = await _answer(fake)
+        inter = await fake.click(answer, "citebot:vote:up", user=fake.bob)
+        cb = await fake.wait_interaction(inter, kind="callback")
+        assert cb.json["type"] == 4 and cb.json["data"]["flags"] & 64 and "👍" in cb.json["data"]["content"]
+    finally:
+        await stop_bot(b)
+
+    # a new process: nothing in memory, only the persistent view registered in setup_hook
+    b2 = await start_bot(config, engine)
+    try:
+        inter = await fake.click(answer, "citebot:vote:down", user=fake.bob)
+        cb = await fake.wait_interaction(inter, kind="callback")
+        assert "👎" in cb.json["data"]["content"]
+        inter = await fake.click(answer, "citebot:src:2", user=fake.alice)
+        follow = await fake.wait_interaction(inter, kind="followup")
+        assert follow.body()["embeds"][0]["title"].startswith("[2] ")
+    finally:
+        await stop_bot(b2)
+
+    store = FeedbackStore(config.feedback_db)
+    try:
+        votes = store.votes()
+        assert len(votes) == 1, "one vote per user per answer; the second click changed it"
+        v = votes[0]
+        assert v["vote"] == "down" and v["question"] == QUESTION and v["message_id"] == answer["id"]
+        assert str(fake.bob.id) not in json.dumps(v) and len(v["user"]) == 64
+        assert [r["number"] for r in v["results"]] == [1, 2, 3]
+    finally:
+        store.close()
+
+
+async def test_buttons_on_unknown_answer(fake, bot):
+    """A button on a message the store does not know (e.g. the database was reset) says so."""
+    fake_msg = {
+        "id": str(fake.snowflake()), "channel_id": str(fake.general_id), "author": fake.bot.user(), "content": "",
+        "timestamp": "2025-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+        "components": [{"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "citebot:src:1", "label": "[1]"},
+                                                  {"type": 2, "style": 2, "custom_id": "citebot:vote:up"}]}],
+    }
+    inter = await fake.click(fake_msg, "citebot:src:1")
+    follow = await fake.wait_interaction(inter, kind="followup")
+    assert "no longer have the sources" in follow.body()["content"]
+    inter = await fake.click(fake_msg, "citebot:vote:up")
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert "can't store the vote" in cb.json["data"]["content"]

@@ -1,0 +1,223 @@
+"""Unit tests for bot.render: Discord's limits, escaping, trimming around the quote. No model needed."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.render import (
+    ELLIPSIS,
+    escape,
+    excerpt,
+    render_answer,
+    render_answer_sources,
+    render_documents,
+    render_not_found,
+    render_passage,
+    render_source,
+    render_stats,
+    render_summary,
+    truncate,
+)
+from fakediscord import message_problems
+from retrieval.types import Answer, Citation, IndexSummary, Paragraph, Result, Skipped, SourceView
+
+# what Discord parses as a ping: @everyone/@here, or <@id>, <@!id>, <@&id> written contiguously
+MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>")
+
+
+def payload(reply) -> dict:
+    return {"content": reply.content, "embeds": [e.to_dict() for e in reply.embeds]}
+
+
+def unmark(s: str) -> str:
+    """Strip our markup and escapes to compare with raw text."""
+    s = s.replace("\u200b", "").replace("**", "")
+    s = re.sub(r"^> ?", "", s, flags=re.M)
+    s = re.sub(r"\\(.)", r"\1", s)
+    return s
+
+
+def make_result(rank: int, text: str, quote_start: int, quote_len: int, *, title="Title", also=()) -> Result:
+    quote = text[quote_start : quote_start + quote_len]
+    cit = Citation(rank, f"doc{rank}", title, "Outlet", "Author", "2025-01-02", 3, f"doc{rank}.txt")
+    also_c = [Citation(0, d, f"Other {d}", None, "Someone", None, 2, f"{d}.txt") for d in also]
+    return Result(rank, f"doc{rank}", 3, text, quote, quote_start, 1.0, 0.9, cit, None, list(also), also_c)
+
+
+def test_escape_neutralises_mentions_and_markdown():
+    s = escape("@everyone @here <@123456789012345678> <@&123456789012345678> **b** __u__ ~~s~~ ||x|| `c` > q # h [l](http://e.com)")
+    assert not MENTION.search(s)
+    for raw in ("**b**", "__u__", "~~s~~", "||x||", "`c`"):
+        assert raw not in s
+    assert "\\[l](http" in s, "masked links are broken up"
+    assert unmark(s).startswith("@everyone @here")
+
+
+def test_escape_lone_markdown_characters():
+    # escape_markdown leaves an unpaired * alone; we escape it so our own ** stays balanced
+    assert escape("a * b") == "a \\* b"
+    assert escape("snake_case") == "snake\\_case"
+    assert escape("back\\slash") == "back\\\\slash"
+
+
+def test_truncate():
+    assert truncate("abc", 3) == "abc"
+    assert truncate("abcdef", 4) == "abc" + ELLIPSIS
+    assert len(truncate("x" * 5000, 2000)) == 2000
+
+
+def test_excerpt_keeps_quote_and_both_sides():
+    before = "word " * 200
+    quote = "This is the quoted sentence."
+    after = " more" * 200
+    text = before + quote + after
+    ex = excerpt(text, quote, len(before), 300)
+    assert ex.quote == quote and ex.cut_before and ex.cut_after and not ex.quote_cut
+    assert 0 < len(ex.before) and 0 < len(ex.after)
+    assert len(ex.before) + len(ex.quote) + len(ex.after) <= 300
+    assert text.find(ex.before + ex.quote + ex.after) >= 0, "the excerpt is a verbatim slice"
+
+
+def test_passage_trimmed_around_quote_with_ellipses():
+    before = "alpha " * 300
+    quote = "The answer is forty-two."
+    text = before + quote + " omega" * 300
+    out = render_passage(text, quote, len(before), 400)
+    assert len(out) <= 400
+    assert f"**{quote}**" in out
+    assert out.startswith("> " + ELLIPSIS) and out.endswith(ELLIPSIS)
+
+
+def test_overlong_quote_is_cut_visibly():
+    quote = "long sentence " * 200
+    out = render_passage(quote, quote, 0, 300)
+    assert len(out) <= 300
+    assert out.rstrip().endswith(ELLIPSIS), "a quote cut short says so"
+    assert out.startswith("> **long sentence")
+
+
+def test_quote_start_mismatch_falls_back_to_search():
+    text = "First sentence. Second one here. Third."
+    out = render_passage(text, "Second one here.", 0, 1000)
+    assert "**Second one here.**" in out
+
+
+def test_answer_with_also_in():
+    text = "The sky was blue on Monday. Officials confirmed it."
+    r1 = make_result(1, text, 0, 27, also=("other-doc",))
+    r2 = make_result(2, "Another passage. With a quote.", 17, 13)
+    reply = render_answer(Answer("What colour was the sky?", True, [r1, r2], 0.8, "v1"))
+    desc = reply.embeds[0].description
+    assert "**[1]**" in desc and "**[2]**" in desc
+    assert "**The sky was blue on Monday.**" in desc
+    assert "↳ also in [3]" in desc
+    sources = reply.embeds[0].fields[0].value
+    assert "[1] Title · Outlet · 2025-01-02 · ¶ 3" in sources
+    assert "[3] Other other-doc · Someone · ¶ 2" in sources
+    assert not message_problems(payload(reply))
+
+
+def test_not_answered_is_short_and_honest():
+    reply = render_answer(Answer("banana bread?", False, [make_result(1, "x y z.", 0, 6)], 0.1, "v1"))
+    assert reply.content == render_not_found().content
+    assert "not in the corpus" in reply.content.lower() and not reply.embeds
+
+
+# tokens, not characters: mentions must be generated whole to be tested
+text_chars = st.lists(
+    st.sampled_from(list("abc xyz*_~|`>#-[]()\\@<&!:\n.") + ["@everyone", "@here", "<@123456789012345678>", "é", "😀", "word "]),
+    min_size=1,
+    max_size=300,
+).map("".join)
+
+
+@st.composite
+def results(draw):
+    n = draw(st.integers(1, 10))
+    out = []
+    for i in range(n):
+        reps = draw(st.integers(1, 40))
+        text = draw(text_chars) * reps
+        qs = draw(st.integers(0, len(text) - 1))
+        ql = draw(st.integers(1, len(text) - qs))
+        title = draw(st.one_of(st.none(), text_chars))
+        also = draw(st.lists(st.sampled_from(["a", "b", "c" * 150]), max_size=3, unique=True))
+        out.append(make_result(i + 1, text, qs, ql, title=title, also=also))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(results(), text_chars)
+def test_answers_always_fit_and_never_ping(rs, question):
+    reply = render_answer(Answer(question, True, rs, 0.9, "v-test"))
+    assert not message_problems(payload(reply))
+    flat = payload(reply)
+    texts = [flat["content"] or ""] + [
+        s for e in flat["embeds"] for s in [e.get("title", ""), e.get("description", "")] + [f["value"] for f in e.get("fields", [])]
+    ]
+    for t in texts:
+        assert not MENTION.search(t), t[:200]
+    desc = flat["embeds"][0]["description"]
+    # every result is there with its number
+    for i in range(1, len(rs) + 1):
+        assert f"**[{i}]**" in desc
+
+
+@settings(max_examples=60, deadline=None)
+@given(text_chars, st.integers(0, 2000), st.integers(60, 1500))
+def test_passage_respects_budget_and_marks_cuts(body, pos, budget):
+    text = (body * 30)[:5000]
+    pos = min(pos, len(text) - 1)
+    quote = text[pos : pos + 80]
+    out = render_passage(text, quote, pos, budget)
+    assert len(out) <= budget
+    if len(text) > budget * 3:
+        assert ELLIPSIS in out, "a trimmed passage shows where it was cut"
+
+
+def test_source_view_fits_and_marks_cited_paragraph():
+    paras = [Paragraph(n, ("p%d @everyone **x** " % n) * 400, "Heading" if n == 5 else None) for n in (4, 5, 6)]
+    view = SourceView({"doc_id": "d", "title": "T", "outlet": "O", "date": "2025-01-01", "source": "https://e.com/a b", "url": None},
+                      5, paras, 9)
+    reply = render_source(view, number=2, quote="p5 @everyone")
+    p = payload(reply)
+    assert not message_problems(p)
+    desc = p["embeds"][0]["description"]
+    assert "**▶ ¶ 5**" in desc and "**¶ 4**" in desc and "**¶ 6**" in desc
+    assert not MENTION.search(desc)
+    assert any(f["name"] == "Paragraph" and f["value"] == "¶ 5 of 9" for f in p["embeds"][0]["fields"])
+
+
+def test_documents_pages_and_answer_sources_fit():
+    docs = [{"doc_id": f"doc-{i}" + "x" * 200, "title": "@everyone " * 40, "outlet": "O", "date": "2025", "paragraphs": i}
+            for i in range(95)]
+    for page in (0, 5, 9, 99):
+        p = payload(render_documents(docs, page))
+        assert not message_problems(p)
+        assert not MENTION.search(p["embeds"][0]["description"])
+    assert "Page 10/10" in payload(render_documents(docs, 99))["embeds"][0]["footer"]["text"]
+    recs = [{"number": i, "doc_id": "d" * 300, "paragraph": 1, "quote": "q " * 1000,
+             "citation": {"title": "t" * 500, "source": "https://e.com/x"}} for i in range(1, 11)]
+    assert not message_problems(payload(render_answer_sources("q" * 3000, recs)))
+
+
+def test_summary_fits_with_many_skipped():
+    s = IndexSummary(added=[f"a{i}" for i in range(50)], removed=["gone"],
+                     skipped=[Skipped(f"dir/file{i}.pdf", "unsupported file type .pdf @everyone") for i in range(300)],
+                     passages=10, embedded=4, seconds=1.5, version="v2")
+    text = render_summary(s)
+    assert len(text) <= 2000
+    assert "added: a0, a1" in text and "and 40 more" in text and "removed: gone" in text
+    assert "more skipped" in text and not MENTION.search(text)
+
+
+def test_stats_embed():
+    reply = render_stats({"documents": 5, "passages": 65, "built_at": "2026-01-01T00:00:00+0000", "version": "v1", "model": "m"},
+                         answered=7, latencies=[0.1, 0.2, 0.3, 0.4], feedback={"up": 2, "down": 1})
+    fields = {f.name: f.value for f in reply.embeds[0].fields}
+    assert fields["Documents"] == "5" and fields["Passages"] == "65" and fields["Questions answered"] == "7"
+    assert fields["Latency"].startswith("p50 200 ms · p95 400 ms")
+    assert "d (built 2026-01-01" in fields["Index age"]

@@ -1,0 +1,133 @@
+"""Unit tests (no model, no Discord): config, token format, upload names, cooldown, feedback store."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.checks import UserCooldown, cooldown_message, place_allowed
+from bot.cogs.admin import safe_upload_name
+from bot.config import BotConfig, token_problem
+from bot.feedback import FeedbackStore
+from retrieval.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.abcdefghijklmnopqrstuvwxyz0123456789"
+TYPES = [".txt", ".md", ".html"]
+
+
+def test_config_from_toml_and_env(tmp_path, monkeypatch):
+    cfg_file = tmp_path / "citebot.toml"
+    cfg_file.write_text(
+        'corpus = "docs"\n[bot]\nallowed_guilds = [1, 2]\nadmin_role_ids = [7]\ncooldown_rate = 5\n'
+        f'feedback_db = "{tmp_path / "fb.sqlite3"}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DISCORD_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("CITEBOT_BOT_AUTO_ANSWER_CHANNELS", "10, 11")
+    monkeypatch.setenv("CITEBOT_BOT_COOLDOWN_PER", "12.5")
+    cfg = BotConfig.load(cfg_file)
+    assert cfg.allowed_guilds == [1, 2] and cfg.admin_role_ids == [7] and cfg.cooldown_rate == 5
+    assert cfg.auto_answer_channels == [10, 11] and cfg.cooldown_per == 12.5
+    assert cfg.feedback_db == tmp_path / "fb.sqlite3"
+    assert cfg.token == GOOD_TOKEN and GOOD_TOKEN not in repr(cfg), "the token never shows in repr/logs"
+
+
+def test_config_refuses_token_in_file_and_unknown_keys(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    f = tmp_path / "c.toml"
+    f.write_text('[bot]\ntoken = "x.y.z"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
+        BotConfig.load(f)
+    f.write_text("[bot]\nadmin_roles = [1]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown"):
+        BotConfig.load(f)
+    f.write_text('[bot]\nallowed_guilds = ["abc"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="allowed_guilds"):
+        BotConfig.load(f)
+
+
+def test_token_problem():
+    assert "DISCORD_TOKEN" in token_problem(None)
+    assert "bare token" in token_problem("Bot " + GOOD_TOKEN)
+    assert "look like" in token_problem("not-a-token")
+    assert token_problem(GOOD_TOKEN) is None
+
+
+@pytest.mark.parametrize("name", ["../x.txt", "a/b.txt", "a\\b.txt", ".env.txt", "..", ".", "C:x.txt", "x\x00.txt", "x\n.txt", ""])
+def test_unsafe_upload_names_are_refused(name):
+    problem, safe = safe_upload_name(name, TYPES)
+    assert safe is None and "not allowed" in problem
+
+
+def test_upload_names_are_cleaned_and_typed():
+    assert safe_upload_name("My Report (final).TXT", TYPES) == (None, "My_Report_final_.TXT")
+    assert safe_upload_name("notes.md", TYPES) == (None, "notes.md")
+    problem, safe = safe_upload_name("tool.exe", TYPES)
+    assert safe is None and "Only .txt, .md, .html" in problem
+    problem, safe = safe_upload_name("noext", TYPES)
+    assert safe is None
+    _, long = safe_upload_name("a" * 300 + ".txt", TYPES)
+    assert len(long) <= 120 and long.endswith(".txt")
+
+
+def test_cooldown_per_user_without_sleeping():
+    now = [100.0]
+    cd = UserCooldown(2, 30, clock=lambda: now[0])
+    assert cd.hit(1) is None and cd.hit(1) is None
+    wait = cd.hit(1)
+    assert wait is not None and 0 < wait <= 30
+    assert cd.hit(2) is None, "other users have their own bucket"
+    now[0] += 31
+    assert cd.hit(1) is None, "the window passed"
+    assert "again in 5 s" in cooldown_message(4.6)
+
+
+def test_place_allowed():
+    cfg = BotConfig(allowed_guilds=[1], allowed_channels=[10])
+
+    class Chan:
+        def __init__(self, id, parent_id=None):
+            self.id, self.parent_id = id, parent_id
+
+    assert place_allowed(cfg, 1, Chan(10))
+    assert place_allowed(cfg, 1, Chan(99, parent_id=10)), "threads count as their channel"
+    assert not place_allowed(cfg, 1, Chan(11))
+    assert not place_allowed(cfg, 2, Chan(10))
+    assert not place_allowed(cfg, None, Chan(10)), "DMs are outside the allowed guilds"
+    assert place_allowed(BotConfig(), None, None)
+
+
+def test_feedback_store_roundtrip_and_export(tmp_path):
+    db = tmp_path / "fb.sqlite3"
+    s = FeedbackStore(db)
+    results = [{"number": 1, "doc_id": "d", "paragraph": 2, "quote": "q", "citation": {"title": "T"}}]
+    s.record_answer(111, channel_id=5, guild_id=6, question="why?", answered=True, results=results, index_version="v1")
+    assert s.vote(999, 42, 1) is False, "unknown answer"
+    assert s.vote(111, 42, 1) and s.vote(111, 43, -1) and s.vote(111, 42, -1)
+    assert s.tally() == {"up": 0, "down": 2}
+    assert s.answered_in(5) and not s.answered_in(7)
+    salt_hash = s.hash_user(42)
+    s.close()
+
+    s = FeedbackStore(db)  # reopened: same salt, same records
+    assert s.hash_user(42) == salt_hash and s.get_answer(111).results == results
+    out = io.StringIO()
+    assert s.export_jsonl(out) == 2
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert {x["vote"] for x in lines} == {"down"} and lines[0]["question"] == "why?"
+    assert all(len(x["user"]) == 64 and "42" not in x["user"][:2] for x in lines)
+    assert lines[0]["results"] == results and lines[0]["index_version"] == "v1"
+    s.close()
+
+
+def test_bot_cli_does_not_import_discord():
+    """``citebot index`` must not pay for discord.py (or torch) just to build the parser."""
+    code = "import sys, bot.cli; bot.cli.build_parser(); print('discord' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
