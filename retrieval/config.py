@@ -66,7 +66,7 @@ class Settings:
     dense_weight: float = 0.6
     rrf_k: int = 60
     candidates: int = 50
-    abstain_threshold: float = 0.35
+    abstain_threshold: float = 0.30
     per_doc: int = 2
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.0

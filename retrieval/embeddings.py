@@ -75,6 +75,9 @@ class Encoder:
         self.tokenizer = self.st.tokenizer
         self._fast = self._mean_pooling_model()
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+        self._batch_cond = threading.Condition()
+        self._waiting: list[dict] = []
+        self._batch_running = False
 
     _shared: dict = {}
     _shared_lock = threading.Lock()
@@ -125,6 +128,40 @@ class Encoder:
             v = self.st.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(v, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One question's vector; concurrent callers are embedded together in one batch.
+
+        Group commit: whoever finds no batch running embeds every question waiting at that moment,
+        so under load many questions share a forward pass and nobody waits for a timer.
+        """
+        slot = {"text": text, "vec": None, "err": None}
+        with self._batch_cond:
+            self._waiting.append(slot)
+            while slot["vec"] is None and slot["err"] is None and self._batch_running:
+                self._batch_cond.wait()
+            if slot["vec"] is not None or slot["err"] is not None:
+                return self._slot_result(slot)
+            batch, self._waiting = self._waiting, []
+            self._batch_running = True
+        try:
+            vecs = self.encode_queries([b["text"] for b in batch])
+            for b, v in zip(batch, vecs):
+                b["vec"] = v
+        except BaseException as e:
+            for b in batch:
+                b["err"] = e
+        finally:
+            with self._batch_cond:
+                self._batch_running = False
+                self._batch_cond.notify_all()
+        return self._slot_result(slot)
+
+    @staticmethod
+    def _slot_result(slot: dict) -> np.ndarray:
+        if slot["err"] is not None:
+            raise slot["err"]
+        return slot["vec"]
 
     def encode_passages(
         self,

@@ -87,7 +87,7 @@ class Engine:
         """
         s = self.settings
         q = clean_question(question, s.max_question_chars)
-        return self.ask_vector(q, self.encoder.encode_queries([q])[0], k=k, unique_docs=unique_docs)
+        return self.ask_vector(q, self.encoder.encode_query(q), k=k, unique_docs=unique_docs)
 
     def ask_vector(self, q: str, qvec, *, k: int | None = None, unique_docs: bool = False,
                    mode: str = "hybrid") -> Answer:

@@ -43,3 +43,36 @@ def test_progress_is_reported(encoder):
 def test_token_counting_excludes_special_tokens(encoder):
     assert encoder.count_tokens(["hello world"]) == [2]
     assert encoder.limit == encoder.max_tokens - 2
+
+
+def test_concurrent_queries_share_batches_and_match_single_encoding(encoder):
+    import threading
+
+    texts = [f"question number {i} about ships and bounties" for i in range(24)]
+    ref = encoder.encode_queries(texts)
+    out = [None] * len(texts)
+    calls = []
+    real = encoder.encode_queries
+
+    def counting(batch):
+        calls.append(len(batch))
+        return real(batch)
+
+    encoder.encode_queries = counting
+    try:
+        barrier = threading.Barrier(len(texts))
+
+        def work(i):
+            barrier.wait()
+            out[i] = encoder.encode_query(texts[i])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(texts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        del encoder.encode_queries
+    assert sum(calls) == len(texts) and len(calls) < len(texts)  # some questions shared a batch
+    for i, v in enumerate(out):
+        assert float(v @ ref[i]) > 0.999
