@@ -346,7 +346,7 @@ class Builder:
             texts, spans = [], []
             for it, j in pending:
                 p = it.passages[j]
-                off = len(p["heading"]) + 1 if p["heading"] else 0
+                off = p["offset"]
                 texts.append(p["embed"])
                 spans.append([(a + off, b + off) for a, b in p["spans"]])
             vecs, svecs = enc.encode_passages(texts, spans)
@@ -472,7 +472,8 @@ class Builder:
             doc=meta,
             paragraphs=[(p.number, p.text, p.heading) for p in doc.paragraphs],
             passages=[{"paragraph": p.paragraph, "part": p.part, "text": p.text, "heading": p.heading,
-                       "spans": [list(s) for s in p.sentences], "hash": p.hash, "embed": p.embed_text()} for p in ps],
+                       "spans": [list(s) for s in p.sentences], "hash": p.hash, "embed": p.embed_text(),
+                       "offset": p.embed_offset()} for p in ps],
             status=status,
         )
 
