@@ -33,8 +33,8 @@ class Scored:
 
 
 def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
-               lexical_weight: float = 0.1) -> tuple[int, float]:
-    """Index of the best sentence, and its cosine to the question.
+               lexical_weight: float = 0.1) -> tuple[int, float, float]:
+    """Index of the best sentence, its cosine to the question, and its combined value.
 
     Args:
         text: the passage.
@@ -44,18 +44,18 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         lexical_weight: bonus per unit of question-term coverage.
     """
     if not spans:
-        return -1, 0.0
+        return -1, 0.0, 0.0
     best, best_val = 0, -np.inf
     for i, (a, b) in enumerate(spans):
         cover = len(q_terms & set(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
         val = float(sims[i]) + lexical_weight * cover
         if val > best_val:
             best, best_val = i, val
-    return best, float(sims[best])
+    return best, float(sims[best]), float(best_val)
 
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
-                     *, sentence_weight: float = 0.0, pool: int = 30) -> list[Scored]:
+                     *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, pool: int = 30) -> list[Scored]:
     """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity."""
     cands = cands[:pool]
     rows = index.passages([c.id for c in cands])
@@ -68,9 +68,9 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         spans = row["spans"] or [(0, len(row["text"]))]
         svecs = index.sentence_vectors(row) if row["spans"] else np.zeros((0, qvec.size), np.float32)
         sims = svecs @ qvec if len(svecs) else np.full(len(spans), c.dense, np.float32)
-        i, sim = pick_quote(row["text"], spans, sims, q_terms)
+        i, sim, val = pick_quote(row["text"], spans, sims, q_terms, quote_lexical)
         qv = svecs[i] if len(svecs) else None
-        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * sim))
+        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * val))
     out.sort(key=lambda s: -s.score)
     return out
 

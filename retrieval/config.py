@@ -51,6 +51,9 @@ class Settings:
         per_doc: at most this many results per document (diversity); ``unique_docs`` makes it 1.
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
+        quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
+        bm25_k1: BM25 term-frequency saturation (applies at the next index build).
+        bm25_b: BM25 length normalization (applies at the next index build).
     """
 
     corpus: Path = field(default_factory=default_corpus)
@@ -70,6 +73,9 @@ class Settings:
     per_doc: int = 2
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.0
+    quote_lexical: float = 0.1
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "Settings":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,9 @@ def scan(corpus: Path) -> tuple[list[CorpusFile], list[Skipped]]:
                 continue
             path = Path(dirpath, name)
             rel = _rel(path, corpus)
+            if not _utf8(rel):  # undecodable bytes in the name: its id could not be stored or shown
+                skipped.append(Skipped(_printable(rel), "file name is not valid UTF-8"))
+                continue
             kind = TEXT_SUFFIXES.get(path.suffix.lower()) or ("jsonl" if path.suffix.lower() == ".jsonl" else None)
             if kind is None:
                 skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
@@ -78,8 +82,24 @@ def scan(corpus: Path) -> tuple[list[CorpusFile], list[Skipped]]:
                 if not target.is_relative_to(root):
                     skipped.append(Skipped(rel, "symlink leads outside the corpus"))
                     continue
+            if not path.is_file():  # FIFOs, sockets, devices: reading could block or never end
+                skipped.append(Skipped(rel, "not a regular file"))
+                continue
             files.append(CorpusFile(path, rel, kind))
     return files, skipped
+
+
+def _utf8(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _printable(s: str) -> str:
+    """A file name with undecodable bytes (surrogate escapes) shown as U+FFFD."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _rel(path: Path, corpus: Path) -> str:
@@ -89,13 +109,20 @@ def _rel(path: Path, corpus: Path) -> str:
         return path.as_posix()
 
 
+def _open_nonblocking(path, flags: int) -> int:
+    """``open`` opener: O_NONBLOCK, so a FIFO swapped in after the scan cannot block the build."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def read_bytes(f: CorpusFile, max_bytes: int) -> bytes | Skipped:
     """The file's bytes, or why it cannot be used."""
     try:
-        size = f.path.stat().st_size
-        if size > max_bytes:
-            return Skipped(f.rel, f"over the size limit ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)")
-        with open(f.path, "rb") as fh:
+        with open(f.path, "rb", opener=_open_nonblocking) as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return Skipped(f.rel, "not a regular file")
+            if st.st_size > max_bytes:
+                return Skipped(f.rel, f"over the size limit ({st.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)")
             data = fh.read(max_bytes + 1)
     except OSError as e:
         return Skipped(f.rel, f"unreadable: {e.strerror or e}")
@@ -145,7 +172,7 @@ def _is_text(s: str) -> bool:
 
 def sha256(data: bytes | str) -> str:
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        data = data.encode("utf-8", "surrogatepass")  # JSON records may hold lone surrogates
     return hashlib.sha256(data).hexdigest()
 
 
@@ -298,8 +325,8 @@ def parse_jsonl(data: bytes, rel: str) -> Iterator[Document | Skipped]:
         if not isinstance(rec, dict):
             yield Skipped(where, "record is not a JSON object")
             continue
-        rid = rec.get("_id", rec.get("id"))
-        rid = str(rid) if rid not in (None, "") else f"{Path(rel).stem}:{n}"
+        rid = _field(rec.get("_id", rec.get("id")))
+        rid = rid if rid is not None else f"{Path(rel).stem}:{n}"
         if rid in seen:
             yield Skipped(where, f"duplicate id {rid!r}")
             continue
@@ -309,14 +336,29 @@ def parse_jsonl(data: bytes, rel: str) -> Iterator[Document | Skipped]:
             continue
         seen.add(rid)
         title = rec.get("title") if isinstance(rec.get("title"), str) and rec.get("title").strip() else None
-        c = clean_text(text, title=normalize(title).strip() if title else None)
+        c = clean_text(text, title=_field(title))
         if not c.paragraphs:  # keep records whose only line looked like a heading
             c.paragraphs = [Paragraph(1, " ".join(normalize(text).split()))]
-        url = rec.get("url") if isinstance(rec.get("url"), str) else None
+        url = _field(rec.get("url")) if isinstance(rec.get("url"), str) else None
         date = find_date(str(rec["date"])) if rec.get("date") else c.date
         yield Document(
             doc_id=rid, source=url or f"{rel}#{rid}", title=c.title, paragraphs=c.paragraphs,
             content_hash=sha256(json.dumps([title, text, rec.get("date"), url, rec.get("author"),
                                             rec.get("outlet")], ensure_ascii=False)),
-            date=date, author=rec.get("author") or c.author, outlet=rec.get("outlet"), url=url,
+            date=date, author=_field(rec.get("author")) or c.author, outlet=_field(rec.get("outlet")), url=url,
         )
+
+
+def _field(value) -> str | None:
+    """A record field as clean one-line text (lone surrogates replaced); None when empty or not text.
+
+    Numbers are accepted as text (``"_id": 7``); lists, objects and booleans are not.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = " ".join(normalize(value).split())
+    return value or None

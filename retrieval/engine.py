@@ -96,7 +96,8 @@ class Engine:
         index = self._current()
         cands = hybrid(index, qvec, q, candidates=s.candidates, method=s.fusion, dense_weight=s.dense_weight,
                        rrf_k=s.rrf_k, mode=mode)
-        scored = score_candidates(index, qvec, q, cands, sentence_weight=s.sentence_weight)
+        scored = score_candidates(index, qvec, q, cands, sentence_weight=s.sentence_weight,
+                                  quote_lexical=s.quote_lexical)
         return compose(index, q, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
                        dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold)
 
@@ -155,7 +156,8 @@ class Engine:
             raise ReindexInProgress("a reindex is already running; wait for it to finish")
         try:
             s = self.settings
-            builder = Builder(self.encoder, s.index_dir, ann_threshold=s.ann_threshold, max_file_mb=s.max_file_mb)
+            builder = Builder(self.encoder, s.index_dir, ann_threshold=s.ann_threshold, max_file_mb=s.max_file_mb,
+                              bm25=(s.bm25_k1, s.bm25_b))
             summary = builder.build(Path(s.corpus), previous=self.index, rebuild=rebuild, progress=progress)
             self.index = open_index(s.index_dir)  # one assignment: in-flight questions keep the old object
             self.loaded_at = time.time()

@@ -17,6 +17,10 @@ class IndexCorrupt(CitebotError):
     """The index exists but fails validation (manifest, checksums, files)."""
 
 
+class IndexBuildError(CitebotError):
+    """Writing a new index version failed (disk full, I/O error, …); the previous version is untouched."""
+
+
 class ReindexInProgress(CitebotError):
     """A reindex is already running for this engine."""
 

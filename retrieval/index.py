@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import documents as docs_mod
-from .errors import IndexCorrupt, IndexMissing, ReindexInProgress
+from .errors import IndexBuildError, IndexCorrupt, IndexMissing, ReindexInProgress
 from .lexical import Lexical
 from .passages import Passage, split_document
 from .types import Document, IndexSummary, Paragraph, Skipped
@@ -109,6 +109,8 @@ class Index:
             raise IndexCorrupt(f"index manifest at {self.path} is unreadable ({e}); {REBUILD_HINT}") from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT_VERSION:
             raise IndexCorrupt(f"index at {self.path} has an unknown format; {REBUILD_HINT}")
+        if not _manifest_complete(self.manifest):
+            raise IndexCorrupt(f"index manifest at {self.path} is incomplete; {REBUILD_HINT}")
         if verify:
             self.verify(full=False)
         self.version = self.path.name
@@ -122,7 +124,10 @@ class Index:
             n = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         except Exception as e:  # faiss raises RuntimeError, sqlite DatabaseError, numpy ValueError, …
             raise IndexCorrupt(f"index at {self.path} is damaged ({type(e).__name__}); {REBUILD_HINT}") from None
-        if not (n == self.dense.ntotal == self.lexical.n == self.manifest["passages"]):
+        m = self.manifest
+        if not (n == self.dense.ntotal == self.lexical.n == m["passages"]) \
+                or self.sentences.ndim != 2 or len(self.sentences) != m.get("sentences", len(self.sentences)) \
+                or self.dense.d != m.get("dim", self.dense.d) or self.sentences.shape[1] != self.dense.d:
             raise IndexCorrupt(f"index at {self.path} has inconsistent parts; {REBUILD_HINT}")
         if hasattr(self.dense, "hnsw"):
             self.dense.hnsw.efSearch = int(self.manifest.get("ef_search", 128))
@@ -203,6 +208,15 @@ class Index:
             pass
 
 
+def _manifest_complete(m: dict) -> bool:
+    """The keys loading relies on, with the right types; every data file has a checksum."""
+    sums, samples = m.get("checksums"), m.get("samples", {})
+    return (isinstance(m.get("passages"), int) and not isinstance(m.get("passages"), bool)
+            and isinstance(sums, dict) and isinstance(samples, dict)
+            and all(isinstance(sums.get(f), str) for f in FILES)
+            and all(isinstance(v, str) for v in samples.values()))
+
+
 def _doc_row(r) -> dict:
     keys = ("doc_id", "source", "title", "date", "author", "outlet", "url", "content_hash", "paragraphs")
     return dict(zip(keys, r))
@@ -223,6 +237,23 @@ def current_version(index_dir: Path) -> Path:
     if not name.startswith("v-") or "/" in name or not path.is_dir():
         raise IndexCorrupt(f"index pointer {cur} names a missing version {name!r}; {REBUILD_HINT}")
     return path
+
+
+def _pointer(index_dir: Path) -> str | None:
+    """The version name in ``CURRENT``, or None when it cannot be read."""
+    try:
+        return (Path(index_dir) / "CURRENT").read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _reason(e: BaseException) -> str:
+    """A short, one-line reason for a failed build."""
+    if isinstance(e, OSError) and e.strerror:
+        where = f": {Path(e.filename).name}" if e.filename else ""
+        return f"{e.strerror}{where}"
+    text = " ".join(str(e).split())[:200]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def open_index(index_dir: Path, verify: bool = True) -> Index:
@@ -266,36 +297,45 @@ class Builder:
     """
 
     def __init__(self, encoder, index_dir: Path, *, ann_threshold: int = 200_000, max_file_mb: float = 20.0,
-                 hnsw_m: int = 32, ef_construction: int = 80, ef_search: int = 128):
+                 bm25: tuple[float, float] = (1.2, 0.75), hnsw_m: int = 32, ef_construction: int = 80,
+                 ef_search: int = 128):
         self.encoder = encoder
         self.index_dir = Path(index_dir)
         self.ann_threshold = ann_threshold
         self.max_file_mb = max_file_mb
         self.hnsw = (hnsw_m, ef_construction, ef_search)
+        self.bm25 = bm25
 
     def build(self, corpus: Path, *, previous: Index | None = None, rebuild: bool = False,
               progress: Progress | None = None) -> IndexSummary:
         """Build and switch to a new version. The previous version stays in use on any failure."""
         t0 = time.perf_counter()
-        with build_lock(self.index_dir):
-            self._clear_stale()
-            name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            tmp = self.index_dir / f".build-{name}"
-            tmp.mkdir(parents=True)
-            try:
-                summary = self._build_into(tmp, name, Path(corpus), None if rebuild else previous, progress)
-                summary.seconds = time.perf_counter() - t0
+        try:
+            with build_lock(self.index_dir):
+                self._clear_stale()
+                name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+                tmp = self.index_dir / f".build-{name}"
                 final = self.index_dir / name
-                _fsync_tree(tmp)
-                os.rename(tmp, final)
-                _fsync_dir(self.index_dir)
-                self._point_to(name)
-                summary.version = name
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            self._remove_old(keep={name, previous.path.name if previous else ""})
-        return summary
+                tmp.mkdir(parents=True)
+                try:
+                    summary = self._build_into(tmp, name, Path(corpus), None if rebuild else previous, progress)
+                    summary.seconds = time.perf_counter() - t0
+                    _fsync_tree(tmp)
+                    os.rename(tmp, final)
+                    _fsync_dir(self.index_dir)
+                    self._point_to(name)
+                    summary.version = name
+                except BaseException:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    if final.exists() and _pointer(self.index_dir) != name:  # renamed, never pointed at
+                        shutil.rmtree(final, ignore_errors=True)
+                    raise
+                self._remove_old(keep={name, previous.path.name if previous else ""})
+            return summary
+        except (OSError, sqlite3.Error, RuntimeError, MemoryError) as e:
+            # disk full, I/O errors, faiss write errors: one line for the user, the cause chained for logs
+            kept = "the previous index is still in use" if previous is not None else "no index was written"
+            raise IndexBuildError(f"index build failed ({_reason(e)}); {kept}") from e
 
     def _point_to(self, name: str) -> None:
         tmp = self.index_dir / f".CURRENT-{uuid.uuid4().hex[:8]}"
@@ -441,7 +481,7 @@ class Builder:
             dense.add(vecs)
         faiss.write_index(dense, str(out / "dense.faiss"))
         np.save(out / "sentences.npy", svecs)
-        Lexical().build(lexical).save(out / "bm25")
+        Lexical(*self.bm25).build(lexical).save(out / "bm25")
         manifest = {
             "format": FORMAT_VERSION,
             "version": name,
@@ -455,6 +495,7 @@ class Builder:
             "sentences": n_sent,
             "dense": "hnsw" if n > self.ann_threshold else "flat",
             "ef_search": self.hnsw[2],
+            "bm25": {"k1": self.bm25[0], "b": self.bm25[1]},
             "corpus": str(corpus),
             "checksums": {f: file_digest(out / f, full=True) for f in FILES},
             "samples": {f: file_digest(out / f) for f in FILES if _sampled(out / f)},

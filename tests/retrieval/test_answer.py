@@ -17,7 +17,7 @@ def test_pick_quote_prefers_similarity_then_shared_terms():
     assert pick_quote(text, spans, np.array([0.2, 0.5]), set())[0] == 1
     # equal similarity: the sentence sharing the question's terms wins
     assert pick_quote(text, spans, np.array([0.3, 0.3]), set(analyze("gamma")))[0] == 1
-    assert pick_quote(text, [], np.array([]), set()) == (-1, 0.0)
+    assert pick_quote(text, [], np.array([]), set()) == (-1, 0.0, 0.0)
 
 
 QUESTIONS = ["What bounty has the US put on Maduro?", "Who is the US envoy for Venezuela?",

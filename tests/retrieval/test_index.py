@@ -10,7 +10,7 @@ import pytest
 from retrieval import index as index_mod
 from retrieval.config import Settings
 from retrieval.engine import Engine
-from retrieval.errors import IndexCorrupt, IndexMissing, ReindexInProgress
+from retrieval.errors import IndexBuildError, IndexCorrupt, IndexMissing, ReindexInProgress
 from retrieval.index import Builder, current_version, open_index
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -23,8 +23,17 @@ def corpus(tmp_path):
     return dst
 
 
+@pytest.fixture(scope="module")
+def built(encoder, tmp_path_factory):
+    """One index over seeds, built once; each test gets its own copy of it."""
+    root = tmp_path_factory.mktemp("built")
+    Engine.open(Settings(corpus=SEEDS, index_dir=root / "idx"), encoder=encoder)
+    return root / "idx"
+
+
 @pytest.fixture
-def engine(encoder, corpus, tmp_path):
+def engine(encoder, corpus, tmp_path, built):
+    shutil.copytree(built, tmp_path / "idx")
     return Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "idx"), encoder=encoder)
 
 
@@ -76,7 +85,7 @@ def test_failed_build_keeps_the_previous_version(engine, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_mod.np, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexBuildError, match="No space left on device"):  # one line for the user
         engine.reindex(rebuild=True)
     monkeypatch.undo()
     root = engine.settings.index_dir
