@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 
 from .index import Index
@@ -32,8 +34,30 @@ class Scored:
     score: float
 
 
+# Classic factoid-QA answer types: a "how many" question is answered by a sentence with a number,
+# a "when" question by one with a time expression. Only a small tie-breaking bonus.
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
+                     r"hundreds?|thousands?|millions?|billions?)\b", re.IGNORECASE)
+_TIME = re.compile(r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                   r"today|yesterday|tomorrow|week|weeks|month|months|year|years|day|days|soon|moment|"
+                   r"ago|later|earlier|since|until)\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(r"^\W*how (?:many|much|long|far|old|often|big|large)\b", re.IGNORECASE)
+_ASKS_TIME = re.compile(r"^\W*(?:when\b|what (?:year|date|day|month|time)\b|how soon\b)", re.IGNORECASE)
+
+
+def answer_type(question: str) -> re.Pattern | None:
+    """The pattern a sentence answering ``question`` is expected to contain, if the question says."""
+    if _ASKS_NUMBER.search(question):
+        return _NUMBER
+    if _ASKS_TIME.search(question):
+        return _TIME
+    return None
+
+
 def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
-               lexical_weight: float = 0.1) -> tuple[int, float, float]:
+               lexical_weight: float = 0.1, expect: re.Pattern | None = None,
+               type_weight: float = 0.05) -> tuple[int, float, float]:
     """Index of the best sentence, its cosine to the question, and its combined value.
 
     Args:
@@ -42,6 +66,8 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         sims: cosine of each sentence to the question.
         q_terms: analyzed question terms.
         lexical_weight: bonus per unit of question-term coverage.
+        expect: the answer type's pattern (see :func:`answer_type`).
+        type_weight: bonus for a sentence matching ``expect``.
     """
     if not spans:
         return -1, 0.0, 0.0
@@ -49,17 +75,21 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
     for i, (a, b) in enumerate(spans):
         cover = len(q_terms & set(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
         val = float(sims[i]) + lexical_weight * cover
+        if expect is not None and expect.search(text[a:b]):
+            val += type_weight
         if val > best_val:
             best, best_val = i, val
     return best, float(sims[best]), float(best_val)
 
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
-                     *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, pool: int = 30) -> list[Scored]:
+                     *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.05,
+                     pool: int = 30) -> list[Scored]:
     """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity."""
     cands = cands[:pool]
     rows = index.passages([c.id for c in cands])
     q_terms = set(analyze(question))
+    expect = answer_type(question)
     out: list[Scored] = []
     for c in cands:
         row = rows.get(c.id)
@@ -68,7 +98,7 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         spans = row["spans"] or [(0, len(row["text"]))]
         svecs = index.sentence_vectors(row) if row["spans"] else np.zeros((0, qvec.size), np.float32)
         sims = svecs @ qvec if len(svecs) else np.full(len(spans), c.dense, np.float32)
-        i, sim, val = pick_quote(row["text"], spans, sims, q_terms, quote_lexical)
+        i, sim, val = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight)
         qv = svecs[i] if len(svecs) else None
         out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * val))
     out.sort(key=lambda s: -s.score)

@@ -52,6 +52,7 @@ class Settings:
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
         quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
+        type_weight: bonus for a sentence of the expected answer type ("how many" → a number, "when" → a time).
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
     """
@@ -74,6 +75,7 @@ class Settings:
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.0
     quote_lexical: float = 0.1
+    type_weight: float = 0.05
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 

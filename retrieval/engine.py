@@ -97,7 +97,7 @@ class Engine:
         cands = hybrid(index, qvec, q, candidates=s.candidates, method=s.fusion, dense_weight=s.dense_weight,
                        rrf_k=s.rrf_k, mode=mode)
         scored = score_candidates(index, qvec, q, cands, sentence_weight=s.sentence_weight,
-                                  quote_lexical=s.quote_lexical)
+                                  quote_lexical=s.quote_lexical, type_weight=s.type_weight)
         return compose(index, q, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
                        dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold)
 

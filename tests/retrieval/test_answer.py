@@ -74,3 +74,17 @@ def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
     assert len(top.also_in) == 1 and top.also_in[0] in {"a", "b"} and top.also_in[0] != top.doc_id
     assert top.also_in_citations[0].doc_id == top.also_in[0]
     assert sum(fact in r.text for r in a.results) == 1
+
+
+def test_answer_type_breaks_ties_toward_numbers_and_times():
+    from retrieval.answer import answer_type
+
+    assert answer_type("How many ships were sent?").search("at least eight ships")
+    assert not answer_type("How many ships were sent?").search("no figure given")
+    assert answer_type("When will it start?").search("in the coming weeks")
+    assert answer_type("Who is the envoy?") is None
+    text = "The ships were counted. Officials said eight ships were sent."
+    spans = [(0, 23), (24, 61)]
+    sims = np.array([0.50, 0.48])
+    assert pick_quote(text, spans, sims, set())[0] == 0
+    assert pick_quote(text, spans, sims, set(), expect=answer_type("How many ships?"))[0] == 1
