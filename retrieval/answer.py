@@ -46,12 +46,35 @@ _ASKS_NUMBER = re.compile(r"^\W*how (?:many|much|long|far|old|often|big|large)\b
 _ASKS_TIME = re.compile(r"^\W*(?:when\b|what (?:year|date|day|month|time)\b|how soon\b)", re.IGNORECASE)
 
 
+# questions asking what something is, or what it is called: "What is X?", "What did they call X?",
+# "What term is used for X?"
+_ASKS_DEFINITION = [
+    re.compile(p, re.IGNORECASE) for p in (
+        r"^\W*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+        r"^\W*what\s+(?:do|does|did)\s+[^?]{1,60}?\s+call\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+        r"^\W*what\s+(?:term|word|name|label|title)\b[^?]{0,60}?\s+(?:for|of|to describe)\s+"
+        r"(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+    )
+]
+
+
 def answer_type(question: str) -> re.Pattern | None:
-    """The pattern a sentence answering ``question`` is expected to contain, if the question says."""
+    """The pattern a sentence answering ``question`` is expected to contain, if the question says.
+
+    "How many …" expects a number, "When …" a time expression, and "What is X?", "Who is X?", "What
+    do they call X?" or "What term is used for X?" a definition of X: an apposition ("X, a …") or a
+    copula ("X is a …", "X is not the …").
+    """
     if _ASKS_NUMBER.search(question):
         return _NUMBER
     if _ASKS_TIME.search(question):
         return _TIME
+    for form in _ASKS_DEFINITION:
+        m = form.match(question.strip())
+        if m and len(m.group(1).split()) <= 6:
+            term = r"\s+".join(re.escape(w) for w in m.group(1).split())
+            return re.compile(rf"\b{term}\W{{0,3}}(?:,|\(|(?:is|are|was|were)(?:\s+not)?\b)\s*(?:an?|the)\b",
+                              re.IGNORECASE)
     return None
 
 
@@ -83,7 +106,7 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
 
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
-                     *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.05,
+                     *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.0,
                      pool: int = 30) -> list[Scored]:
     """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity."""
     cands = cands[:pool]

@@ -73,9 +73,9 @@ class Settings:
     abstain_threshold: float = 0.30
     per_doc: int = 2
     dedup_threshold: float = 0.8
-    sentence_weight: float = 1.0
+    sentence_weight: float = 1.5
     quote_lexical: float = 0.1
-    type_weight: float = 0.05
+    type_weight: float = 0.3
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 

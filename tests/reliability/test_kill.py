@@ -1,0 +1,39 @@
+"""SIGKILL ``citebot index`` (a real subprocess) mid-build: the previous version or the complete new
+one, never a mix, and the next build succeeds. CI variant of ``bench/kill_trials.py``: 3 random
+moments in the build, plus the two most delicate step boundaries (after the version folder is renamed
+into place but before CURRENT points at it; right after the pointer swap).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench import kill_trials as kt
+
+
+@pytest.fixture(scope="module")
+def experiment(encoder, tmp_path_factory):
+    return kt.Experiment(tmp_path_factory.mktemp("kill"), n_docs=60, encoder=encoder)
+
+
+def test_reference_builds_differ(experiment):
+    """The trials can tell A from B: several questions are answered differently."""
+    assert experiment.differing >= 3
+    assert experiment.ref_run["build_seconds"] and experiment.ref_run["code"] == 0
+
+
+@pytest.mark.parametrize("i", range(3))
+def test_random_kill(experiment, i):
+    t = experiment.random_trial(i, random.Random(1000 + i))
+    assert t["outcome"] in ("old", "new"), t
+    assert t["next_build_ok"], t
+
+
+@pytest.mark.parametrize("phase", ["after-rename", "after-pointer"])
+def test_kill_at_step_boundary(experiment, phase):
+    t = experiment.phase_trial(phase)
+    assert t["killed"], t
+    assert t["outcome"] == kt.PHASES[phase], t
+    assert t["next_build_ok"], t
