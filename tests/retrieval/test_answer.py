@@ -82,7 +82,12 @@ def test_answer_type_breaks_ties_toward_numbers_and_times():
     assert answer_type("How many ships were sent?").search("at least eight ships")
     assert not answer_type("How many ships were sent?").search("no figure given")
     assert answer_type("When will it start?").search("in the coming weeks")
-    assert answer_type("Who is the envoy?") is None
+    assert answer_type("Why did they leave?") is None
+    # definition and naming questions expect an apposition or a copula about their subject
+    assert answer_type("What is the Tren de Aragua?").search("bosses of Tren de Aragua, a Venezuelan gang")
+    assert not answer_type("What is the Tren de Aragua?").search("leaders of the Tren de Aragua, as reported")
+    assert answer_type("What did officials call the regime?").search("the regime is not the legitimate government")
+    assert answer_type("What term is used for Maduro?").search("Maduro is a narcoterrorist")
     text = "The ships were counted. Officials said eight ships were sent."
     spans = [(0, 23), (24, 61)]
     sims = np.array([0.50, 0.48])
