@@ -43,7 +43,7 @@ class Settings:
         max_question_chars: longer questions are refused.
         max_file_mb: corpus files over this size are skipped.
         ann_threshold: above this many passages the vector index is approximate (HNSW).
-        fusion: ``rrf`` or ``linear``.
+        fusion: ``linear`` (min-max), ``zscore`` or ``rrf``.
         dense_weight: weight of the dense side in fusion (BM25 gets 1 - dense_weight).
         rrf_k: the k constant of reciprocal rank fusion.
         candidates: how many candidates each side contributes before fusion.
@@ -69,15 +69,15 @@ class Settings:
     fusion: str = "linear"
     dense_weight: float = 0.6
     rrf_k: int = 60
-    candidates: int = 50
+    candidates: int = 1000
     abstain_threshold: float = 0.30
     per_doc: int = 2
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
     type_weight: float = 0.3
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "Settings":
@@ -103,8 +103,8 @@ class Settings:
         return s
 
     def validate(self) -> None:
-        if self.fusion not in ("rrf", "linear"):
-            raise ConfigError(f"fusion must be 'rrf' or 'linear', not {self.fusion!r}")
+        if self.fusion not in ("rrf", "linear", "zscore"):
+            raise ConfigError(f"fusion must be 'linear', 'zscore' or 'rrf', not {self.fusion!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
         if not 0.0 <= self.dense_weight <= 1.0:

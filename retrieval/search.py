@@ -38,6 +38,13 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
 
+def _zscore(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    sd = float(x.std())
+    return (x - float(x.mean())) / sd if sd > 0 else np.zeros_like(x)
+
+
 def fuse(dense: np.ndarray, bm25: np.ndarray, *, method: str = "linear", dense_weight: float = 0.5,
          rrf_k: int = 60) -> np.ndarray:
     """Fused scores for a pool given each side's scores (aligned arrays).
@@ -45,7 +52,8 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, *, method: str = "linear", dense_w
     Args:
         dense: cosine similarities.
         bm25: BM25 scores (0 = no match).
-        method: ``linear`` (min-max normalized, weighted sum) or ``rrf``.
+        method: ``linear`` (min-max normalized, weighted sum), ``zscore`` (standardized, weighted
+            sum) or ``rrf``.
         dense_weight: weight of the dense side; BM25 gets ``1 - dense_weight``.
         rrf_k: the RRF constant.
     """
@@ -59,6 +67,8 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, *, method: str = "linear", dense_w
         d = dense_weight / (rrf_k + ranks(dense))
         b = np.where(bm25 > 0, (1 - dense_weight) / (rrf_k + ranks(bm25)), 0.0)
         return (d + b) * (rrf_k + 1)  # scaled so a double first place scores 1
+    if method == "zscore":
+        return dense_weight * _zscore(dense) + (1 - dense_weight) * _zscore(bm25)
     return dense_weight * _minmax(dense) + (1 - dense_weight) * _minmax(bm25)
 
 

@@ -20,6 +20,14 @@ def reference_linear(dense, bm25, w):
     return [w * a + (1 - w) * b for a, b in zip(mm(dense), mm(bm25))]
 
 
+def reference_zscore(dense, bm25, w):
+    def z(x):
+        m = sum(x) / len(x)
+        sd = (sum((v - m) ** 2 for v in x) / len(x)) ** 0.5
+        return [(v - m) / sd if sd else 0.0 for v in x]
+    return [w * a + (1 - w) * b for a, b in zip(z(dense), z(bm25))]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_fusion_matches_reference(seed):
     rng = np.random.default_rng(seed)
@@ -29,6 +37,8 @@ def test_fusion_matches_reference(seed):
                        reference_rrf(dense.tolist(), bm25.tolist(), 0.4, 60))
     assert np.allclose(fuse(dense, bm25, method="linear", dense_weight=0.7),
                        reference_linear(dense.tolist(), bm25.tolist(), 0.7), atol=1e-6)
+    assert np.allclose(fuse(dense, bm25, method="zscore", dense_weight=0.6),
+                       reference_zscore(dense.tolist(), bm25.tolist(), 0.6), atol=1e-5)
 
 
 def test_hybrid_pool_scores_every_candidate_on_both_sides(seeds_engine):
