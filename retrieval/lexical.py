@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 _SPLIT = re.compile(r"(?u)\b\w\w+\b")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
 
 
 @lru_cache(maxsize=1)

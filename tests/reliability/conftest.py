@@ -49,9 +49,75 @@ def hostile_engine(encoder, hostile_corpus, tmp_path_factory):
     return Engine.open(s, encoder=encoder)
 
 
+FUZZ_SEED, FUZZ_N = 2024, 300
+
+
+@pytest.fixture(scope="session")
+def fuzz_outcomes(hostile_engine):
+    """300 hostile questions (seeded) asked once per session: ``[(question, Answer or exception)]``.
+    The retrieval test counts crashes; the bot-side test renders the same answers."""
+    from bench import fuzz_questions, hostile
+
+    return fuzz_questions.ask_all(hostile_engine, hostile.questions(FUZZ_SEED, FUZZ_N))
+
+
 @pytest.fixture
 def small_corpus(tmp_path) -> Path:
     """A private, writable copy of seeds/ for tests that change the corpus."""
     dst = tmp_path / "corpus"
     shutil.copytree(SEEDS, dst)
     return dst
+
+
+# ------------------------------------------------------------------ Discord side (test_bot_*.py only)
+# The fake Discord and the bot harness live in tests/bot/. They are imported inside the fixtures, so
+# the retrieval-side tests of this folder never import discord.
+
+BOT_TESTS = ROOT / "tests" / "bot"
+
+
+def bot_harness():
+    """``(harness, fakediscord)`` modules of the bot tests."""
+    if str(BOT_TESTS) not in sys.path:
+        sys.path.insert(0, str(BOT_TESTS))
+    import fakediscord
+    import harness
+
+    return harness, fakediscord
+
+
+@pytest.fixture
+async def fake():
+    """A fake Discord on 127.0.0.1 with discord.py pointed at it; afterwards no unknown route was
+    called, no message broke Discord's limits and every message disabled pings."""
+    _, fd = bot_harness()
+    f = await fd.FakeDiscord().start()
+    with fd.point_discord_at(f):
+        yield f
+    await f.close()
+    assert not f.unknown, f"unknown routes: {[(r.method, r.path) for r in f.unknown]}"
+    assert not f.violations, f"messages over Discord's limits: {[(r.path, p) for r, p in f.violations]}"
+    assert not f.ping_risks, f"messages without AllowedMentions.none(): {[r.path for r in f.ping_risks]}"
+
+
+@pytest.fixture
+async def run_bot(fake, tmp_path):
+    """Factory: ``await run_bot(engine, **config_overrides)`` starts a CiteBot on the fake."""
+    harness, _ = bot_harness()
+    bots = []
+
+    async def start(engine, **overrides):
+        cfg = harness.bot_config(fake, tmp_path, **overrides)
+        b = await harness.start_bot(cfg, engine)
+        bots.append(b)
+        return b
+
+    yield start
+    for b in bots:
+        await harness.stop_bot(b)
+
+
+@pytest.fixture
+def bot_modules():
+    """``(harness, fakediscord)`` for tests that drive the fake by hand."""
+    return bot_harness()

@@ -1,7 +1,7 @@
 """SIGKILL ``citebot index`` (a real subprocess) mid-build: the previous version or the complete new
-one, never a mix, and the next build succeeds. CI variant of ``bench/kill_trials.py``: 3 random
-moments in the build, plus the two most delicate step boundaries (after the version folder is renamed
-into place but before CURRENT points at it; right after the pointer swap).
+one, never a mix, and the next build succeeds. CI variant of ``bench/kill_trials.py`` (30 documents):
+3 random moments, plus the most delicate step boundary (the version folder renamed into place, CURRENT
+not yet pointing at it). The full run adds 17 more random moments and every other step boundary.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bench import kill_trials as kt
 
 @pytest.fixture(scope="module")
 def experiment(encoder, tmp_path_factory):
-    return kt.Experiment(tmp_path_factory.mktemp("kill"), n_docs=60, encoder=encoder)
+    return kt.Experiment(tmp_path_factory.mktemp("kill"), n_docs=30, encoder=encoder)
 
 
 def test_reference_builds_differ(experiment):
@@ -31,7 +31,7 @@ def test_random_kill(experiment, i):
     assert t["next_build_ok"], t
 
 
-@pytest.mark.parametrize("phase", ["after-rename", "after-pointer"])
+@pytest.mark.parametrize("phase", ["after-rename"])
 def test_kill_at_step_boundary(experiment, phase):
     t = experiment.phase_trial(phase)
     assert t["killed"], t
