@@ -43,8 +43,19 @@ def is_admin(config: "BotConfig", user: discord.abc.User, permissions: discord.P
 
 
 def interaction_is_admin(interaction: discord.Interaction) -> bool:
+    """Admin rights for this interaction, decided here and not by the command's default permissions.
+
+    Only in a guild the bot is actually in, and only for a resolved member of it: DMs, other guilds
+    and forged payloads without member data are refused whatever ids or permissions they carry.
+    """
     bot: CiteBot = interaction.client  # type: ignore[assignment]
-    return is_admin(bot.config, interaction.user, interaction.permissions)
+    guild = interaction.guild
+    if interaction.guild_id is None or guild is None or bot.get_guild(interaction.guild_id) is None:
+        return False
+    user = getattr(interaction, "user", None)
+    if not isinstance(user, discord.Member) or user.guild.id != guild.id:
+        return False
+    return is_admin(bot.config, user, interaction.permissions)
 
 
 def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | None) -> bool:

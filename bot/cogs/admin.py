@@ -41,7 +41,8 @@ def safe_upload_name(filename: str, accepted: list[str]) -> tuple[str | None, st
     Names with folders, parent references, drive letters, control characters or a leading dot are
     refused outright (not silently rewritten); other odd characters become ``_``.
     """
-    raw = filename or ""
+    # normalize first: a full-width dot (U+FF0E) must not become a leading "." after the check
+    raw = unicodedata.normalize("NFKC", filename or "")
     if (
         not raw.strip()
         or any(sep in raw for sep in ("/", "\\", ":", "\x00"))

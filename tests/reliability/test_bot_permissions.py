@@ -106,19 +106,9 @@ CASES = ["member-without-rights", "dm", "dm-by-configured-admin-user", "admin-of
          "admin-elsewhere-member-here", "forged-no-member", "forged-member-without-permissions"]
 
 
-# Bot bugs these tests found (reported to the bot engineer; remove the marks once fixed):
-BOT_BUGS = {
-    ("dm-by-configured-admin-user", "any-guild"):
-        "bot/checks.py is_admin: a configured admin_user_ids member passes in a DM; admin commands are "
-        "guild-only in Discord's UI but the handler never checks interaction.guild",
-    ("admin-of-another-guild", "any-guild"):
-        "bot/checks.py interaction_is_admin: with no allowed_guilds, Manage Server in *any* guild (even one "
-        "the bot is not in) runs /reindex and /corpus add on the shared corpus",
-    ("forged-no-member", "one-guild"):
-        "bot/checks.py:32 is_admin: interaction.user is MISSING when a guild interaction has no member "
-        "data; AttributeError escapes the command tree, the user gets no reply",
-    ("forged-no-member", "any-guild"): "same as forged-no-member/one-guild",
-}
+# Bot bugs these tests found are fixed in bot/checks.py (guild-only, resolved-member admin check);
+# add (case, served): reason here to pin a new one as a strict xfail.
+BOT_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _case_params():
@@ -204,9 +194,7 @@ UNSAFE = [
     ("evil.txt\x00.png", "not allowed"), ("evil\n.txt", "not allowed"),
     # Unicode look-alikes that NFKC turns into separators or dots
     ("..\uff0f..\uff0fevil.txt", None),
-    pytest.param("\uff0eevil.txt", None, marks=pytest.mark.xfail(strict=True, reason=(
-        "bot/cogs/admin.py safe_upload_name checks the leading dot before NFKC: U+FF0E becomes '.', "
-        "the file is saved hidden ('.evil.txt') and never indexed although the bot says Saved"))),
+    ("\uff0eevil.txt", "not allowed"),  # NFKC makes it a leading dot: refused, not saved hidden
     ("\u2024\u2024/evil.txt", "not allowed"),
     ("evil.exe", "Only .txt"), ("evil.txt.exe", "Only .txt"), ("evil", "Only .txt"), (".txt", "not allowed"),
     ("evil.TXT ", None),
