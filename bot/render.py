@@ -37,7 +37,7 @@ NOT_FOUND_COLOUR = discord.Colour(0x9CA3AF)
 
 # escape_markdown only escapes *, _, ~, |, ` when a matching one follows in the same string; we
 # escape pieces separately and then add our own ** around the quote, so escape the rest too.
-_UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)([*_~|`])")
+_UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)([*_~|`\[\]])")  # brackets too: no masked link survives
 _WS = re.compile(r"\s+")
 
 

@@ -7,7 +7,6 @@ with a clear message and nothing is written outside the corpus folder."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from pathlib import Path
 

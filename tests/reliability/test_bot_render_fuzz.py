@@ -167,18 +167,17 @@ def test_known_bug_list_marker_after_quote_shows_a_backslash():
     assert "\\ " not in desc
 
 
-@pytest.mark.xfail(strict=True, reason="bot/render.py: before/quote/after are escaped apart, so a masked "
-                   "link cut by the quote is escaped in neither piece (found by the property test)")
-def test_known_bug_masked_link_split_by_quote_stays_escaped():
+def test_masked_link_split_by_quote_stays_escaped():
+    # found by the property test: pieces escaped apart left a link cut by the quote live; every
+    # bracket is now escaped
     text = "See [the harbour. Official notice](https://evil.example/phish) for details."
     start = text.index("Official")
     desc = _render_one(text, start, text.index(" for details"))
     assert not [f for f in hostile.unescaped_markdown(desc) if f.startswith("masked link")], desc
 
 
-@pytest.mark.xfail(strict=True, reason="bot/render.py escape(): escape_markdown's greedy link pattern "
-                   "escapes only the first '[' of '[ ] [x](url)'; the second link stays live")
-def test_known_bug_second_masked_link_stays_escaped():
+def test_second_masked_link_stays_escaped():
+    # escape_markdown's greedy link pattern escaped only the first '[' of '[ ] [x](url)' 
     text = "Tick [ ] then see [the notice](https://evil.example/phish) today."
     desc = _render_one(text, text.index("today"), len(text))
     assert not [f for f in hostile.unescaped_markdown(desc) if f.startswith("masked link")], desc

@@ -14,7 +14,6 @@ import os
 import socket
 from pathlib import Path
 
-import pytest
 
 from retrieval import documents as docs_mod
 from retrieval.config import Settings

@@ -26,7 +26,6 @@ import os
 import textwrap
 import unicodedata
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
