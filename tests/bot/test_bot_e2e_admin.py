@@ -88,7 +88,7 @@ async def test_reindex_by_admin_edits_progress_and_posts_summary(fake, bot, engi
     # corpus text is untrusted: its mentions and markdown arrive escaped
     desc = embed["description"]
     assert "@\u200beveryone" in desc and "@everyone" not in desc
-    assert "<@123456789012345678>" not in desc and "\\*\\*now\\*\\*" in desc and "\\[click]" in desc
+    assert "<@123456789012345678>" not in desc and "\\*\\*now\\*\\*" in desc and "\\[click\\]" in desc
 
 
 async def test_reindex_refused_without_rights(fake, bot, engine):
