@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 _SPLIT = re.compile(r"(?u)\b\w\w+\b")
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+
+
+def _bm25s():
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported and logs every build; quiet it after the import
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -48,8 +55,7 @@ class Lexical:
         self.n = 0
 
     def build(self, texts: list[str]) -> "Lexical":
-        import bm25s
-
+        bm25s = _bm25s()
         corpus = [analyze(t) for t in texts]
         self.n = len(corpus)
         self.bm25 = bm25s.BM25(k1=self.k1, b=self.b)
@@ -66,8 +72,7 @@ class Lexical:
 
     @classmethod
     def load(cls, folder: Path) -> "Lexical":
-        import bm25s
-
+        bm25s = _bm25s()
         lex = cls()
         lex.n = int((folder / "count").read_text())
         if lex.n:

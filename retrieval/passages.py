@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sentencex import segment
@@ -203,6 +203,3 @@ def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passa
                                [(x - a, y - a) for x, y, _ in g]))
     return out
 
-
-def split_all(docs: Iterable[Document], count: TokenCounter, limit: int) -> list[Passage]:
-    return [p for d in docs for p in split_document(d, count, limit)]
