@@ -460,25 +460,34 @@ class NaivePipeline:
 class CitebotPipeline:
     """citebot's own pipeline through ``retrieval.engine.Engine`` (index build, encoder, search).
 
-    The corpus JSONL is indexed as ``citebot index`` would (cleaning, passages of at most the
-    model's 254 word pieces split at sentence boundaries, bf16 autocast where native). Per query,
-    ``retrieval.search.hybrid`` ranks passages exactly as ``ask`` does (each side contributes
-    ``settings.candidates`` passages; the pool is scored on both sides and fused); when
-    ``settings.sentence_weight`` > 0 the first 30 are rescored as in ``ask``. A document's score is
-    the **max over its passages**. For R@100 the pool is deepened to ``max(candidates, 500)``
-    passages per side, because 50 + 50 passages cannot hold 100 documents.
+    The corpus JSONL is indexed as ``citebot index`` would (cleaning, passages of at most
+    ``passage_tokens`` word pieces split at sentence boundaries, bf16 where native). Per query,
+    ``retrieval.search.hybrid`` builds the candidate pool exactly as ``ask`` does (each side
+    contributes ``settings.candidates`` passages; every pooled passage has its cosine and its BM25
+    score). How passage scores become a document's score (``aggregate``):
+
+    * ``sides`` (default): each side's document score is the **max over the document's passages**,
+      then citebot's ``fuse`` (its ``fusion`` and ``dense_weight``) combines the documents. This ranks
+      documents the way the issue's task asks (a document is relevant, not a passage).
+    * ``fused``: what ``ask`` ranks — passages fused, the first 30 rescored with the best sentence
+      (``sentence_weight``), and a document's score is the max of its passages' final scores.
+
+    For R@100 the pool is deepened to ``max(candidates, 500)`` passages per side.
     """
 
     name = "citebot"
     deep_pool = 500
 
-    def __init__(self, settings_overrides: dict | None = None, name: str = "citebot"):
+    def __init__(self, settings_overrides: dict | None = None, name: str = "citebot", aggregate: str = "fused"):
         try:
             from retrieval import engine  # noqa: F401
         except ImportError as e:
             raise RuntimeError(f"citebot engine not available ({e}); run with --pipeline naive") from None
         self.overrides = settings_overrides or {}
         self.name = name
+        if aggregate not in ("fused", "sides"):
+            raise ValueError(f"aggregate must be 'fused' or 'sides', not {aggregate!r}")
+        self.aggregate = aggregate
 
     def index(self, data: BeirData, workdir: Path) -> dict:
         """Build (or reuse) a citebot index of ``data.corpus`` under ``workdir``."""
@@ -516,6 +525,9 @@ class CitebotPipeline:
         for qid, q, qv in zip(queries, texts, qvecs):
             cands = hybrid(eng.index, qv, q, candidates=pool, method=s.fusion, dense_weight=s.dense_weight,
                            rrf_k=s.rrf_k, mode=mode)
+            if self.aggregate == "sides" and mode == "hybrid":
+                out[qid] = self._fuse_docs(cands, n)
+                continue
             scored = [(c.id, c.score) for c in cands]
             sw = getattr(s, "sentence_weight", 0.0)
             if sw and mode == "hybrid":
@@ -528,6 +540,24 @@ class CitebotPipeline:
                     docs[d] = sc
             out[qid] = dict(sorted(docs.items(), key=lambda kv: -kv[1])[:n])
         return out
+
+    def _fuse_docs(self, cands, n: int) -> dict[str, float]:
+        """``sides`` aggregation: each side's document score is the max over the document's passages
+        in the pool (BM25 0 when none matched), then citebot's ``fuse`` combines the documents."""
+        from retrieval.search import fuse
+
+        dense: dict[str, float] = {}
+        bm25: dict[str, float] = {}
+        for c in cands:
+            d = self.pass_doc[c.id]
+            dense[d] = max(dense.get(d, -1.0), c.dense)
+            bm25[d] = max(bm25.get(d, 0.0), c.bm25)
+        docs = list(dense)
+        s = self.settings
+        fused = fuse(np.array([dense[d] for d in docs]), np.array([bm25[d] for d in docs]), method=s.fusion,
+                     dense_weight=s.dense_weight, rrf_k=s.rrf_k)
+        order = np.argsort(-fused, kind="stable")[:n]
+        return {docs[i]: float(fused[i]) for i in order}
 
 
 # ---------------------------------------------------------------- runner
@@ -571,14 +601,15 @@ def markdown(results: list[dict], data_desc: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_pipeline(name: str, precision: str, overrides: dict | None = None):
-    """``naive``, ``tuned`` or ``citebot`` (``overrides``: citebot Settings fields)."""
+def make_pipeline(name: str, precision: str, overrides: dict | None = None, aggregate: str = "sides"):
+    """``naive``, ``tuned`` or ``citebot`` (``overrides``: citebot Settings fields; ``aggregate``: how
+    citebot's passage scores become document scores, see :class:`CitebotPipeline`)."""
     if name == "naive":
         return NaivePipeline(NaiveConfig(precision=precision), "naive")
     if name == "tuned":
         return NaivePipeline(replace(TUNED, precision=precision), "tuned")
     if name == "citebot":
-        return CitebotPipeline(overrides)
+        return CitebotPipeline(overrides, aggregate=aggregate)
     raise SystemExit(f"unknown pipeline {name!r}")
 
 
@@ -591,6 +622,9 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="~200 docs / 30 queries")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="citebot Settings override, e.g. --set fusion=rrf (repeatable)")
+    ap.add_argument("--aggregate", default="sides", choices=("sides", "fused"),
+                    help="citebot: per-side max over a document's passages, then fusion (sides), or "
+                         "fusion per passage, then max (fused)")
     ap.add_argument("--out", type=Path, default=common.OUT / "beir")
     args = ap.parse_args(argv)
     overrides = dict(kv.split("=", 1) for kv in args.set)
@@ -603,7 +637,7 @@ def main(argv=None) -> int:
     tag = f"{args.data.name}-{args.split}" + ("-smoke" if args.smoke else "")
     results = []
     for name in args.pipeline.split(","):
-        pipe = make_pipeline(name.strip(), precision, overrides)
+        pipe = make_pipeline(name.strip(), precision, overrides, args.aggregate)
         r = run_pipeline(pipe, data, args.out / f"work-{name}-{tag}")
         results.append(r)
         print(markdown([r], desc), flush=True)
@@ -616,7 +650,8 @@ def main(argv=None) -> int:
         print(f"nDCG@10 {k}: {v['delta']:+.4f} (95% CI {v['ci95'][0]:+.4f} .. {v['ci95'][1]:+.4f})")
     payload = {"dataset": desc, "comparisons": comparisons, "machine": common.machine_info(), "command": " ".join(["python -m bench.beir"] + (argv if argv is not None else sys.argv[1:])),
                "results": results}
-    name = f"{tag}-{args.pipeline.replace(',', '+')}" + ("-" + "-".join(args.set).replace("=", "") if args.set else "")
+    name = f"{tag}-{args.pipeline.replace(',', '+')}" + ("-" + "-".join(args.set).replace("=", "") if args.set else "") \
+        + ("-fused" if args.aggregate == "fused" and "citebot" in args.pipeline else "")
     common.write_json(args.out / f"{name}.json", payload)
     (args.out / f"{name}.md").write_text(markdown(results, desc), encoding="utf-8")
     print(f"wrote {args.out / (name + '.json')} and .md")

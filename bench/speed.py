@@ -17,8 +17,10 @@ How the large corpora are made (embedding 1M real passages takes hours on 2 core
 Timed path (naive): encode the question (sentence-transformers, precision as given) -> flat FAISS
 inner product top 100 (or the ANN index at and above ``--ann-from``) -> bm25s top 100 -> RRF
 fusion -> top 10. Each run is one process per size so peak RSS (psutil, includes the model) is per size.
-ANN: IVF-Flat and HNSW (``--ann``; citebot itself uses HNSW M=32 efC=80) are built at the largest size and their recall@10 against exact flat
-search is measured on held-out query vectors, with build time, at the chosen efSearch / nprobe.
+ANN (naive): IVF-Flat and HNSW (``--ann``) are built at the largest size and their recall@10 against exact
+flat search is measured on held-out query vectors, with build time, at the chosen efSearch / nprobe.
+citebot's own index (fp16 flat up to ``ann_threshold``, IVF with fp16 codes above it) is measured the
+same way in ``run_citebot``.
 """
 
 from __future__ import annotations
@@ -149,11 +151,13 @@ def ann_recall(idx, exact_ids: np.ndarray, queries: np.ndarray, k: int = 10) -> 
 
 class SyntheticEncoder:
     """citebot's Encoder for questions, synthetic vectors for passages (so 100k passages index in
-    minutes): each passage gets ``normalise(real[h % R] + noise)`` seeded by its text hash, and each
-    of its sentences the passage vector (sentence vectors only pick the quote)."""
+    minutes): each passage gets ``normalise(real[r] + noise)``, ``r`` and the noise seeded by its text
+    hash and its position in the build (replicated texts get distinct vectors), and each of its
+    sentences the passage vector (sentence vectors only pick the quote)."""
 
     def __init__(self, real_encoder, real: np.ndarray):
         self.real, self.base = real_encoder, real
+        self.count = 0
         self.cov_l = np.linalg.cholesky(np.cov(real, rowvar=False) + 1e-6 * np.eye(real.shape[1]))
 
     def __getattr__(self, name):  # everything but passage encoding is citebot's own encoder
@@ -164,7 +168,10 @@ class SyntheticEncoder:
 
         out = np.empty((len(texts), self.base.shape[1]), np.float32)
         for i, t in enumerate(texts):
-            rng = np.random.default_rng(zlib.crc32(t.encode("utf-8")))
+            # seeded by text *and* call order: the replicated texts must not get identical vectors,
+            # or exact top-10s are ties and recall by id measures nothing
+            self.count += 1
+            rng = np.random.default_rng((zlib.crc32(t.encode("utf-8")), self.count))
             v = self.base[rng.integers(len(self.base))] + self.cov_l @ rng.standard_normal(self.base.shape[1])
             out[i] = v / np.linalg.norm(v)
         if progress:
@@ -176,10 +183,15 @@ class SyntheticEncoder:
 def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -> dict:
     """citebot's Engine over ``n`` one-passage documents (real SciFact passage texts, replicated
     with unique ids; synthetic passage vectors); times ``Engine.ask`` end to end (embed, dense +
-    BM25, fusion, quotes, citations)."""
+    BM25, fusion, quotes, citations). Above the ANN threshold the dense index is IVF: its recall@10
+    against exact search over the same stored vectors is measured for several ``nprobe`` with the
+    real questions' vectors, and ``ask`` is timed at ``--nprobe``."""
+    import faiss
+
     from retrieval.config import Settings
     from retrieval.embeddings import Encoder
-    from retrieval.engine import Engine
+    from retrieval.engine import Engine, clean_question
+    from retrieval.index import _ivf_of
 
     work = args.out / f"citebot-{n}"
     work.mkdir(parents=True, exist_ok=True)
@@ -189,23 +201,55 @@ def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -
             f.write(json.dumps({"_id": f"p{i}", "text": texts[i % len(texts)]}) + "\n")
     import shutil
 
-    shutil.rmtree(work / "index", ignore_errors=True)  # time a full build, not a reopen
-    settings = Settings.from_mapping({"corpus": corpus, "index_dir": work / "index", "precision": args.precision})
+    if not args.reuse_index:
+        shutil.rmtree(work / "index", ignore_errors=True)  # time a full build, not a reopen
+    settings = Settings.from_mapping({"corpus": corpus, "index_dir": work / "index", "precision": args.precision,
+                                      "nprobe": args.nprobe, "ann_threshold": args.ann_threshold})
     enc = SyntheticEncoder(Encoder(settings.model, settings.precision, settings.batch_size), real)
+    faiss.omp_set_num_threads(2)
     t0 = time.perf_counter()
     eng = Engine.open(settings, encoder=enc)
     build_s = time.perf_counter() - t0
+    faiss.omp_set_num_threads(args.threads)
+    out = {"index_build_s": None if args.reuse_index else round(build_s, 1)}
+    ivf = _ivf_of(eng.index.dense)
+    if ivf is not None:  # recall of the ANN index against exact search over the same vectors
+        qv = enc.encode_queries([clean_question(q, 1000) for q in timed])
+        allv = eng.index.vectors(np.arange(eng.index.dense.ntotal))
+        exact = np.argsort(-(qv @ allv.T), axis=1)[:, :10]
+        del allv
+        sweep = {}
+        eng.index.set_nprobe(args.nprobe)
+        chosen = int(ivf.nprobe)  # the setting's value (0 = citebot's automatic choice)
+        for p in sorted({8, 16, 32, 64, 128, chosen}):
+            eng.index.set_nprobe(p)
+            rec, ms = ann_recall(eng.index.dense, exact, qv)
+            sweep[p] = {"recall@10": round(rec, 4), "search_ms_p50": round(ms, 3)}
+        eng.index.set_nprobe(args.nprobe)
+        out["ann"] = {"kind": "ivf", "nlist": int(ivf.nlist), "sweep": sweep, "nprobe": chosen}
+        print(f"  citebot ivf nlist {ivf.nlist}: {sweep}", flush=True)
     for q in warm:
         eng.ask(q)
-    lat = []
+    lat, enc_lat = [], []
     for q in timed:
         t = time.perf_counter()
         eng.ask(q)
         lat.append(time.perf_counter() - t)
+    for q in timed[:100]:
+        t = time.perf_counter()
+        enc.encode_query(clean_question(q, 1000))
+        enc_lat.append(time.perf_counter() - t)
     st = eng.stats()
-    return {"p50_ms": round(common.percentile_ms(lat, 50), 2), "p99_ms": round(common.percentile_ms(lat, 99), 2),
-            "index_build_s": round(build_s, 1), "passages": st["passages"], "dense": st.get("dense"),
-            "precision": st.get("precision"), "queries": len(timed)}
+    eng.index.close()
+    t0 = time.perf_counter()
+    reopened = Engine.open(settings, encoder=enc, build_if_missing=False)
+    reopened.ask(timed[0])
+    out.update({"p50_ms": round(common.percentile_ms(lat, 50), 2), "p99_ms": round(common.percentile_ms(lat, 99), 2),
+                "encode_p50_ms": round(common.percentile_ms(enc_lat, 50), 2),
+                "reopen_and_first_answer_s": round(time.perf_counter() - t0, 2),
+                "passages": st["passages"], "dense": st.get("dense"), "precision": st.get("precision"),
+                "queries": len(timed)})
+    return out
 
 
 def run_size(n: int, args) -> dict:
@@ -321,6 +365,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ann-from", type=int, default=1_000_000)
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--nprobe", type=int, default=0, help="citebot: IVF lists scanned per question (0: auto)")
+    ap.add_argument("--ann-threshold", type=int, default=50_000, help="citebot: IVF above this many passages")
+    ap.add_argument("--reuse-index", action="store_true",
+                    help="citebot: open the index a previous run left in --out instead of rebuilding it")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--pipeline", default="naive", help="comma list: naive, citebot")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process: one size
@@ -330,6 +378,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.smoke:
         args.sizes, args.queries, args.recall_queries, args.ann_from = "2000", 20, 50, 2000
+        args.ann_threshold = 1000  # exercise citebot's IVF path too
+        if "citebot" not in args.pipeline:
+            args.pipeline += ",citebot"
     if args.one:
         print("RESULT " + json.dumps(run_size(args.one, args)), flush=True)
         return 0
@@ -362,6 +413,11 @@ def markdown(p: dict) -> str:
             lines.append(f"| {name} | {r['size']:,} | {s['p50_ms']} | {s['p99_ms']} | {s.get('encode_p50_ms', '')} | "
                          f"{r['peak_rss_gib']} | {r.get('load1_start')}→{r.get('load1_end')} |")
     for r in p["results"]:
+        a = r["systems"].get("citebot", {}).get("ann")
+        if a:
+            lines += ["", f"citebot IVF at {r['size']:,}: {a['nlist']} lists (fp16 codes), timed at nprobe={a['nprobe']}",
+                      "", "| nprobe | recall@10 vs exact | search p50 ms |", "|---|---|---|"]
+            lines += [f"| {k} | {v['recall@10']} | {v['search_ms_p50']} |" for k, v in a["sweep"].items()]
         for kind, a in r.get("ann", {}).items():
             lines += ["", f"{kind} at {r['size']:,}: build {a['build_s']} s, chosen {a['param']}={a['chosen']}",
                       "", f"| {a['param']} | recall@10 vs exact | search p50 ms |", "|---|---|---|"]

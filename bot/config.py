@@ -49,6 +49,9 @@ class BotConfig:
         progress_interval: least seconds between two edits of the reindex progress message.
         guild_ready_timeout: seconds discord.py waits for GUILD_CREATEs before ``on_ready``.
         documents_per_page: documents per page of ``/sources``.
+        send_retries: further attempts at sending an answer after discord.py gave up on it (5xx,
+            rate limits outlasting its own five tries, network errors).
+        send_retry_delay: seconds before the first of those attempts; doubled before each next one.
     """
 
     token: str | None = field(default=None, repr=False)
@@ -67,6 +70,8 @@ class BotConfig:
     progress_interval: float = 2.0
     guild_ready_timeout: float = 2.0
     documents_per_page: int = 10
+    send_retries: int = 2
+    send_retry_delay: float = 3.0
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "BotConfig":
@@ -107,6 +112,8 @@ class BotConfig:
             raise ConfigError("documents_per_page must be between 1 and 25")
         if self.upload_max_mb <= 0:
             raise ConfigError("upload_max_mb must be positive")
+        if self.send_retries < 0 or self.send_retry_delay < 0:
+            raise ConfigError("send_retries and send_retry_delay must not be negative")
         self.upload_types = [t.lower() if t.startswith(".") else "." + t.lower() for t in self.upload_types]
 
 

@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import discord
-from discord.utils import escape_markdown, escape_mentions
 
 from retrieval.types import Answer, Citation, IndexSummary, Result, SourceView
 
@@ -35,19 +34,64 @@ ELLIPSIS = "…"
 EMBED_COLOUR = discord.Colour(0x3B82F6)
 NOT_FOUND_COLOUR = discord.Colour(0x9CA3AF)
 
-# escape_markdown only escapes *, _, ~, |, ` when a matching one follows in the same string; we
-# escape pieces separately and then add our own ** around the quote, so escape the rest too.
-_UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)([*_~|`\[\]])")  # brackets too: no masked link survives
+# Discord's markdown, as its client parses it: an escape is a backslash before any character that is
+# not a letter, digit or space. We escape ourselves instead of using discord.utils.escape_markdown: it
+# puts the backslash of a list marker before the leading whitespace ("\\ -", shown as a stray "\\"),
+# leaves unpaired specials and some masked links alone, and only knows 17-20 digit mentions.
+ZWSP = "\u200b"
+# inline markdown (bold, italics, underline, strike, spoiler, code), escapes and masked-link brackets
+_SPECIAL = re.compile(r"[\\*_~|`\[\]]")
+# syntax that only counts at the start of a line: quote (> and >>>), heading (#), subtext (-#), lists
+# (-, +, 1.); "\r" counts as a line break because Discord reads it as one
+_LINE_START = re.compile(r"(?:\A|(?<=[\n\r]))[ \t]*(?:[>#+-]|\d{1,9}(?=\.\s))")
+# the "@" of @everyone, @here and <@id>, <@!id>, <@&id> with an id of any length (a zero-width space
+# after it breaks the mention, as discord.utils.escape_mentions does for 17-20 digit ids only)
+_MENTION_AT = re.compile(r"@(?=everyone|here|[!&]?\d)")
+# the "<" of the other tokens Discord renders specially: channels <#id>, slash commands </name:id>,
+# custom emoji <:name:id> and <a:name:id>, timestamps <t:unix:style>, guild navigation <id:browse>
+_TOKEN_OPEN = re.compile(r"<(?=[#/:]|(?![A-Za-z][\w+.-]*://)[A-Za-z][\w-]*:)")  # <https://…> stays a link
 _WS = re.compile(r"\s+")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_LINE = re.compile(r"[^\r\n]+")
+
+
+def escape_marked(text: str, marks: dict[int, str] | None = None) -> str:
+    """Escape markdown and mentions in ``text`` as one string, inserting our own markup afterwards.
+
+    Args:
+        text: untrusted text (corpus passages, titles, questions), escaped as a whole so that line
+            starts and mentions are seen where Discord will see them.
+        marks: renderer markup (``**``, ellipses) to insert, keyed by offset into ``text``; inserted
+            verbatim, before the escape of the character at that offset.
+
+    Discord, unescaping the result (a backslash before any non-alphanumeric, non-space character
+    shows that character), shows ``text`` exactly, except for zero-width spaces after the "@" of
+    mentions; with ``marks`` removed it is the same string.
+    """
+    events: list[tuple[int, int, str]] = []  # (offset, order at the same offset, inserted text)
+    events += [(m.start() + 1, 0, ZWSP) for m in _MENTION_AT.finditer(text)]
+    if marks:
+        events += [(i, 1, s) for i, s in marks.items()]
+    events += [(m.start(), 2, "\\") for m in _SPECIAL.finditer(text)]
+    events += [(m.end() if text[m.end() - 1].isdigit() else m.end() - 1, 2, "\\") for m in _LINE_START.finditer(text)]
+    events += [(m.start(), 2, "\\") for m in _TOKEN_OPEN.finditer(text)]
+    if not events:
+        return text
+    events.sort(key=lambda e: (e[0], e[1]))
+    out, last = [], 0
+    for pos, _, ins in events:
+        out.append(text[last:pos])
+        out.append(ins)
+        last = pos
+    out.append(text[last:])
+    return "".join(out)
 
 
 def escape(text: str | None) -> str:
     """Escape markdown and mentions in untrusted text (corpus passages, titles, questions)."""
     if not text:
         return ""
-    t = escape_markdown(text)
-    t = _UNESCAPED.sub(r"\1\\\2", t)
-    return escape_mentions(t)
+    return escape_marked(text)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -172,26 +216,34 @@ def excerpt(text: str, quote: str, quote_start: int, budget: int) -> Excerpt:
 
 def _compose(ex: Excerpt, *, quote_prefix: str = "> ") -> str:
     """Escaped excerpt with the quote in bold, ellipses on cut sides, each line block-quoted."""
-    before = escape(ex.before)
-    after = escape(ex.after)
+    # The excerpt is escaped as one string and our markup goes in by offset afterwards: escaping
+    # the pieces apart made each piece's start look like a line start (a stray "\\ -") and let a
+    # mention cut by the quote's edge reassemble.
+    before = ex.before.lstrip() if ex.cut_before else ex.before
+    after = "" if ex.quote_cut else (ex.after.rstrip() if ex.cut_after else ex.after)
+    raw = before + ex.quote + after
+    marks: dict[int, str] = {}
+
+    def mark(i: int, s: str) -> None:
+        marks[i] = marks.get(i, "") + s
+
     if ex.cut_before:
-        before = ELLIPSIS + before.lstrip()
-    if ex.cut_after or ex.quote_cut:
-        after = after.rstrip() + ELLIPSIS if not ex.quote_cut else ""
-    quote = ""
-    if ex.quote:
-        pieces = []
-        for line in ex.quote.split("\n"):
-            # bold does not span lines; emphasise each line of the quote on its own
-            pieces.append(f"**{escape(line.strip())}**" if line.strip() else "")
-        quote = "\n".join(pieces)
-        if ex.quote_cut:
-            quote = quote + ELLIPSIS
-    body = before + quote + after
-    lines = [ln for ln in body.split("\n")]
-    out = "\n".join(quote_prefix + ln if ln.strip() else quote_prefix.rstrip() for ln in lines)
-    # pieces were escaped separately; a mention split across them must not reassemble
-    return escape_mentions(out)
+        mark(0, ELLIPSIS)
+    for line in _LINE.finditer(ex.quote):
+        # bold does not span lines; emphasise each line of the quote on its own, edges tight
+        core = line.group().strip()
+        if core:
+            start = len(before) + line.start() + line.group().index(core)
+            mark(start, "**")
+            mark(start + len(core), "**")
+    if ex.quote_cut:
+        mark(len(before) + len(ex.quote), ELLIPSIS)
+    elif ex.cut_after:
+        mark(len(raw), ELLIPSIS)
+    body = escape_marked(raw, marks)
+    # Discord reads "\r" and "\r\n" as line breaks too; each line gets the block-quote prefix
+    lines = _LINE_BREAK.split(body)
+    return "\n".join(quote_prefix + ln if ln.strip() else quote_prefix.rstrip() for ln in lines)
 
 
 def render_passage(text: str, quote: str, quote_start: int, budget: int, *, quote_prefix: str = "> ") -> str:

@@ -24,6 +24,10 @@ from .search import Candidate
 from .types import Answer, Citation, Result
 
 
+#: how many fused candidates are quoted and rescored per question
+QUOTE_POOL = 30
+
+
 @dataclass
 class Scored:
     cand: Candidate
@@ -94,9 +98,15 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
     """
     if not spans:
         return -1, 0.0, 0.0
+    # a sentence whose cosine plus every possible bonus stays below the best cosine cannot win:
+    # skip analyzing it (term analysis is most of the quoting time on long passages)
+    bound = max(lexical_weight, 0.0) * bool(q_terms) + (max(type_weight, 0.0) if expect is not None else 0.0)
+    floor = float(np.max(sims[:len(spans)])) - bound - 1e-9
     best, best_val = 0, -np.inf
     for i, (a, b) in enumerate(spans):
-        cover = len(q_terms & set(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
+        if float(sims[i]) < floor:
+            continue
+        cover = len(q_terms.intersection(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
         val = float(sims[i]) + lexical_weight * cover
         if expect is not None and expect.search(text[a:b]):
             val += type_weight
@@ -107,7 +117,7 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
                      *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.0,
-                     pool: int = 30) -> list[Scored]:
+                     pool: int = QUOTE_POOL) -> list[Scored]:
     """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity."""
     cands = cands[:pool]
     rows = index.passages([c.id for c in cands])

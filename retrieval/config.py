@@ -42,7 +42,12 @@ class Settings:
         k: results per answer.
         max_question_chars: longer questions are refused.
         max_file_mb: corpus files over this size are skipped.
-        ann_threshold: above this many passages the vector index is approximate (HNSW).
+        ann_threshold: above this many passages the vector index is approximate (IVF).
+        nprobe: IVF lists scanned per question (recall against speed; only above ``ann_threshold``);
+            0 = automatic, ``max(32, lists / 16)``.
+        passage_tokens: the most word pieces in one passage (capped at the model's limit; applies at
+            the next index build).
+        embed_title: the encoder reads the document title before each passage (next index build).
         fusion: ``linear`` (min-max), ``zscore`` or ``rrf``.
         dense_weight: weight of the dense side in fusion (BM25 gets 1 - dense_weight).
         rrf_k: the k constant of reciprocal rank fusion.
@@ -65,7 +70,10 @@ class Settings:
     k: int = 3
     max_question_chars: int = 1000
     max_file_mb: float = 20.0
-    ann_threshold: int = 200_000
+    ann_threshold: int = 50_000
+    nprobe: int = 0
+    passage_tokens: int = 254
+    embed_title: bool = False
     fusion: str = "linear"
     dense_weight: float = 0.6
     rrf_k: int = 60
@@ -109,6 +117,10 @@ class Settings:
             raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError("dense_weight must be between 0 and 1")
+        if self.nprobe < 0:
+            raise ConfigError("nprobe must be 0 (automatic) or more")
+        if self.passage_tokens < 32:
+            raise ConfigError("passage_tokens must be at least 32")
         for name in ("k", "batch_size", "max_question_chars", "candidates", "per_doc", "rrf_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")

@@ -46,9 +46,13 @@ class Encoder:
             (nothing is downloaded: ``HF_HUB_OFFLINE`` is set).
         precision: ``auto`` (bf16 autocast where :func:`cpu_has_bf16`, else fp32), ``fp32`` or ``bf16``.
         batch_size: texts per forward pass.
+        threads: torch threads for passage batches (0: torch's default, one per core).
+        query_threads: torch threads for questions. One: a question is a tiny forward pass, and idle
+            OpenMP workers spinning after it take the cores the rest of ``ask`` needs (bench/RESULTS.md).
     """
 
-    def __init__(self, model: str = BUNDLED, precision: str = "auto", batch_size: int = 64):
+    def __init__(self, model: str = BUNDLED, precision: str = "auto", batch_size: int = 64,
+                 threads: int = 0, query_threads: int = 1):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
@@ -58,6 +62,7 @@ class Encoder:
         hf_logging.disable_progress_bar()  # the CLI draws its own
 
         self.name = BUNDLED_NAME if resolve_model(model) != model or model == BUNDLED else model
+        self.model_ref = model
         self.batch_size = batch_size
         try:
             self.st = SentenceTransformer(resolve_model(model), device="cpu", local_files_only=True)
@@ -67,6 +72,8 @@ class Encoder:
             raise ConfigError(f"cannot load embedding model {model!r} offline: {type(e).__name__}: {e}") from None
         self.st.eval()
         self.torch = torch
+        self.threads = threads if threads > 0 else torch.get_num_threads()
+        self.query_threads = query_threads if query_threads > 0 else self.threads
         self.bf16 = precision == "bf16" or (precision == "auto" and cpu_has_bf16())
         self.precision = "bf16" if self.bf16 else "fp32"
         self.dim = int(self.st.get_embedding_dimension() if hasattr(self.st, "get_embedding_dimension")
@@ -74,6 +81,11 @@ class Encoder:
         self.max_tokens = int(self.st.max_seq_length)
         self.tokenizer = self.st.tokenizer
         self._fast = self._mean_pooling_model()
+        # bf16 weights rather than autocast on the fast path: autocast re-casts every weight on every
+        # call, which dominates a one-question forward pass (bench/RESULTS.md, encoder section)
+        self.bf16_weights = self.bf16 and self._fast is not None
+        if self.bf16_weights:
+            self.st.to(torch.bfloat16)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
         self._batch_cond = threading.Condition()
         self._waiting: list[dict] = []
@@ -106,7 +118,8 @@ class Encoder:
         return getattr(mods[0], "auto_model", None) or getattr(mods[0], "model", None)
 
     def autocast(self):
-        if self.bf16:
+        """bf16 autocast when bf16 is on and the weights are still fp32 (the fallback path)."""
+        if self.bf16 and not self.bf16_weights:
             return self.torch.autocast("cpu", dtype=self.torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -122,9 +135,23 @@ class Encoder:
         """Tokens a passage may hold (the model's limit less the special tokens)."""
         return self.max_tokens - self.tokenizer.num_special_tokens_to_add(pair=False)
 
+    @contextlib.contextmanager
+    def _forward(self, threads: int):
+        """The encoder lock, with torch's intra-op threads set for this pass (held under the lock:
+        the setting is process-wide)."""
+        with self._lock:
+            if self.torch.get_num_threads() != threads:
+                self.torch.set_num_threads(threads)
+            yield
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Normalized float32 vectors, one row per text."""
-        with self._lock, self.autocast():
+        if self._fast is not None:
+            return self.encode_passages(texts, _threads=self.query_threads)[0]
+        return self._st_encode(texts, self.query_threads)
+
+    def _st_encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
+        with self._forward(threads), self.autocast():
             v = self.st.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(v, dtype=np.float32)
@@ -168,6 +195,7 @@ class Encoder:
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]] | None = None,
         progress: Callable[[int], None] | None = None,
+        _threads: int | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """Passage vectors and, when ``spans`` is given, one vector per character span of each text.
 
@@ -186,7 +214,7 @@ class Encoder:
         if self._fast is None:
             out = []
             for i in range(0, n, self.batch_size):
-                out.append(self.encode_queries(texts[i:i + self.batch_size]))
+                out.append(self._st_encode(texts[i:i + self.batch_size], _threads or self.threads))
                 if progress:
                     progress(min(i + self.batch_size, n))
             return np.vstack(out), None
@@ -203,7 +231,7 @@ class Encoder:
                                  return_tensors="pt", return_offsets_mapping=True)
             offsets = enc.pop("offset_mapping")
             feats = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-            with self._lock, torch.inference_mode(), self.autocast():
+            with self._forward(_threads or self.threads), torch.inference_mode(), self.autocast():
                 tok = self._fast(**feats).last_hidden_state
             tok = tok.float()
             mask = feats["attention_mask"].unsqueeze(-1).to(tok.dtype)

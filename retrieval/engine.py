@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from .answer import compose, score_candidates
+from .answer import QUOTE_POOL, compose, score_candidates
 from .config import Settings
 from .errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
 from .index import Builder, Index, open_index
@@ -22,6 +22,23 @@ from .search import hybrid
 from .types import Answer, IndexSummary, SourceView
 
 log = logging.getLogger("citebot")
+
+_blas_limited = False
+
+
+def single_thread_blas() -> None:
+    """Limit numpy's BLAS to one thread in this process (once).
+
+    Question-time products are small (a question against ~2,000 candidate vectors); OpenBLAS
+    threads cost more than they save: 5.8 ms instead of 0.07 ms per product on a busy 2-core host
+    (bench/RESULTS.md). torch and FAISS keep their own thread settings.
+    """
+    global _blas_limited
+    if not _blas_limited:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        _blas_limited = True
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -52,6 +69,7 @@ class Engine:
     """
 
     def __init__(self, settings: Settings, encoder=None):
+        single_thread_blas()
         self.settings = settings
         if encoder is None:
             from .embeddings import Encoder
@@ -69,6 +87,7 @@ class Engine:
         eng = cls(settings, encoder)
         try:
             eng.index = open_index(settings.index_dir)
+            eng.index.set_nprobe(settings.nprobe)
             eng.loaded_at = time.time()
         except IndexMissing:
             if not build_if_missing:
@@ -95,7 +114,7 @@ class Engine:
         s = self.settings
         index = self._current()
         cands = hybrid(index, qvec, q, candidates=s.candidates, method=s.fusion, dense_weight=s.dense_weight,
-                       rrf_k=s.rrf_k, mode=mode)
+                       rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL)
         scored = score_candidates(index, qvec, q, cands, sentence_weight=s.sentence_weight,
                                   quote_lexical=s.quote_lexical, type_weight=s.type_weight)
         return compose(index, q, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
@@ -157,9 +176,12 @@ class Engine:
         try:
             s = self.settings
             builder = Builder(self.encoder, s.index_dir, ann_threshold=s.ann_threshold, max_file_mb=s.max_file_mb,
-                              bm25=(s.bm25_k1, s.bm25_b))
+                              bm25=(s.bm25_k1, s.bm25_b), passage_tokens=s.passage_tokens,
+                              embed_title=s.embed_title)
             summary = builder.build(Path(s.corpus), previous=self.index, rebuild=rebuild, progress=progress)
-            self.index = open_index(s.index_dir)  # one assignment: in-flight questions keep the old object
+            index = open_index(s.index_dir)
+            index.set_nprobe(s.nprobe)
+            self.index = index  # one assignment: in-flight questions keep the old object
             self.loaded_at = time.time()
             log.info("index %s: %s", summary.version, "; ".join(summary.lines()[:2]))
             return summary

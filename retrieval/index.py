@@ -6,7 +6,7 @@ Layout of ``index_dir``::
     v-<time>-<rand>/      one complete version
         manifest.json     format, model, counts, checksums — written last
         store.sqlite      documents, paragraphs, passages
-        dense.faiss       passage vectors (flat inner product, or HNSW above a threshold)
+        dense.faiss       passage vectors in fp16 (exact inner product, or IVF above a threshold)
         sentences.npy     one float16 vector per passage sentence (for quoting)
         bm25/             the bm25s index
     .build-*/             a build in progress (removed when it fails or is found stale)
@@ -89,6 +89,88 @@ def _sampled(path: Path) -> bool:
     return path.stat().st_size > 64 << 20
 
 
+# IVF above the ANN threshold: ~4·sqrt(n) lists, trained on at most 64 vectors per list, and by
+# default max(32, lists/16) of them scanned per question: recall@10 0.96-0.98 of exact search at
+# 100k and 1M passages (bench/RESULTS.md, ANN section).
+DEFAULT_NPROBE = 32
+
+
+def auto_nprobe(nlist: int) -> int:
+    """Lists scanned per question when the ``nprobe`` setting is 0 (auto)."""
+    return int(min(nlist, max(DEFAULT_NPROBE, nlist // 16)))
+
+
+def ivf_lists(n: int) -> int:
+    """Number of IVF lists for ``n`` vectors."""
+    return int(max(1, min(65536, n, max(64, 4 * np.sqrt(max(n, 1))))))
+
+
+def dense_index(vecs: np.ndarray, kind: str, previous=None, seed: int = 0):
+    """A FAISS inner-product index over ``vecs`` (normalized float32 rows), vectors stored in fp16.
+
+    Args:
+        vecs: the passage vectors, in passage-id order.
+        kind: ``flat`` (exact search) or ``ivf`` (inverted lists: approximate, for large corpora).
+        previous: the previous version's index; an IVF one with a similar number of lists lends its
+            trained centroids, so an incremental build skips k-means.
+        seed: sampling seed for k-means training.
+    """
+    import faiss
+
+    n, d = vecs.shape
+    fp16 = faiss.ScalarQuantizer.QT_fp16  # half the memory traffic of fp32, cosine error ~1e-4
+    if kind == "flat":
+        index = faiss.IndexScalarQuantizer(d, fp16, faiss.METRIC_INNER_PRODUCT)
+    elif kind == "ivf":
+        nlist = ivf_lists(n)
+        old = _ivf_of(previous)
+        if old is not None and old.d == d and nlist / 2 <= old.nlist <= nlist * 2:
+            nlist = old.nlist
+            quantizer = faiss.IndexFlatIP(d)
+            quantizer.add(old.quantizer.reconstruct_n(0, old.nlist))
+        else:
+            quantizer, old = faiss.IndexFlatIP(d), None
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, fp16, faiss.METRIC_INNER_PRODUCT, False)
+        index.own_fields = True
+        quantizer.this.disown()
+        index.cp.min_points_per_centroid = 1  # we sample ourselves; no "too few points" warning
+        if old is None:
+            rng = np.random.default_rng(seed)
+            sample = vecs if n <= 64 * nlist else vecs[np.sort(rng.choice(n, 64 * nlist, replace=False))]
+            index.train(np.ascontiguousarray(sample))
+        else:
+            index.is_trained = True  # centroids reused; fp16 coding learns nothing
+        index.nprobe = auto_nprobe(nlist)
+    else:
+        raise ValueError(f"unknown dense index kind {kind!r}")
+    if n:
+        index.add(np.ascontiguousarray(vecs))
+    return index
+
+
+def _fp16_rows(index) -> np.ndarray | None:
+    """A zero-copy ``(n, d)`` float16 view of a flat fp16 index's codes (reading rows back through
+    FAISS decodes one vector per call), or None for other index types."""
+    import faiss
+
+    if not isinstance(index, faiss.IndexScalarQuantizer) or index.ntotal == 0 \
+            or index.sq.qtype != faiss.ScalarQuantizer.QT_fp16 or index.code_size != 2 * index.d:
+        return None
+    buf = faiss.rev_swig_ptr(index.codes.data(), index.ntotal * index.code_size)
+    return np.asarray(buf).view(np.float16).reshape(index.ntotal, index.d)
+
+
+def _ivf_of(index):
+    if index is None:
+        return None
+    import faiss
+
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None
+
+
 class Index:
     """A loaded, read-only index version. Thread-safe for queries.
 
@@ -129,8 +211,12 @@ class Index:
                 or self.sentences.ndim != 2 or len(self.sentences) != m.get("sentences", len(self.sentences)) \
                 or self.dense.d != m.get("dim", self.dense.d) or self.sentences.shape[1] != self.dense.d:
             raise IndexCorrupt(f"index at {self.path} has inconsistent parts; {REBUILD_HINT}")
-        if hasattr(self.dense, "hnsw"):
+        if hasattr(self.dense, "hnsw"):  # indexes built before IVF replaced HNSW
             self.dense.hnsw.efSearch = int(self.manifest.get("ef_search", 128))
+        ivf = _ivf_of(self.dense)
+        if ivf is not None:
+            ivf.make_direct_map()  # passage vectors are read back by id for fusion and reuse
+        self._fp16 = _fp16_rows(self.dense)
         self._lock = threading.Lock()
 
     def verify(self, full: bool = False) -> None:
@@ -191,7 +277,16 @@ class Index:
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
             return np.zeros((0, self.dense.d), np.float32)
+        if self._fp16 is not None:
+            return self._fp16[ids].astype(np.float32)
         return self.dense.reconstruct_batch(ids)
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Lists an IVF index scans per question (more: slower, closer to exact; 0: automatic);
+        no-op when the index is exact."""
+        ivf = _ivf_of(self.dense)
+        if ivf is not None:
+            ivf.nprobe = auto_nprobe(ivf.nlist) if nprobe <= 0 else max(1, min(int(nprobe), ivf.nlist))
 
     def search_dense(self, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         n = min(n, self.dense.ntotal)
@@ -292,19 +387,29 @@ class Builder:
     Args:
         encoder: a :class:`~retrieval.embeddings.Encoder`.
         index_dir: where versions live.
-        ann_threshold: above this many passages the dense index is HNSW instead of exact.
+        ann_threshold: above this many passages the dense index is IVF (approximate) instead of exact.
         max_file_mb: corpus files larger than this are skipped.
+        bm25: ``(k1, b)`` of the BM25 side.
+        passage_tokens: passage size limit in word pieces (capped at the model's limit).
+        embed_title: the encoder reads each document's title before its passages.
     """
 
-    def __init__(self, encoder, index_dir: Path, *, ann_threshold: int = 200_000, max_file_mb: float = 20.0,
-                 bm25: tuple[float, float] = (1.2, 0.75), hnsw_m: int = 32, ef_construction: int = 80,
-                 ef_search: int = 128):
+    def __init__(self, encoder, index_dir: Path, *, ann_threshold: int = 50_000, max_file_mb: float = 20.0,
+                 bm25: tuple[float, float] = (1.2, 0.75), passage_tokens: int | None = None,
+                 embed_title: bool = False):
         self.encoder = encoder
         self.index_dir = Path(index_dir)
         self.ann_threshold = ann_threshold
         self.max_file_mb = max_file_mb
-        self.hnsw = (hnsw_m, ef_construction, ef_search)
         self.bm25 = bm25
+        self.passage_tokens = min(encoder.limit, passage_tokens or encoder.limit)
+        self.embed_title = embed_title
+
+    @property
+    def splitting(self) -> dict:
+        """What decides passage boundaries and encoder inputs; unchanged documents are reused only
+        when it matches the previous version's."""
+        return {"tokens": self.passage_tokens, "embed_title": self.embed_title}
 
     def build(self, corpus: Path, *, previous: Index | None = None, rebuild: bool = False,
               progress: Progress | None = None) -> IndexSummary:
@@ -365,6 +470,7 @@ class Builder:
         enc = self.encoder
         compatible = prev is not None and prev.manifest.get("model") == enc.name and \
             prev.manifest.get("dim") == enc.dim and prev.manifest.get("parser") == docs_mod.PARSER_VERSION
+        same_split = compatible and prev.manifest.get("passages_split") == self.splitting
         old_docs = {d["doc_id"]: d for d in prev.documents()} if prev is not None else {}
         old_by_hash: dict[str, int] = {}
         if compatible:
@@ -405,7 +511,7 @@ class Builder:
                 old = old_docs.get(doc.doc_id)
                 status = "added" if old is None else ("unchanged" if old["content_hash"] == doc.content_hash
                                                        else "changed")
-                if compatible and status == "unchanged":
+                if same_split and status == "unchanged":
                     it = self._reuse(prev, doc.doc_id)
                 else:
                     it = self._fresh(doc, status)
@@ -470,15 +576,8 @@ class Builder:
         summary.passages = n
 
         self._write_store(out / "store.sqlite", items, rows)
-        if n > self.ann_threshold:
-            m, efc, efs = self.hnsw
-            dense = faiss.IndexHNSWFlat(enc.dim, m, faiss.METRIC_INNER_PRODUCT)
-            dense.hnsw.efConstruction = efc
-            dense.hnsw.efSearch = efs
-        else:
-            dense = faiss.IndexFlatIP(enc.dim)
-        if n:
-            dense.add(vecs)
+        kind = "ivf" if n > self.ann_threshold else "flat"
+        dense = dense_index(vecs, kind, prev.dense if (prev is not None and compatible) else None)
         faiss.write_index(dense, str(out / "dense.faiss"))
         np.save(out / "sentences.npy", svecs)
         Lexical(*self.bm25).build(lexical).save(out / "bm25")
@@ -493,8 +592,8 @@ class Builder:
             "documents": len(items),
             "passages": n,
             "sentences": n_sent,
-            "dense": "hnsw" if n > self.ann_threshold else "flat",
-            "ef_search": self.hnsw[2],
+            "dense": kind,
+            "passages_split": self.splitting,
             "bm25": {"k1": self.bm25[0], "b": self.bm25[1]},
             "corpus": str(corpus),
             "checksums": {f: file_digest(out / f, full=True) for f in FILES},
@@ -506,7 +605,7 @@ class Builder:
 
     def _fresh(self, doc: Document, status: str) -> _Item:
         enc = self.encoder
-        ps: list[Passage] = split_document(doc, enc.count_tokens, enc.limit)
+        ps: list[Passage] = split_document(doc, enc.count_tokens, self.passage_tokens, self.embed_title)
         meta = doc.meta()
         meta["paragraphs"] = len(doc.paragraphs)
         return _Item(

@@ -28,8 +28,9 @@ class Passage:
         part: 0 unless a long paragraph had to be split; then 0, 1, …
         text: the passage, verbatim (a substring of the paragraph).
         heading: the heading above the paragraph, if any.
-        title: the document title, if any (context for the embedding).
+        title: the document title, if any (BM25 indexes it; the encoder sees it when ``embed_title``).
         sentences: ``(start, end)`` character spans of the sentences in ``text``.
+        embed_title: put the title before the text for the encoder.
     """
 
     doc_id: str
@@ -39,10 +40,11 @@ class Passage:
     heading: str | None = None
     title: str | None = None
     sentences: list[tuple[int, int]] = field(default_factory=list)
+    embed_title: bool = False
 
     def context(self) -> str:
-        """The lines put before the text for the encoder (see :data:`EMBED_TITLE`)."""
-        return context_of(self.title, self.heading)
+        """The lines put before the text for the encoder: the title (when ``embed_title``), the heading."""
+        return context_of(self.title, self.heading, self.embed_title)
 
     def embed_text(self) -> str:
         """What the encoder sees: the passage with its context lines before it."""
@@ -64,14 +66,9 @@ class Passage:
         return hashlib.sha256(self.embed_text().encode("utf-8")).hexdigest()[:32]
 
 
-# The encoder sees the heading before the text. The document title is left out: on the dev set it
-# lowered R@1 from 0.88 to 0.84 (docs/RANKING.md); BM25 does index it.
-EMBED_TITLE = False
-
-
-def context_of(title: str | None, heading: str | None) -> str:
+def context_of(title: str | None, heading: str | None, embed_title: bool = False) -> str:
     """Context lines the encoder reads before a passage's text."""
-    return "\n".join(x for x in ((title if EMBED_TITLE else None), heading) if x)
+    return "\n".join(x for x in ((title if embed_title else None), heading) if x)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -158,18 +155,19 @@ def _fit_groups(text: str, groups: list[list[tuple[int, int, int]]], count: Toke
     return out
 
 
-def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passage]:
+def split_document(doc: Document, count: TokenCounter, limit: int, embed_title: bool = False) -> list[Passage]:
     """Passages of one document.
 
     Args:
         doc: the cleaned document.
         count: token counter of the encoder (texts → token counts, no special tokens).
-        limit: the most tokens one passage may hold, heading context included.
+        limit: the most tokens one passage may hold, context lines included.
+        embed_title: the encoder reads the document title before each passage (it counts against ``limit``).
     """
     out: list[Passage] = []
     for para in doc.paragraphs:
         title, heading = doc.title, para.heading
-        ctx = context_of(title, heading)
+        ctx = context_of(title, heading, embed_title)
         budget = limit - (count([ctx])[0] + 1 if ctx else 0)
         if budget < limit // 2:  # an absurd title or heading must not starve the text
             title = heading = None
@@ -178,7 +176,7 @@ def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passa
         spans = split_sentences(text)
         sizes = count([text[a:b] for a, b in spans]) if spans else []
         if sum(sizes) + len(spans) <= budget:
-            out.append(Passage(doc.doc_id, para.number, 0, text, heading, title, spans))
+            out.append(Passage(doc.doc_id, para.number, 0, text, heading, title, spans, embed_title))
             continue
         # too long: pack whole sentences; cut a sentence only when it alone is over the budget
         units: list[tuple[int, int, int]] = []
@@ -200,6 +198,6 @@ def split_document(doc: Document, count: TokenCounter, limit: int) -> list[Passa
         for part, g in enumerate(groups):
             a, b = g[0][0], g[-1][1]
             out.append(Passage(doc.doc_id, para.number, part, text[a:b], heading, title,
-                               [(x - a, y - a) for x, y, _ in g]))
+                               [(x - a, y - a) for x, y, _ in g], embed_title))
     return out
 

@@ -73,7 +73,8 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, *, method: str = "linear", dense_w
 
 
 def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 50, method: str = "linear",
-           dense_weight: float = 0.5, rrf_k: int = 60, mode: str = "hybrid") -> list[Candidate]:
+           dense_weight: float = 0.5, rrf_k: int = 60, mode: str = "hybrid",
+           limit: int | None = None) -> list[Candidate]:
     """Candidates from both sides, each scored on both, fused, best first.
 
     Args:
@@ -82,6 +83,7 @@ def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 5
         question: the question text (for BM25).
         candidates: how many passages each side contributes.
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
+        limit: return only the best ``limit`` (the whole pool is still scored and fused).
     """
     d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
     all_bm25 = index.lexical.scores(question)
@@ -94,8 +96,15 @@ def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 5
     ids = np.unique(np.concatenate([d_ids, b_ids]))
     if ids.size == 0:
         return []
-    vecs = index.vectors(ids)
-    dense = vecs @ qvec.astype(np.float32)
+    # FAISS already scored its own hits; only BM25-only candidates need their vectors read back
+    dense = np.empty(ids.size, np.float32)
+    have = np.zeros(ids.size, bool)
+    if d_ids.size:
+        at = np.searchsorted(ids, d_ids)
+        dense[at] = d_scores
+        have[at] = True
+    if not have.all():
+        dense[~have] = index.vectors(ids[~have]) @ qvec.astype(np.float32)
     bm25 = all_bm25[ids] if all_bm25.size else np.zeros(ids.size, np.float32)
     if mode == "dense":
         fused = dense.astype(np.float64)
@@ -103,5 +112,5 @@ def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 5
         fused = bm25.astype(np.float64)
     else:
         fused = fuse(dense, bm25, method=method, dense_weight=dense_weight, rrf_k=rrf_k)
-    order = np.argsort(-fused, kind="stable")
+    order = np.argsort(-fused, kind="stable")[:limit]
     return [Candidate(int(ids[i]), float(dense[i]), float(bm25[i]), float(fused[i])) for i in order]

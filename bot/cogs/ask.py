@@ -7,8 +7,10 @@ import contextlib
 import logging
 import re
 import time
-from typing import TYPE_CHECKING
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -26,6 +28,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("citebot.ask")
 NONE = discord.AllowedMentions.none()
+T = TypeVar("T")
+# no attempt on an interaction is started this close to the end of its token's 15 minutes
+INTERACTION_MARGIN = 10.0
+
+
+def transient(error: BaseException) -> bool:
+    """True for failures worth another attempt later: Discord's 5xx, rate limits that outlasted
+    discord.py's own tries, network errors. Other 4xx (missing access, deleted message) are final."""
+    if isinstance(error, discord.HTTPException):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, (discord.RateLimited, aiohttp.ClientError, OSError, asyncio.TimeoutError))
+
+
+def describe(error: BaseException) -> str:
+    """The error in a few words for a log line: status and code only, never a URL (interaction
+    tokens are in webhook URLs) nor the message text."""
+    if isinstance(error, discord.HTTPException):
+        return f"HTTP {error.status}, code {error.code}"
+    if isinstance(error, OSError) and error.errno:
+        return f"{type(error).__name__} errno {error.errno}"
+    return type(error).__name__
 
 
 class Ask(commands.Cog):
@@ -67,6 +90,49 @@ class Ask(commands.Cog):
             sources = [(i + 1, r.citation.title or r.doc_id) for i, r in enumerate(answer.results[:10])]
         return reply, AnswerView(sources, votes=True), answer
 
+    async def deliver(
+        self,
+        send: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        again: Callable[[], Awaitable[T]] | None = None,
+        deadline: datetime | None = None,
+    ) -> T | None:
+        """Send a reply; when discord.py gives up on it for a transient reason, try again after a pause.
+
+        Args:
+            send: makes one attempt (discord.py retries inside it: five tries, 429s and 500/502/504).
+            what: the reply in the log line, by ids only (no question or corpus text).
+            again: makes each further attempt instead of ``send``; it must not create a second
+                message if an earlier attempt did (a nonce, or editing the one message).
+            deadline: when sending becomes impossible (an interaction token's 15 minutes); no further
+                attempt is started within :data:`INTERACTION_MARGIN` seconds of it.
+
+        Returns what the attempt returned, or None when every attempt failed (one log line; other
+        errors are raised as before).
+        """
+        cfg = self.bot.config
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await (send if attempt == 1 or again is None else again)()
+            except Exception as e:
+                if not transient(e):
+                    raise
+                error = e
+            delay = cfg.send_retry_delay * 2 ** (attempt - 1)
+            if attempt > cfg.send_retries:
+                log.error("%s was not delivered: Discord failed %d attempt(s), the last with %s; giving up",
+                          what, attempt, describe(error))
+                return None
+            if deadline is not None and (deadline - datetime.now(timezone.utc)).total_seconds() < delay + INTERACTION_MARGIN:
+                log.error("%s was not delivered: Discord failed %d attempt(s), the last with %s; the "
+                          "interaction expires before another attempt", what, attempt, describe(error))
+                return None
+            log.info("%s: attempt %d failed (%s); trying again in %.1f s", what, attempt, describe(error), delay)
+            await asyncio.sleep(delay)
+
     async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None, answer: Answer) -> None:
         """Store the answer under its message id (buttons and "Show sources" find it there)."""
         await asyncio.to_thread(
@@ -97,8 +163,15 @@ class Ask(commands.Cog):
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view
-        msg = await interaction.followup.send(**kwargs, ephemeral=private, wait=True, allowed_mentions=NONE)
-        if answer is not None:
+        # further attempts edit the deferred "thinking" message, which the first follow-up fills in:
+        # if that follow-up went through but its response was lost, nothing is posted twice
+        msg = await self.deliver(
+            lambda: interaction.followup.send(**kwargs, ephemeral=private, wait=True, allowed_mentions=NONE),
+            again=lambda: interaction.edit_original_response(**kwargs, allowed_mentions=NONE),
+            deadline=interaction.expires_at,
+            what=f"the /ask answer for interaction {interaction.id}",
+        )
+        if msg is not None and answer is not None:
             await self.remember(msg, interaction.channel_id, interaction.guild_id, answer)
             self.bot.metrics.record(time.perf_counter() - started)
 
@@ -158,16 +231,23 @@ class Ask(commands.Cog):
         started = time.perf_counter()
         question = self._strip_mentions(message)
         refusal = self.precheck(question, message.author.id)
+        # every attempt carries the question's id as nonce: Discord returns the message an earlier
+        # attempt created (enforce_nonce) instead of posting a second one
+        where = f"the reply to message {message.id} in channel {message.channel.id}"
         if refusal:
-            await message.reply(refusal, mention_author=False, allowed_mentions=NONE)
+            await self.deliver(
+                lambda: message.reply(refusal, nonce=message.id, mention_author=False, allowed_mentions=NONE), what=where
+            )
             return
         async with _typing(message.channel):
             reply, view, answer = await self.compute(question)
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view
-        sent = await message.reply(**kwargs, mention_author=False, allowed_mentions=NONE)
-        if answer is not None:
+        sent = await self.deliver(
+            lambda: message.reply(**kwargs, nonce=message.id, mention_author=False, allowed_mentions=NONE), what=where
+        )
+        if sent is not None and answer is not None:
             await self.remember(sent, message.channel.id, message.guild.id if message.guild else None, answer)
             self.bot.metrics.record(time.perf_counter() - started)
 

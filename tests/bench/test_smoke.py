@@ -12,6 +12,7 @@ SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 
 @pytest.mark.parametrize("module, needs_scifact", [
     ("bench.beir", True),
+    ("bench.citebot_tune", True),
     ("bench.encoder", True),
     ("bench.speed", True),
     ("bench.indexing", True),

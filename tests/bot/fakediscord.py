@@ -14,9 +14,14 @@ The real discord.py client (HTTP client, gateway websocket, command tree, views)
   message context-menu commands, built from the commands the bot synced;
 * checks every message against Discord's limits and answers 400 (code 50035) like Discord does,
   and notes any message sent without ``allowed_mentions`` that suppresses every ping;
+* behaves like Discord where retries depend on it: a message with ``enforce_nonce`` whose nonce the
+  same author used in the last few minutes returns that message instead of a new one; interaction
+  tokens stop working 15 minutes after the interaction (401, code 50027); editing the original
+  response of a deferred interaction fills in its "thinking" message;
 * answers 404 for any route it does not know, recording it, so a new code path fails loudly;
 * offers fault hooks for reliability tests: :meth:`FakeDiscord.fail` (429 with ``retry_after``,
-  5xx), :meth:`FakeDiscord.drop_gateway`, :meth:`FakeDiscord.request_reconnect`,
+  5xx, optionally after the request took effect, as when Discord's response is lost),
+  :meth:`FakeDiscord.drop_gateway`, :meth:`FakeDiscord.request_reconnect`,
   :meth:`FakeDiscord.invalidate_session`, and ``response_delay``.
 
 Only loopback traffic: the server binds 127.0.0.1 and every URL it hands out points there.
@@ -43,6 +48,8 @@ API_PREFIX = "/api/v10"
 MANAGE_GUILD = 1 << 5
 VIEW_AND_SEND = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)
 EPHEMERAL = 64
+INTERACTION_TOKEN_SECONDS = 15 * 60
+NONCE_SECONDS = 5 * 60  # "the past few minutes" of Discord's enforce_nonce
 
 # Discord's message limits, checked independently of the bot's renderer
 LIMITS = {
@@ -166,6 +173,7 @@ class Fault:
     retry_after: float = 0.05
     is_global: bool = False
     body: dict | None = None
+    after: bool = False  # the request takes effect first; only the response is the failure
 
 
 @dataclass
@@ -240,6 +248,8 @@ class FakeDiscord:
         self.resumes: list[dict] = []
         self.attachments: dict[int, bytes] = {}
         self.faults: list[Fault] = []
+        self.expired: list[int] = []  # interactions whose token was used after its 15 minutes
+        self._nonces: dict[tuple[int, str], tuple[float, int]] = {}  # (channel, nonce) -> (time, message id)
         self.response_delay = 0.0
         self.heartbeat_interval_ms = 41250
         self._interactions: dict[str, dict] = {}  # token -> {id, original message id, deferred, ...}
@@ -285,17 +295,22 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def snowflake(self) -> int:
-        """A time-based, unique snowflake (so created_at looks right)."""
-        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    def snowflake(self, at: float | None = None) -> int:
+        """A time-based, unique snowflake (so created_at looks right); ``at`` is a Unix time."""
+        ms = int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (next(self._ids) & 0x3FFFFF)
 
     # ------------------------------------------------------------------ fault hooks
 
     def fail(self, method: str | None, path: str, *, status: int = 429, times: int = 1, retry_after: float = 0.05,
-             is_global: bool = False, body: dict | None = None) -> Fault:
-        """Make the next ``times`` requests whose path matches the regex ``path`` fail with ``status``."""
-        f = Fault(method.upper() if method else None, re.compile(path), status, times, retry_after, is_global, body)
+             is_global: bool = False, body: dict | None = None, after: bool = False) -> Fault:
+        """Make the next ``times`` requests whose path matches the regex ``path`` fail with ``status``.
+
+        ``after``: the request is carried out first and only its response is the failure (a message
+        is created, yet the client sees the error). Set ``times`` to 0 on the returned fault to stop it.
+        """
+        f = Fault(method.upper() if method else None, re.compile(path), status, times, retry_after, is_global, body,
+                  after)
         self.faults.append(f)
         return f
 
@@ -525,11 +540,13 @@ class FakeDiscord:
             out.append(opt)
         return out
 
-    def _interaction(self, type_: int, data: dict, *, user: Person, channel_id: int, message: dict | None = None) -> dict:
-        iid = self.snowflake()
+    def _interaction(self, type_: int, data: dict, *, user: Person, channel_id: int, message: dict | None = None,
+                     age: float = 0.0) -> dict:
+        created = time.time() - age
+        iid = self.snowflake(created)
         token = f"itoken-{iid}"
         self._interactions[token] = {"id": iid, "channel_id": channel_id, "original": None, "deferred": False,
-                                     "message": message, "responded": False, "user": user}
+                                     "message": message, "responded": False, "user": user, "created": created}
         payload = {
             "id": str(iid), "application_id": str(self.app_id), "type": type_, "data": data,
             "guild_id": str(self.guild_id), "channel_id": str(channel_id),
@@ -545,8 +562,11 @@ class FakeDiscord:
 
     async def slash(self, name: str, options: dict | None = None, *, user: Person | None = None,
                     channel_id: int | None = None, subcommand: str | None = None,
-                    resolved: dict | None = None, focused: str | None = None) -> dict:
-        """Invoke ``/name`` (or ``/name subcommand``) with ``options``; returns the interaction payload."""
+                    resolved: dict | None = None, focused: str | None = None, age: float = 0.0) -> dict:
+        """Invoke ``/name`` (or ``/name subcommand``) with ``options``; returns the interaction payload.
+
+        ``age``: seconds since the interaction was created (its token lasts 15 minutes from then).
+        """
         cmd = self.command(name)
         spec = cmd.get("options") or []
         opts: list[dict]
@@ -559,7 +579,7 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         payload = self._interaction(4 if focused else 2, data, user=user or self.alice,
-                                    channel_id=channel_id or self.general_id)
+                                    channel_id=channel_id or self.general_id, age=age)
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -657,6 +677,9 @@ class FakeDiscord:
             await asyncio.sleep(self.response_delay)
         fault = self._fault_for(rec)
         if fault is not None:
+            if fault.after:
+                with contextlib.suppress(_HTTPError):
+                    await self._route(rec, request)
             resp = self._fault_response(fault)
         else:
             try:
@@ -808,7 +831,17 @@ class FakeDiscord:
         ref = body.get("message_reference")
         if ref and int(ref["message_id"]) not in self.messages and ref.get("fail_if_not_exists", True):
             return _json({"message": "Invalid Form Body", "code": 50035}, 400)
-        return _json(self._new_message(channel_id, body))
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same author's message with this nonce from the past few minutes is returned
+            seen = self._nonces.get((channel_id, str(nonce)))
+            if seen is not None and time.time() - seen[0] < NONCE_SECONDS and seen[1] in self.messages:
+                return _json(self.messages[seen[1]])
+        msg = self._new_message(channel_id, body)
+        if nonce is not None:
+            msg["nonce"] = str(nonce)
+            self._nonces[(channel_id, str(nonce))] = (time.time(), int(msg["id"]))
+        return _json(msg)
 
     def _edit(self, rec: Recorded, msg: dict) -> web.Response:
         body = rec.json or {}
@@ -875,10 +908,19 @@ class FakeDiscord:
         info["responded"] = True
         return _json(out)
 
+    def _expired(self, info: dict) -> web.Response | None:
+        """Discord's answer to an interaction token used after its 15 minutes."""
+        if time.time() - info["created"] >= INTERACTION_TOKEN_SECONDS:
+            self.expired.append(info["id"])
+            return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
+        return None
+
     def _followup(self, rec: Recorded, token: str) -> web.Response:
         info = self._interactions.get(token)
         if info is None or not info["responded"]:
             return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        if (gone := self._expired(info)) is not None:
+            return gone
         body = rec.json or {}
         bad = self._check_message(rec, body)
         if bad is not None:
@@ -900,6 +942,8 @@ class FakeDiscord:
         info = self._interactions.get(token)
         if info is None:
             return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        if (gone := self._expired(info)) is not None:
+            return gone
         mid = info["original"] if which == "@original" else int(which)
         msg = self.messages.get(mid) if mid else None
         if msg is None:
@@ -907,7 +951,13 @@ class FakeDiscord:
         if rec.method == "GET":
             return _json(msg)
         if rec.method == "PATCH":
-            return self._edit(rec, msg)
+            resp = self._edit(rec, msg)
+            if resp.status == 200 and mid == info["original"] and info["deferred"]:
+                # Discord: editing the original response of a "thinking" defer fills it in
+                msg["flags"] &= ~128
+                info["deferred"] = False
+                resp = _json(msg)
+            return resp
         if rec.method == "DELETE":
             self.messages.pop(mid, None)
             return web.Response(status=204)

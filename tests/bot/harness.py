@@ -45,6 +45,7 @@ def bot_config(fake, workdir: Path, **overrides):
         cooldown_per=60.0,
         progress_interval=0.0,
         guild_ready_timeout=0.05,
+        send_retry_delay=0.1,  # the pause before sending a failed answer again (3 s by default)
     )
     values.update(overrides)
     return BotConfig.from_mapping(values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,9 @@ from retrieval.types import Answer, Citation, IndexSummary, Paragraph, Result, S
 
 # what Discord parses as a ping: @everyone/@here, or <@id>, <@!id>, <@&id> written contiguously
 MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>")
+# other tokens Discord shows as something else than their text, when their "<" is not escaped:
+# channels, slash commands, custom emoji, timestamps, guild navigation
+TOKEN = re.compile(r"(?<!\\)(?:\\\\)*<(?:#\d+|/[^:>\n]+:\d+|a?:\w+:\d+|t:-?\d+(?::\w)?|id:\w+)>")
 
 
 def payload(reply) -> dict:
@@ -54,6 +58,38 @@ def test_escape_neutralises_mentions_and_markdown():
         assert raw not in s
     assert "\\[l\\](http" in s, "masked links are broken up"
     assert unmark(s).startswith("@everyone @here")
+
+
+FORMS = ["<@{}>", "<@!{}>", "<@&{}>", "<#{}>", "</ask:{}>", "</corpus add:{}>", "<:emoji:{}>", "<a:anim:{}>", "<t:{}>",
+         "<t:{}:R>"]
+
+
+@pytest.mark.parametrize("digits", [1, 2, 5, 16, 17, 18, 19, 20, 21, 30])
+@pytest.mark.parametrize("form", FORMS)
+def test_mention_like_tokens_neutralised_whatever_the_id_length(form, digits):
+    # discord.utils.escape_mentions only knows 17-20 digit ids: <@1> stayed a mention pill
+    raw = form.format("1" * digits)
+    for text in (raw, f"see {raw} now", f"{raw}{raw}"):
+        s = escape(text)
+        assert not MENTION.search(s) and not TOKEN.search(s), s
+        assert unmark(s) == text, "shown as typed"
+
+
+def test_question_with_mention_tokens_is_echoed_inert():
+    q = "<@1> <@!22> <@&333> <#4> </ask:5> <t:1700000000:R> <:e:6> @everyone what did the mayor say?"
+    reply = render_answer(Answer(q, True, [make_result(1, "The mayor said yes.", 0, 19)], 0.9, "v1"))
+    title = reply.embeds[0].title
+    assert not MENTION.search(title) and not TOKEN.search(title), title
+    assert unmark(title) == q
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["<", ">", "@", "#", "/", ":", "!", "&", "a", "t", "R", " ", "\\", "\n"]),
+                          st.integers(0, 10**25).map(str)), max_size=40).map("".join))
+def test_escape_leaves_no_live_token(text):
+    s = escape(text)
+    assert not MENTION.search(s) and not TOKEN.search(s), s
+    assert unmark(s) == text
 
 
 def test_escape_lone_markdown_characters():
@@ -128,7 +164,8 @@ def test_not_answered_is_short_and_honest():
 
 # tokens, not characters: mentions must be generated whole to be tested
 text_chars = st.lists(
-    st.sampled_from(list("abc xyz*_~|`>#-[]()\\@<&!:\n.") + ["@everyone", "@here", "<@123456789012345678>", "é", "😀", "word "]),
+    st.sampled_from(list("abc xyz*_~|`>#-[]()\\@<&!:\n.1") + ["@everyone", "@here", "<@123456789012345678>", "é", "😀", "word ",
+                                                          "<@1>", "<@!1>", "<@&1>", "<#1>", "</ask:1>", "<t:1:R>", "- ", "1. "]),
     min_size=1,
     max_size=300,
 ).map("".join)
@@ -160,6 +197,7 @@ def test_answers_always_fit_and_never_ping(rs, question):
     ]
     for t in texts:
         assert not MENTION.search(t), t[:200]
+        assert not TOKEN.search(t), t[:200]
     desc = flat["embeds"][0]["description"]
     # every result is there with its number
     for i in range(1, len(rs) + 1):

@@ -52,6 +52,15 @@ def test_config_refuses_token_in_file_and_unknown_keys(tmp_path, monkeypatch):
         BotConfig.load(f)
 
 
+def test_config_send_retries():
+    assert (BotConfig().send_retries, BotConfig().send_retry_delay) == (2, 3.0)
+    cfg = BotConfig.from_mapping({"send_retries": "0", "send_retry_delay": "0.5"})  # as the environment gives them
+    assert (cfg.send_retries, cfg.send_retry_delay) == (0, 0.5)
+    for bad in ({"send_retries": -1}, {"send_retry_delay": -0.1}):
+        with pytest.raises(ConfigError, match="send_retr"):
+            BotConfig.from_mapping(bad)
+
+
 def test_token_problem():
     assert "DISCORD_TOKEN" in token_problem(None)
     assert "bare token" in token_problem("Bot " + GOOD_TOKEN)

@@ -73,7 +73,9 @@ async def test_bot_session_logs_never_hold_the_token(hostile_engine, tmp_path, a
                 await fake.drop_gateway(code=4000)  # RESUME carries the token
                 await fake.wait_for(lambda r: r.path == "/gateway/op/6", after=mark, timeout=30)
                 mark = fake.mark()
-                await fake.invalidate_session(resumable=False)  # IDENTIFY carries it again
+                # IDENTIFY carries it again; this is also the fault suite's op 9 INVALID_SESSION case:
+                # a new IDENTIFY, ready again, and answered afterwards (the last question below)
+                await fake.invalidate_session(resumable=False)
                 await fake.wait_for(lambda r: r.path == "/gateway/op/2", after=mark, timeout=30)
                 await bot.wait_until_ready()
                 # a command that fails inside (forged interaction without member data): a logged error

@@ -401,20 +401,32 @@ def test_damaged_index_one_line_then_rebuild_recovers(built, encoder, monkeypatc
     open_index(root).verify(full=True)
 
 
+def _script(args, env, cwd):
+    exe = Path(sys.executable).with_name("citebot")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
 def test_damaged_index_real_process(built, tmp_path):
-    """The same through the installed ``citebot`` script: real exit codes and stderr."""
+    """The same through the installed ``citebot`` script: real exit code and stderr."""
     eng, _ = built
     root, corpus = eng.settings.index_dir, eng.settings.corpus
     _damage(root, "faiss-truncated")
-    exe = Path(sys.executable).with_name("citebot")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     env.pop("CITEBOT_CONFIG", None)
-    loc = ["--corpus", str(corpus), "--index-dir", str(root)]
-    r = subprocess.run([str(exe), "ask", *loc, QUESTIONS[0]], capture_output=True, text=True, env=env,
-                       cwd=tmp_path, timeout=300)
+    r = _script(["ask", "--corpus", str(corpus), "--index-dir", str(root), QUESTIONS[0]], env, tmp_path)
     assert r.returncode == 1 and not r.stdout.strip()
     assert_one_error_line(r.stderr, "citebot index --rebuild")
-    r = subprocess.run([str(exe), "index", "--rebuild", *loc], capture_output=True, text=True, env=env,
-                       cwd=tmp_path, timeout=300)
+
+
+@pytest.mark.slow
+def test_damaged_index_real_process_rebuild(built, tmp_path):
+    """``citebot index --rebuild`` through the installed script repairs it (a model load and a build,
+    ~6 s: --run-slow only; every damage kind is rebuilt through the same CLI code in-process above)."""
+    eng, _ = built
+    root, corpus = eng.settings.index_dir, eng.settings.corpus
+    _damage(root, "faiss-truncated")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    env.pop("CITEBOT_CONFIG", None)
+    r = _script(["index", "--rebuild", "--corpus", str(corpus), "--index-dir", str(root)], env, tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     open_index(root).verify(full=True)

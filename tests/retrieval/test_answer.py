@@ -3,12 +3,13 @@
 import shutil
 from pathlib import Path
 
-import pytest
-
-from retrieval.answer import pick_quote
-from retrieval.lexical import analyze
-
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.answer import answer_type, pick_quote
+from retrieval.lexical import analyze
 
 
 def test_pick_quote_prefers_similarity_then_shared_terms():
@@ -93,3 +94,34 @@ def test_answer_type_breaks_ties_toward_numbers_and_times():
     sims = np.array([0.50, 0.48])
     assert pick_quote(text, spans, sims, set())[0] == 0
     assert pick_quote(text, spans, sims, set(), expect=answer_type("How many ships?"))[0] == 1
+
+
+def _pick_quote_reference(text, spans, sims, q_terms, lexical_weight, expect, type_weight):
+    """pick_quote without the pruning: every sentence analyzed and valued."""
+    vals = []
+    for i, (a, b) in enumerate(spans):
+        cover = len(q_terms & set(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
+        vals.append(float(sims[i]) + lexical_weight * cover
+                    + (type_weight if expect is not None and expect.search(text[a:b]) else 0.0))
+    best = int(np.argmax(vals))  # first of equal values, like pick_quote
+    return best, float(sims[best]), float(vals[best])
+
+
+_WORDS = ["ships", "struck", "83", "people", "Monday", "cartel", "bounty", "million", "the", "of", "oil", "2025"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8), min_size=1, max_size=8),
+       st.data(), st.sampled_from(["How many ships?", "When was it?", "cartel bounty oil", "zzz"]),
+       st.floats(0, 0.5), st.floats(0, 0.5))
+def test_pick_quote_pruning_matches_the_reference(sentences, data, question, lw, tw):
+    text, spans = "", []
+    for words in sentences:
+        start = len(text)
+        text += " ".join(words) + ". "
+        spans.append((start, len(text) - 1))
+    sims = np.array(data.draw(st.lists(st.floats(-1, 1, width=32), min_size=len(spans), max_size=len(spans))),
+                    dtype=np.float32)
+    q_terms, expect = set(analyze(question)), answer_type(question)
+    got = pick_quote(text, spans, sims, q_terms, lw, expect, tw)
+    assert got == _pick_quote_reference(text, spans, sims, q_terms, lw, expect, tw)

@@ -1,8 +1,18 @@
 """The encoder's fast path against sentence-transformers' own encode (the simple reference)."""
 
+from functools import lru_cache
+
 import numpy as np
 
 from retrieval.embeddings import cpu_has_bf16, resolve_model
+
+
+@lru_cache(maxsize=1)
+def fp32_reference():
+    """sentence-transformers' own model in fp32: the encoder's bf16 weights must not drift from it."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model("bundled"), device="cpu", local_files_only=True)
 
 
 def test_bundled_model_resolves_to_the_installed_package():
@@ -14,6 +24,9 @@ def test_bundled_model_resolves_to_the_installed_package():
 
 def test_precision_follows_the_cpu(encoder):
     assert encoder.precision == ("bf16" if cpu_has_bf16() else "fp32")
+    # bf16 runs as bf16 weights on the mean-pooling fast path, never as emulated bf16 elsewhere
+    dtype = next(encoder.st.parameters()).dtype
+    assert str(dtype) == ("torch.bfloat16" if cpu_has_bf16() else "torch.float32")
 
 
 def test_fast_path_matches_sentence_transformers(encoder):
@@ -21,10 +34,10 @@ def test_fast_path_matches_sentence_transformers(encoder):
              "Heading\nThird text with a heading line."]
     spans = [[(0, 12)], [(0, 18), (19, 69)], [(8, 40)]]
     vecs, svecs = encoder.encode_passages(texts, spans)
-    with encoder.autocast():
-        ref = encoder.st.encode(texts, normalize_embeddings=True)
+    ref = fp32_reference().encode(texts, normalize_embeddings=True)
     cos = (vecs * ref).sum(1)
     assert cos.min() > 0.999
+    assert (encoder.encode_queries(texts) * ref).sum(1).min() > 0.999
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
     assert [len(s) for s in svecs] == [1, 2, 1]
     # a one-sentence text's sentence vector is (nearly) the text vector itself
@@ -76,3 +89,13 @@ def test_concurrent_queries_share_batches_and_match_single_encoding(encoder):
     assert sum(calls) == len(texts) and len(calls) < len(texts)  # some questions shared a batch
     for i, v in enumerate(out):
         assert float(v @ ref[i]) > 0.999
+
+
+def test_questions_run_on_one_thread_and_batches_on_all(encoder):
+    import torch
+
+    assert encoder.query_threads == 1 and encoder.threads >= 1
+    encoder.encode_query("a question")
+    assert torch.get_num_threads() == 1
+    encoder.encode_passages(["a passage", "another one"])
+    assert torch.get_num_threads() == encoder.threads

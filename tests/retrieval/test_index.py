@@ -72,6 +72,26 @@ def test_incremental_reindex_reuses_unchanged_passages(engine, corpus):
     assert gone.stem not in {d["doc_id"] for d in engine.documents()}
 
 
+def test_changed_passage_settings_resplit_unchanged_documents(engine):
+    before = engine.index.manifest["passages"]
+    # the title goes before every passage the encoder reads: every passage of a titled document is new
+    engine.settings.embed_title = True
+    s = engine.reindex()
+    titled = {d["doc_id"] for d in engine.documents() if d["title"]}
+    rows = engine.index.passages(range(s.passages)).values()
+    assert 0 < len(titled) < 5 and s.passages == before and len(s.unchanged) == 5
+    assert s.embedded == sum(r["doc_id"] in titled for r in rows)
+    assert engine.index.manifest["passages_split"] == {"tokens": 254, "embed_title": True}
+    # unchanged files, smaller passages: nothing may be reused as is
+    engine.settings.embed_title, engine.settings.passage_tokens = False, 48
+    s = engine.reindex()
+    assert len(s.unchanged) == 5 and s.passages > before and s.embedded > 0
+    rows = engine.index.passages(range(s.passages))
+    assert max(engine.encoder.count_tokens([r["text"] for r in rows.values()])) <= 48
+    # short paragraphs of untitled documents are the same passages: reused by hash, not re-embedded
+    assert s.embedded < s.passages
+
+
 def test_rebuild_re_embeds_everything(engine):
     s = engine.reindex(rebuild=True)
     assert s.embedded == s.passages
@@ -153,7 +173,54 @@ def test_large_files_are_checked_by_samples(tmp_path):
 
 
 def test_ann_index_above_threshold(encoder, corpus, tmp_path):
-    eng = Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "ann", ann_threshold=10), encoder=encoder)
-    assert eng.index.manifest["dense"] == "hnsw"
+    eng = Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "ann", ann_threshold=10, nprobe=1000),
+                      encoder=encoder)
+    assert eng.index.manifest["dense"] == "ivf"
     a = eng.ask("What bounty has the US put on Maduro?")
     assert "50" in a.results[0].text
+    # all lists probed = exact: the IVF ranking equals a brute-force one over the stored vectors
+    ivf = index_mod._ivf_of(eng.index.dense)
+    assert ivf.nprobe == ivf.nlist
+    q = encoder.encode_query("Venezuela oil exports")
+    ids, scores = eng.index.search_dense(q, 10)
+    allv = eng.index.vectors(np.arange(eng.index.dense.ntotal))
+    ref = np.argsort(-(allv @ q), kind="stable")[:10]
+    assert np.allclose(scores, (allv @ q)[ref], atol=1e-5)
+    assert set(ids) == set(ref)
+
+
+def _unit(rng, n, d=32, centres=None):
+    """``n`` unit vectors around random centres (clustered like real embeddings)."""
+    centres = rng.standard_normal((20, d)) if centres is None else centres
+    x = centres[rng.integers(0, len(centres), n)] + 0.4 * rng.standard_normal((n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), centres
+
+
+def test_flat_dense_index_is_exact_within_fp16():
+    rng = np.random.default_rng(0)
+    x, c = _unit(rng, 3000)
+    q, _ = _unit(rng, 20, centres=c)
+    idx = index_mod.dense_index(x, "flat")
+    scores, ids = idx.search(q, 10)
+    ref = np.sort(q @ x.T, axis=1)[:, ::-1][:, :10]
+    assert np.abs(scores - ref).max() < 2e-3  # fp16 storage
+    assert np.abs(idx.reconstruct_batch(np.arange(5)) - x[:5]).max() < 1e-3
+
+
+def test_ivf_recall_and_centroid_reuse():
+    rng = np.random.default_rng(1)
+    x, c = _unit(rng, 20_000)
+    q, _ = _unit(rng, 50, centres=c)
+    exact = np.argsort(-(q @ x.T), axis=1)[:, :10]
+    idx = index_mod.dense_index(x, "ivf")
+    assert idx.nlist == index_mod.ivf_lists(len(x))
+    idx.nprobe = 16
+    _, got = idx.search(q, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, exact)])
+    assert recall >= 0.9
+    # an incremental build with a similar size keeps the trained centroids (no k-means rerun)
+    again = index_mod.dense_index(x[:15_000], "ivf", previous=idx)
+    assert again.nlist == idx.nlist and again.ntotal == 15_000
+    assert np.array_equal(again.quantizer.reconstruct_n(0, again.nlist), idx.quantizer.reconstruct_n(0, idx.nlist))
+    # a much larger corpus gets its own lists
+    assert index_mod.dense_index(x[:2_000], "ivf", previous=idx).nlist == index_mod.ivf_lists(2_000)
