@@ -146,9 +146,11 @@ class Encoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Normalized float32 vectors, one row per text."""
+        # a handful of questions is a tiny pass (one thread); an evaluation batch is real work
+        threads = self.query_threads if len(texts) <= 8 else self.threads
         if self._fast is not None:
-            return self.encode_passages(texts, _threads=self.query_threads)[0]
-        return self._st_encode(texts, self.query_threads)
+            return self.encode_passages(texts, _threads=threads)[0]
+        return self._st_encode(texts, threads)
 
     def _st_encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
         with self._forward(threads), self.autocast():

@@ -99,3 +99,7 @@ def test_questions_run_on_one_thread_and_batches_on_all(encoder):
     assert torch.get_num_threads() == 1
     encoder.encode_passages(["a passage", "another one"])
     assert torch.get_num_threads() == encoder.threads
+    encoder.encode_queries(["q"] * 3)
+    assert torch.get_num_threads() == 1
+    encoder.encode_queries([f"question {i}" for i in range(40)])  # an evaluation batch uses every core
+    assert torch.get_num_threads() == encoder.threads
