@@ -33,6 +33,13 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def latency_plot(speed: dict, out: Path) -> Path:
     """p50 (solid) and p99 (dashed) latency vs passages for every system in the speed results."""
     plt = _plt()
@@ -56,11 +63,7 @@ def latency_plot(speed: dict, out: Path) -> Path:
     ax.set_title("Question latency vs corpus size (2-core CPU)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    path = out / "latency.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, out / "latency.png")
 
 
 def encoder_plot(enc: dict, out: Path) -> Path:
@@ -86,11 +89,7 @@ def encoder_plot(enc: dict, out: Path) -> Path:
     ax.set_xlim(0, max(max(r["docs_per_s"], r.get("cpu_docs_per_s", 0)) for r in rows) * 1.75)
     ax.set_title("Encoder throughput by option (all-MiniLM-L6-v2, 2-core CPU)")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3)
-    fig.tight_layout()
-    path = out / "encoder.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, out / "encoder.png")
 
 
 def quality_plot(beir_files: list[Path], out: Path) -> Path:
@@ -121,11 +120,7 @@ def quality_plot(beir_files: list[Path], out: Path) -> Path:
     ax.set_xlabel("nDCG@10 on BEIR SciFact")
     ax.set_title("SciFact nDCG@10: ours (train split) vs published (test split)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = out / "quality.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, out / "quality.png")
 
 
 def main(argv=None) -> int:

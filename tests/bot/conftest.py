@@ -40,9 +40,7 @@ async def fake():
     with point_discord_at(f):
         yield f
     await f.close()
-    assert not f.unknown, f"bot called routes the fake does not know: {[(r.method, r.path) for r in f.unknown]}"
-    assert not f.violations, f"messages over Discord's limits: {[(r.path, p) for r, p in f.violations]}"
-    assert not f.ping_risks, f"messages sent without AllowedMentions.none(): {[r.path for r in f.ping_risks]}"
+    f.assert_clean()
 
 
 @pytest.fixture

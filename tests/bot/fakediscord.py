@@ -295,6 +295,13 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def assert_clean(self) -> None:
+        """The invariants every exchange keeps: no unknown route was called, no message broke
+        Discord's limits, every message was sent with pings disabled."""
+        assert not self.unknown, f"bot called routes the fake does not know: {[(r.method, r.path) for r in self.unknown]}"
+        assert not self.violations, f"messages over Discord's limits: {[(r.path, p) for r, p in self.violations]}"
+        assert not self.ping_risks, f"messages sent without AllowedMentions.none(): {[r.path for r in self.ping_risks]}"
+
     def snowflake(self, at: float | None = None) -> int:
         """A time-based, unique snowflake (so created_at looks right); ``at`` is a Unix time."""
         ms = int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS
@@ -974,6 +981,37 @@ def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Resp
     resp = web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})})
     resp._fake_body = data  # type: ignore[attr-defined]
     return resp
+
+
+@contextlib.contextmanager
+def fake_in_thread(timeout: float = 10.0):
+    """A :class:`FakeDiscord` served by its own event loop in a daemon thread, for code under test
+    that runs its own loop (``citebot run``); closed and joined on exit."""
+    import threading
+
+    ready, holder = threading.Event(), {}
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        holder["loop"] = loop
+
+        async def go():
+            holder["fake"] = await FakeDiscord().start()
+            ready.set()
+
+        loop.run_until_complete(go())
+        loop.run_forever()
+        loop.run_until_complete(holder["fake"].close())
+        loop.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    assert ready.wait(timeout), "the fake Discord did not start"
+    try:
+        yield holder["fake"]
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["loop"].stop)
+        t.join(timeout)
 
 
 def point_discord_at(fake: FakeDiscord):

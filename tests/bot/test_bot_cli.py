@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 
 import pytest
 
 from bot.cli import main
 from bot.feedback import FeedbackStore
-from fakediscord import FakeDiscord, point_discord_at
+from fakediscord import fake_in_thread, point_discord_at
 
 WELL_FORMED_BUT_WRONG = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.wrong-token-wrong-token-wrong-token"
 
@@ -48,33 +46,9 @@ def test_run_with_malformed_token(clean_env, capsys, monkeypatch):
 
 def test_run_with_rejected_token(clean_env, capsys, monkeypatch, tmp_path):
     """Discord answers 401 at login: one line, exit 2, and the index is never opened."""
-    ready = threading.Event()
-    holder: dict = {}
-
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-
-        async def go():
-            holder["fake"] = await FakeDiscord().start()
-            ready.set()
-
-        loop.run_until_complete(go())
-        loop.run_forever()
-        loop.run_until_complete(holder["fake"].close())
-        loop.close()
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    assert ready.wait(10)
-    fake = holder["fake"]
     monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
-    try:
-        with point_discord_at(fake):
-            code = main(["run", "--corpus", str(tmp_path / "corpus"), "--index-dir", str(tmp_path / "index")])
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["loop"].stop)
-        t.join(10)
+    with fake_in_thread() as fake, point_discord_at(fake):
+        code = main(["run", "--corpus", str(tmp_path / "corpus"), "--index-dir", str(tmp_path / "index")])
     assert code == 2
     err = capsys.readouterr().err
     line = _one_line_error(err)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 import pytest
 
@@ -140,34 +139,12 @@ def test_run_with_rejected_token_never_prints_it(clean_env, capfd, monkeypatch, 
     from bot.cli import main
 
     _, fd = bot_modules
-    ready, holder = threading.Event(), {}
-
-    def serve():
-        loop = asyncio.new_event_loop()
-        holder["loop"] = loop
-
-        async def go():
-            holder["fake"] = await fd.FakeDiscord().start()
-            ready.set()
-
-        loop.run_until_complete(go())
-        loop.run_forever()
-        loop.run_until_complete(holder["fake"].close())
-        loop.close()
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    assert ready.wait(10)
     token = f"MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.{SECRET}"
     monkeypatch.setenv("DISCORD_TOKEN", token)
-    try:
-        with fd.point_discord_at(holder["fake"]):
-            code = main(["-v", "run", "--corpus", str(clean_env / "c"), "--index-dir", str(clean_env / "i")])
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["loop"].stop)
-        t.join(10)
+    with fd.fake_in_thread() as fake, fd.point_discord_at(fake):
+        code = main(["-v", "run", "--corpus", str(clean_env / "c"), "--index-dir", str(clean_env / "i")])
     out, err = capfd.readouterr()
     assert code == 2 and "rejected the token" in err
     assert_clean(out + err + "\n".join(all_logs), token, "citebot run output and logs")
     # the request really carried the token (so the scan above was meaningful)
-    assert holder["fake"].requests[0].headers.get("Authorization") == f"Bot {token}"
+    assert fake.requests[0].headers.get("Authorization") == f"Bot {token}"
