@@ -74,9 +74,13 @@ async def test_bot_session_logs_never_hold_the_token(hostile_engine, tmp_path, a
                 mark = fake.mark()
                 # IDENTIFY carries it again; this is also the fault suite's op 9 INVALID_SESSION case:
                 # a new IDENTIFY, ready again, and answered afterwards (the last question below)
+                # wait_until_ready() would return at once (still set from the first READY): wait for
+                # the next on_ready, listening before the session is invalidated so it cannot be missed
+                ready_again = asyncio.create_task(bot.wait_for("ready", timeout=30))
+                await asyncio.sleep(0)
                 await fake.invalidate_session(resumable=False)
                 await fake.wait_for(lambda r: r.path == "/gateway/op/2", after=mark, timeout=30)
-                await bot.wait_until_ready()
+                await ready_again
                 # a command that fails inside (forged interaction without member data): a logged error
                 cmd = fake.command("stats")
                 p = fake._interaction(2, {"id": cmd["id"], "name": "stats", "type": 1, "options": []},
