@@ -167,13 +167,15 @@ class CiteBot(commands.Bot):
         if interaction.type is discord.InteractionType.autocomplete:
             return
         original = getattr(error, "original", error)
+        # the command, or for a button the custom_id of the component that was clicked
+        what = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id")
         if isinstance(error, app_commands.CheckFailure):
             text = str(error) or "You can't use that here."
         elif isinstance(original, discord.HTTPException):
-            log.warning("Discord error in %s: %s", interaction.command and interaction.command.qualified_name, original)
+            log.warning("Discord error in %s: %s", what, original)
             text = "Discord refused that request; please try again."
         else:
-            log.error("error in %s", interaction.command and interaction.command.qualified_name, exc_info=original)
+            log.error("error in %s", what, exc_info=original)
             text = "Something went wrong while handling that; the error was logged."
         await self.respond_text(interaction, text, ephemeral=True)
 

@@ -29,6 +29,7 @@ EMBED_TOTAL = 6000  # across all embeds of one message
 EMBEDS = 10
 FIELDS = 25
 BUTTON_LABEL = 80
+SOURCES_BUDGET = 1500  # characters of an answer's "Sources" list (the passages get the rest)
 
 ELLIPSIS = "…"
 EMBED_COLOUR = discord.Colour(0x3B82F6)
@@ -271,7 +272,7 @@ class NumberedCitation:
 
 
 def number_citations(results: Sequence[Result]) -> tuple[list[NumberedCitation], dict[int, list[int]]]:
-    """Number the results' citations 1..n, then the also-in sources after them.
+    """Number the results' citations 1..n (result i is [i+1]), then the also-in sources after them.
 
     Returns the ordered citations and, per result index, the numbers of its "also in" sources.
     """
@@ -285,8 +286,11 @@ def number_citations(results: Sequence[Result]) -> tuple[list[NumberedCitation],
             ordered.append(NumberedCitation(seen[key], c))
         return seen[key]
 
+    # every result keeps its own number, the one its passage is shown under, even when two passages
+    # come from the same paragraph (a long paragraph is split into several passages)
     for r in results:
-        add(r.citation)
+        ordered.append(NumberedCitation(len(ordered) + 1, r.citation))
+        seen.setdefault((r.citation.doc_id, r.citation.paragraph), len(ordered))
     also: dict[int, list[int]] = {}
     for i, r in enumerate(results):
         nums = []
@@ -303,14 +307,31 @@ def number_citations(results: Sequence[Result]) -> tuple[list[NumberedCitation],
     return ordered, also
 
 
-def citation_line(n: NumberedCitation) -> str:
-    """``[n] title · outlet · date · ¶ paragraph`` (escaped, one line)."""
+def _where(source: str | None, limit: int) -> str:
+    """A citation's file or URL for one line: plain URLs stay clickable (in ``<>``), the rest is escaped."""
+    w = one_line(source)
+    if w.startswith(("http://", "https://")) and escape(w) == w and " " not in w and ">" not in w and len(w) + 2 <= limit:
+        return f"<{w}>"
+    return truncate(escape(w), limit)
+
+
+def citation_line(n: NumberedCitation, limit: int = FIELD_VALUE) -> str:
+    """``[n] title · outlet · date · ¶ paragraph · file`` (escaped, one line, at most ``limit`` chars).
+
+    When it is too long the title is shortened, so the rest of the citation (file included) stays.
+    """
     c = n.citation
+    meta = "".join(f" · {one_line(p)}" for p in (c.outlet or c.author, c.date) if p)
     if c.paragraph:
-        label = c.label()
-    else:
-        label = " · ".join(p for p in (c.title or c.doc_id, c.outlet or c.author, c.date) if p)
-    return f"[{n.number}] {escape(one_line(label))}"
+        meta += f" · ¶ {c.paragraph}"
+    head = f"[{n.number}] "
+    where = f" · {_where(c.source, max(40, limit // 3))}" if c.source and c.source != c.doc_id else ""
+    title = one_line(c.title or c.doc_id)
+    room = max(20, limit - len(head) - len(escape(meta)) - len(where))
+    label = escape(truncate(title, room) + meta)
+    if len(head) + len(label) + len(where) > limit:  # escaping grew the title: shorten it further
+        label = escape(truncate(title, max(10, room - (len(head) + len(label) + len(where) - limit))) + meta)
+    return truncate(f"{head}{label}{where}", limit)
 
 
 def _chunk_lines(lines: Iterable[str], limit: int) -> list[str]:
@@ -344,12 +365,15 @@ def render_answer(answer: Answer, *, max_results: int = 10) -> Reply:
     numbered, also = number_citations(results)
 
     embed = discord.Embed(colour=EMBED_COLOUR, title=answer_title(answer.question))
-    lines = [citation_line(n) for n in numbered][: FIELDS * 3]
-    # sources get at most ~1,500 chars so the passages keep most of the 6,000 budget
+    # sources get at most ~1,500 chars so the passages keep most of the 6,000 budget: long titles are
+    # shortened so that every citation is listed
+    cited = numbered[: FIELDS * 3]
+    width = max(60, (SOURCES_BUDGET - 32) // max(1, len(cited)) - 1)  # 32: two fields' names and overhead
+    lines = [citation_line(n, min(width, FIELD_VALUE)) for n in cited]
     chunks = _chunk_lines(lines, FIELD_VALUE)
     used_src = 0
     for i, chunk in enumerate(chunks):
-        if used_src + len(chunk) > 1500 and i > 0:
+        if used_src + len(chunk) > SOURCES_BUDGET and i > 0:
             break
         embed.add_field(name="Sources" if i == 0 else "Sources (cont.)", value=chunk, inline=False)
         used_src += len(chunk) + 16

@@ -20,6 +20,15 @@ VOTE_DOWN = "citebot:vote:down"
 MAX_SOURCE_BUTTONS = 10  # two rows of five; the third row holds the votes
 
 
+class ReportingView(discord.ui.View):
+    """A view whose callbacks' errors reach the user like a command's (one ephemeral line, logged),
+    instead of discord.py's default of only logging them: the clicker would be left with "This
+    interaction failed" or, after a defer, a "thinking…" message that never resolves."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+        await interaction.client.report_interaction_error(interaction, error)  # type: ignore[attr-defined]
+
+
 class SourceButton(discord.ui.Button):
     """``[n] title``: shows citation n of this answer in context (ephemeral)."""
 
@@ -54,7 +63,7 @@ class VoteButton(discord.ui.Button):
         await cog.record_vote(interaction, self.vote)
 
 
-class AnswerView(discord.ui.View):
+class AnswerView(ReportingView):
     """Buttons under an answer: one per citation, then 👍/👎.
 
     Args:
@@ -76,7 +85,7 @@ class AnswerView(discord.ui.View):
         return cls([(n, None) for n in range(1, MAX_SOURCE_BUTTONS + 1)], votes=True)
 
 
-class DocumentsPager(discord.ui.View):
+class DocumentsPager(ReportingView):
     """◀ / ▶ through the indexed documents; only the person who asked can page."""
 
     def __init__(self, docs: list[dict], owner_id: int, *, per_page: int = 10, timeout: float = 300):
@@ -112,7 +121,7 @@ class DocumentsPager(discord.ui.View):
         await self._show(interaction, +1)
 
 
-class ReindexOfferView(discord.ui.View):
+class ReindexOfferView(ReportingView):
     """"Reindex now" after ``/corpus add``; admin-only like the command."""
 
     def __init__(self, *, timeout: float = 600):

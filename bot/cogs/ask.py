@@ -31,6 +31,7 @@ NONE = discord.AllowedMentions.none()
 T = TypeVar("T")
 # no attempt on an interaction is started this close to the end of its token's 15 minutes
 INTERACTION_MARGIN = 10.0
+ANSWER_FAILED = "Something went wrong while answering that; the error was logged. Please try again later."
 
 
 def transient(error: BaseException) -> bool:
@@ -84,6 +85,10 @@ class Ask(commands.Cog):
         except CitebotError as e:
             log.warning("engine error for a question: %s", e)
             return render_text(f"I can't answer right now: {e}"), None, None
+        except Exception:
+            # a mention has no command error handler: without this the asker would get no reply at all
+            log.exception("error while answering a question")
+            return render_text(ANSWER_FAILED), None, None
         reply = render_answer(answer)
         sources = []
         if answer.answered:
@@ -192,6 +197,14 @@ class Ask(commands.Cog):
         role = guild.self_role if guild is not None else None
         if role is not None:
             text = text.replace(f"<@&{role.id}>", " ")
+        # anyone else mentioned is part of the question: by name, not as a raw <@id> token that would
+        # be echoed back as digits and searched for as such
+        users = {u.id: u.display_name for u in message.mentions}
+        roles = {r.id: r.name for r in message.role_mentions}
+        channels = {c.id: c.name for c in message.channel_mentions}
+        text = re.sub(r"<@!?(\d+)>", lambda m: f"@{users[int(m[1])]}" if int(m[1]) in users else m[0], text)
+        text = re.sub(r"<@&(\d+)>", lambda m: f"@{roles[int(m[1])]}" if int(m[1]) in roles else m[0], text)
+        text = re.sub(r"<#(\d+)>", lambda m: f"#{channels[int(m[1])]}" if int(m[1]) in channels else m[0], text)
         return re.sub(r"\s+", " ", text).strip()
 
     async def _is_reply_to_me(self, message: discord.Message) -> bool:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ..client import CiteBot
 
 NONE = discord.AllowedMentions.none()
+STALE_SOURCE = (
+    "⚠️ This document changed since the answer was given: the quoted passage is no longer in this "
+    "paragraph. Below is the paragraph as it is now."
+)
 
 
 class Sources(commands.Cog):
@@ -52,6 +56,11 @@ class Sources(commands.Cog):
             )
             return
         reply = render_source(view, number=number, quote=r.get("quote"))
+        quote = r.get("quote") or ""
+        cited = next((p.text for p in view.paragraphs if p.number == view.paragraph), "")
+        if quote.strip() and quote not in cited:
+            # the document was edited and reindexed since the answer: don't pass the new text off as the quote
+            reply.content = STALE_SOURCE
         await interaction.followup.send(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
 
     # ------------------------------------------------------------------ /source

@@ -215,3 +215,57 @@ async def test_allowed_channels_are_enforced(fake, engine, tmp_path):
         assert not [r for r in fake.requests if r.path == f"/channels/{fake.other_id}/messages"], outside["id"]
     finally:
         await stop_bot(b)
+
+
+async def test_engine_failure_on_a_mention_is_reported_not_silent(fake, bot, engine, monkeypatch):
+    """An unexpected engine error on a mention gets a one-line reply; a mention has no command error
+    handler, so before the fix the asker got nothing at all (typing stopped, no reply)."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("index file vanished")
+
+    monkeypatch.setattr(engine, "ask", broken)
+    msg = await fake.mention(QUESTION)
+    r = await fake.wait_reply(msg, timeout=5)
+    body = r.body()
+    assert "Something went wrong" in body["content"] and not body.get("embeds")
+    assert "index file vanished" not in body["content"], "internals stay in the log"
+
+
+async def test_other_mentions_in_the_question_are_shown_by_name(fake, bot):
+    """"@citebot what did @bob say …": bob is named in the echoed question, not shown as raw digits."""
+    msg = await fake.send_message(f"<@{fake.bot.id}> did <@{fake.bob.id}> say {QUESTION}", mentions=[fake.bot, fake.bob])
+    r = await fake.wait_reply(msg)
+    title = r.body()["embeds"][0]["title"]
+    assert "@Bob" in title and str(fake.bob.id) not in title
+
+
+async def test_citation_numbers_match_the_passages_and_name_the_file(fake, bot, engine, monkeypatch):
+    """Two passages from one long paragraph keep numbers [1] and [2]: the Sources list, the passages,
+    the "also in" pointer and the buttons all agree, and each citation names its file."""
+    from retrieval.types import Answer, Citation, Result
+
+    def result(rank, doc, para, text, also=()):
+        cit = Citation(rank, doc, f"Title {doc}", "Outlet", None, "2025-01-02", para, f"{doc}.txt")
+        also_c = [Citation(0, d, f"Title {d}", None, None, None, 0, f"{d}.txt") for d in also]
+        return Result(rank, doc, para, text, text[:30], 0, 1.0, 0.9, cit, None, list(also), also_c)
+
+    answer = Answer(QUESTION, True, [
+        result(1, "alpha", 4, "First half of a long paragraph four. " * 3),
+        result(2, "alpha", 4, "Second half of the same paragraph four. " * 3),
+        result(3, "beta", 7, "A passage of another document, paragraph seven. " * 3, also=("gamma",)),
+    ], 0.9, "v-test")
+    monkeypatch.setattr(engine, "ask", lambda question, **kw: answer)
+    msg = await fake.mention(QUESTION)
+    r = await fake.wait_reply(msg)
+    embed = r.body()["embeds"][0]
+    sources = [ln.replace("\\", "") for f in embed["fields"] if f["name"].startswith("Sources") for ln in f["value"].split("\n")]
+    assert sources == [
+        "[1] Title alpha · Outlet · 2025-01-02 · ¶ 4 · alpha.txt",
+        "[2] Title alpha · Outlet · 2025-01-02 · ¶ 4 · alpha.txt",
+        "[3] Title beta · Outlet · 2025-01-02 · ¶ 7 · beta.txt",
+        "[4] Title gamma · gamma.txt",
+    ]
+    desc = embed["description"]
+    assert desc.index("**[3]**") < desc.index("another document") < desc.index("↳ also in [4]")
+    labels = [c["label"] for row in r.body()["components"] for c in row["components"] if c.get("label")]
+    assert labels == ["[1] Title alpha", "[2] Title alpha", "[3] Title beta"]

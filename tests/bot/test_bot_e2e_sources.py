@@ -163,3 +163,45 @@ async def test_buttons_on_unknown_answer(fake, bot):
     inter = await fake.click(fake_msg, "citebot:vote:up")
     cb = await fake.wait_interaction(inter, kind="callback")
     assert "can't store the vote" in cb.json["data"]["content"]
+
+
+async def test_source_button_error_is_reported_not_left_thinking(fake, bot, engine, monkeypatch):
+    """A citation button whose handler fails tells the clicker so (ephemeral); before the fix the
+    view's error went only to the log and the deferred "thinking…" message never resolved."""
+    answer = await _answer(fake)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("index file vanished")
+
+    monkeypatch.setattr(engine, "source", broken)
+    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    follow = await fake.wait_interaction(inter, kind="followup", timeout=5)
+    body = follow.body()
+    assert "Something went wrong" in body["content"] and body["flags"] & 64
+    assert "index file vanished" not in body["content"]
+
+
+async def test_source_button_warns_when_the_document_changed_since_the_answer(fake, bot, engine, monkeypatch):
+    """After the cited document was edited and reindexed, [n] shows today's paragraph with a warning
+    instead of silently presenting text that no longer holds the quote (no bold quote to be seen)."""
+    from dataclasses import replace
+
+    answer = await _answer(fake)
+    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    follow = await fake.wait_interaction(inter, kind="followup")
+    assert not follow.body().get("content"), "an unchanged source carries no warning"
+
+    original = engine.source
+
+    def edited(doc_id, paragraph=None, context=1):
+        view = original(doc_id, paragraph, context)
+        paras = [replace(p, text="This paragraph was rewritten.") if p.number == view.paragraph else p
+                 for p in view.paragraphs]
+        return replace(view, paragraphs=paras)
+
+    monkeypatch.setattr(engine, "source", edited)
+    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    follow = await fake.wait_interaction(inter, kind="followup")
+    body = follow.body()
+    assert "changed since the answer" in body["content"] and body["flags"] & 64
+    assert "This paragraph was rewritten." in body["embeds"][0]["description"]

@@ -259,3 +259,15 @@ def test_stats_embed():
     assert fields["Documents"] == "5" and fields["Passages"] == "65" and fields["Questions answered"] == "7"
     assert fields["Latency"].startswith("p50 200 ms · p95 400 ms")
     assert "d (built 2026-01-01" in fields["Index age"]
+
+
+def test_every_citation_is_listed_even_with_long_titles():
+    """Ten results with long titles: all ten are in the Sources list (titles are shortened), each
+    with its file; before the fix the list stopped after ~1,500 characters and [5]…[10] vanished."""
+    results = [make_result(i, f"Passage {i} says something. " * 10, 0, 20, title="A rather long headline about events " * 5)
+               for i in range(1, 11)]
+    reply = render_answer(Answer("q?", True, results, 0.8, "v1"))
+    sources = "\n".join(f.value for f in reply.embeds[0].fields if f.name.startswith("Sources"))
+    for i in range(1, 11):
+        assert f"\n[{i}] " in "\n" + sources and f"¶ 3 · doc{i}.txt" in sources
+    assert not message_problems(payload(reply))
