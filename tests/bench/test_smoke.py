@@ -12,7 +12,9 @@ SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 
 @pytest.mark.parametrize("module, needs_scifact", [
     ("bench.beir", True),
+    ("bench.beir_tune", True),
     ("bench.citebot_tune", True),
+    ("bench.fusion_cv", True),
     ("bench.encoder", True),
     ("bench.speed", True),
     ("bench.indexing", True),
