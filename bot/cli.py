@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start the Discord bot (token from the DISCORD_TOKEN environment variable)")
     _location_args(p)
+    p.add_argument(
+        "--debug-discord",
+        action="store_true",
+        help="also log discord.py at DEBUG (troubleshooting only: the log then holds every request's URL "
+        "and body, i.e. interaction tokens, questions and quoted text)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("doctor", help="check the configuration, the index and the token format")
@@ -60,10 +66,23 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------------- run
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Start the bot; a missing, malformed or rejected token is one line on stderr and exit code 2."""
+def configure_logging(*, verbose: bool, debug_discord: bool = False) -> None:
+    """Log levels for ``citebot run``: INFO, ``-v`` adds citebot's own DEBUG lines.
+
+    discord.py stays at INFO unless ``debug_discord``: at DEBUG its ``discord.http`` logs every
+    request URL (interaction tokens are part of webhook URLs: whoever has one can post as the bot in
+    that conversation for 15 minutes) and body (questions, quoted corpus text), and
+    ``discord.gateway`` every event received.
+    """
     import logging
 
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("citebot").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("discord").setLevel(logging.DEBUG if debug_discord else logging.INFO)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the bot; a missing, malformed or rejected token is one line on stderr and exit code 2."""
     from .config import BotConfig, token_problem
 
     cfg = BotConfig.load(getattr(args, "config", None))
@@ -72,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"citebot: error: {problem}", file=sys.stderr)
         return EXIT_BAD_TOKEN
     settings = rcli.settings_from(args)
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    configure_logging(verbose=args.verbose, debug_discord=getattr(args, "debug_discord", False))
 
     import discord
 

@@ -21,7 +21,7 @@ from .checks import NotHere, place_allowed
 from .config import BotConfig
 from .feedback import FeedbackStore
 from .render import render_text
-from .views import AnswerView
+from .views import AnswerView, ExpiredControls
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
@@ -120,6 +120,8 @@ class CiteBot(commands.Bot):
             await self.load_extension(ext)
         # one view with every possible custom_id, so buttons on old answers work after a restart
         self.add_view(AnswerView.persistent())
+        # answers clicks on pager / reindex-offer buttons whose view timed out or was lost in a restart
+        self.add_view(ExpiredControls())
         if self.config.sync_commands:
             await self.sync_commands()
 

@@ -4,20 +4,32 @@ Answer buttons follow discord.py's examples/views/persistent.py: ``timeout=None`
 ``custom_id`` on every item and one instance registered with ``Bot.add_view`` in ``setup_hook``.
 The buttons carry no state; the answer they belong to is looked up by the message id in the
 feedback store, so they keep working after a restart.
+
+The pager and the reindex offer are short-lived: their buttons are disabled when they time out
+(or, for the offer, once used), and :class:`ExpiredControls` answers clicks that still arrive.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import asyncio
+import logging
+from typing import Any, Sequence
 
 import discord
 
 from .render import button_label, page_count, render_documents
 
+log = logging.getLogger("citebot.views")
+
 SOURCE_PREFIX = "citebot:src:"
 VOTE_UP = "citebot:vote:up"
 VOTE_DOWN = "citebot:vote:down"
+DOCS_PREVIOUS = "citebot:docs:previous"
+DOCS_NEXT = "citebot:docs:next"
+REINDEX_OFFER = "citebot:reindex:offer"
 MAX_SOURCE_BUTTONS = 10  # two rows of five; the third row holds the votes
+PAGER_EXPIRED = "This list has expired: run /sources again to page through the documents."
+OFFER_EXPIRED = "This offer has expired or was already used: run /reindex to update the index."
 
 
 class ReportingView(discord.ui.View):
@@ -27,6 +39,36 @@ class ReportingView(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await interaction.client.report_interaction_error(interaction, error)  # type: ignore[attr-defined]
+
+
+class ExpiringView(ReportingView):
+    """A view with a timeout whose buttons are greyed out when it ends, so nobody is left clicking a
+    button that no longer answers ("This interaction failed").
+
+    ``message`` is the message carrying the view, set by whoever sends it: an
+    :class:`~discord.InteractionMessage` or :class:`~discord.WebhookMessage`, edited with the
+    token of the interaction that sent it (valid for 15 minutes, longer than any timeout here;
+    ephemeral messages can only be edited that way). Clicks that still arrive afterwards (a client
+    that had not refreshed, or a restart in between) reach :class:`ExpiredControls`.
+    """
+
+    message: Any = None
+
+    async def expire(self) -> None:
+        """Stop listening and edit the message to show every button disabled."""
+        self.stop()
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.message is None:
+            return
+        try:
+            await self.message.edit(view=self)
+        except discord.HTTPException as e:  # deleted, or the token expired: nothing left to grey out
+            log.info("could not disable the buttons of message %s: HTTP %s, code %s", self.message.id, e.status, e.code)
+
+    async def on_timeout(self) -> None:
+        await self.expire()
 
 
 class SourceButton(discord.ui.Button):
@@ -85,8 +127,9 @@ class AnswerView(ReportingView):
         return cls([(n, None) for n in range(1, MAX_SOURCE_BUTTONS + 1)], votes=True)
 
 
-class DocumentsPager(ReportingView):
-    """◀ / ▶ through the indexed documents; only the person who asked can page."""
+class DocumentsPager(ExpiringView):
+    """◀ / ▶ through the indexed documents; only the person who asked can page. The buttons are
+    disabled after ``timeout`` seconds without a click."""
 
     def __init__(self, docs: list[dict], owner_id: int, *, per_page: int = 10, timeout: float = 300):
         super().__init__(timeout=timeout)
@@ -112,17 +155,18 @@ class DocumentsPager(ReportingView):
         self._sync_buttons()
         await interaction.response.edit_message(**self.reply().kwargs(), view=self)
 
-    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id=DOCS_PREVIOUS)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await self._show(interaction, -1)
 
-    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary, custom_id=DOCS_NEXT)
     async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await self._show(interaction, +1)
 
 
-class ReindexOfferView(ReportingView):
-    """"Reindex now" after ``/corpus add``; admin-only like the command."""
+class ReindexOfferView(ExpiringView):
+    """"Reindex now" after ``/corpus add``; admin-only like the command. One use: the button is
+    disabled once it started a reindex, or after ``timeout`` seconds."""
 
     def __init__(self, *, timeout: float = 600):
         super().__init__(timeout=timeout)
@@ -137,9 +181,44 @@ class ReindexOfferView(ReportingView):
             return False
         return True
 
-    @discord.ui.button(label="Reindex now", style=discord.ButtonStyle.primary, emoji="🔄")
+    @discord.ui.button(label="Reindex now", style=discord.ButtonStyle.primary, emoji="🔄", custom_id=REINDEX_OFFER)
     async def reindex(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        button.disabled = True
-        self.stop()
         cog = interaction.client.get_cog("Admin")  # type: ignore[union-attr]
-        await cog.run_reindex(interaction, rebuild=False)
+        if cog.busy:
+            # refused with "already running": the offer stays usable for when that run is over
+            await cog.run_reindex(interaction, rebuild=False)
+            return
+        # used up: grey the button out while the reindex runs (no await before run_reindex marks
+        # itself running, so a second click meanwhile is refused, not run twice)
+        greying = asyncio.create_task(self.expire())
+        try:
+            await cog.run_reindex(interaction, rebuild=False)
+        finally:
+            await greying
+
+
+class ExpiredControls(ReportingView):
+    """Catches clicks on buttons whose view is gone (timed out, used, or the bot restarted), which
+    discord.py would otherwise drop, leaving "This interaction failed": one ephemeral line instead.
+
+    Registered once with ``Bot.add_view`` and no message id; live views are registered under their
+    message's id, which discord.py looks up first, so this only sees clicks nobody else handles.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    async def _expired(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    @discord.ui.button(label="◀ Previous", custom_id=DOCS_PREVIOUS)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._expired(interaction, PAGER_EXPIRED)
+
+    @discord.ui.button(label="Next ▶", custom_id=DOCS_NEXT)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._expired(interaction, PAGER_EXPIRED)
+
+    @discord.ui.button(label="Reindex now", custom_id=REINDEX_OFFER)
+    async def reindex(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._expired(interaction, OFFER_EXPIRED)

@@ -24,7 +24,7 @@ from discord.ext import commands
 from retrieval.errors import CitebotError, ReindexInProgress
 
 from ..checks import NotAdmin, interaction_is_admin
-from ..render import render_progress, render_stats, render_summary, render_text
+from ..render import escape, render_progress, render_stats, render_summary, render_text
 from ..views import ReindexOfferView
 
 if TYPE_CHECKING:
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot.admin")
 NONE = discord.AllowedMentions.none()
 ALREADY_RUNNING = "A reindex is already running; wait for its summary before starting another."
+REINDEX_FAILED = (
+    "❌ Reindex failed; the details were sent to the admin who started it and logged.\n"
+    "The previous index is still answering questions."
+)
 
 
 def safe_upload_name(filename: str, accepted: list[str]) -> tuple[str | None, str | None]:
@@ -96,6 +100,11 @@ class Admin(commands.Cog):
             raise NotAdmin()
         return True
 
+    @property
+    def busy(self) -> bool:
+        """A reindex is running: :meth:`run_reindex` would answer "already running"."""
+        return self._running or self.bot.engine.reindexing
+
     # ------------------------------------------------------------------ /reindex
 
     @app_commands.command(name="reindex", description="Rebuild the index from the corpus folder (admins).")
@@ -109,7 +118,7 @@ class Admin(commands.Cog):
     async def run_reindex(self, interaction: discord.Interaction, *, rebuild: bool) -> None:
         """Reindex off the event loop, editing a progress message, then post the summary."""
         engine = self.bot.engine
-        if self._running or engine.reindexing:
+        if self.busy:
             await interaction.response.send_message(ALREADY_RUNNING, ephemeral=True, allowed_mentions=NONE)
             return
         self._running = True  # set before the first await: a second click can't slip in
@@ -129,15 +138,18 @@ class Admin(commands.Cog):
                     listener(done, total)
 
             updater = asyncio.create_task(self._edit_progress(interaction, latest, changed, rebuild))
+            details = None
             try:
                 summary = await asyncio.to_thread(engine.reindex, rebuild=rebuild, progress=on_progress)
             except ReindexInProgress:
                 text = ALREADY_RUNNING
             except CitebotError as e:
-                text = f"❌ Reindex failed: {e}\nThe previous index is still answering questions."
+                # the message can hold server paths: the channel gets a generic line, the admin the details
+                log.warning("reindex failed: %s", e)
+                text, details = REINDEX_FAILED, str(e)
             except Exception as e:  # keep the bot up; the old index stays in place
                 log.exception("reindex failed")
-                text = f"❌ Reindex failed ({type(e).__name__}); see the bot's log.\nThe previous index is still answering questions."
+                text, details = REINDEX_FAILED, f"{type(e).__name__}: {e}"
             else:
                 text = render_summary(summary)
             finally:
@@ -145,6 +157,8 @@ class Admin(commands.Cog):
                 with contextlib.suppress(asyncio.CancelledError):
                     await updater
             await self._final_message(interaction, text)
+            if details is not None:
+                await self._failure_details(interaction, details)
         finally:
             self._running = False
 
@@ -163,6 +177,15 @@ class Admin(commands.Cog):
                     log.warning("could not edit the reindex progress message: %s", e)
             if self.bot.config.progress_interval > 0:
                 await asyncio.sleep(self.bot.config.progress_interval)
+
+    async def _failure_details(self, interaction: discord.Interaction, details: str) -> None:
+        """Why the reindex failed, to the admin who started it only (escaped: it is the error's text)."""
+        reply = render_text(f"Reindex failed: {escape(details)}")
+        try:
+            await interaction.followup.send(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
+        except discord.HTTPException:
+            # the interaction token expired (a reindex longer than 15 minutes): the log has it
+            log.info("could not send the reindex failure details to the admin; they are in the log above")
 
     async def _final_message(self, interaction: discord.Interaction, text: str) -> None:
         reply = render_text(text)
@@ -223,9 +246,12 @@ class Admin(commands.Cog):
             await interaction.followup.send(f"`{name}` appeared in the corpus meanwhile; not overwritten.", allowed_mentions=NONE)
             return
         verb = "Replaced" if replace else "Saved"
-        await interaction.followup.send(
+        offer = ReindexOfferView()
+        # wait=True: the view is tied to this message's id, and the offer can grey its button out
+        offer.message = await interaction.followup.send(
             f"📄 {verb} `{name}` ({len(data):,} bytes) in the corpus. Reindex now so it can be quoted?",
-            view=ReindexOfferView(),
+            view=offer,
+            wait=True,
             allowed_mentions=NONE,
         )
 

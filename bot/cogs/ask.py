@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import time
@@ -31,6 +32,7 @@ NONE = discord.AllowedMentions.none()
 T = TypeVar("T")
 # no attempt on an interaction is started this close to the end of its token's 15 minutes
 INTERACTION_MARGIN = 10.0
+DISCORD_MAX_OPTION_LENGTH = 6000  # the most a string option's max_length may be
 ANSWER_FAILED = "Something went wrong while answering that; the error was logged. Please try again later."
 
 
@@ -59,15 +61,25 @@ class Ask(commands.Cog):
         self.bot = bot
         # one bucket per user, shared by /ask and mentions so neither path dodges the other
         self.cooldown = UserCooldown(bot.config.cooldown_rate, bot.config.cooldown_per)
+        # declare the question's length limit on /ask so the Discord client enforces it while typing
+        # (the limit is a setting, so it can't be written in the annotation); precheck still checks
+        param = self.ask._params["question"]
+        self.ask._params["question"] = dataclasses.replace(
+            param, min_value=1, max_value=min(self.question_limit(), DISCORD_MAX_OPTION_LENGTH)
+        )
 
     # ------------------------------------------------------------------ shared logic
+
+    def question_limit(self) -> int:
+        """The longest question the engine accepts (``max_question_chars``)."""
+        return self.bot.engine.settings.max_question_chars if self.bot.engine else 1000
 
     def precheck(self, question: str, user_id: int) -> str | None:
         """A refusal message (empty, too long, cooldown), or None when the question may be asked."""
         q = question.strip()
         if not q:
             return "Ask me a question: mention me with it, or use `/ask`."
-        limit = self.bot.engine.settings.max_question_chars if self.bot.engine else 1000
+        limit = self.question_limit()
         if len(q) > limit:
             return f"That question is {len(q):,} characters long; the limit is {limit:,}. Please shorten it."
         retry = self.cooldown.hit(user_id)
@@ -243,6 +255,10 @@ class Ask(commands.Cog):
             return
         started = time.perf_counter()
         question = self._strip_mentions(message)
+        if not question and not (self._mentioned(message) or isinstance(message.channel, discord.DMChannel)):
+            # an image, sticker or embed-only message in an auto-answer channel or a followed thread
+            # (or such a reply): nothing was asked, and "Ask me a question" would only be noise there
+            return
         refusal = self.precheck(question, message.author.id)
         # every attempt carries the question's id as nonce: Discord returns the message an earlier
         # attempt created (enforce_nonce) instead of posting a second one

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from retrieval.errors import DocumentNotFound
 
-from ..render import render_answer_sources, render_source, truncate
+from ..render import escape, render_answer_sources, render_source, truncate
 from ..views import DocumentsPager
 
 if TYPE_CHECKING:
@@ -79,12 +79,28 @@ class Sources(commands.Cog):
         try:
             view = await asyncio.to_thread(self.bot.engine.source, document, paragraph, 1)
         except DocumentNotFound as e:
-            await interaction.followup.send(
-                f"{truncate(str(e), 300)} — try /sources for the list.", ephemeral=True, allowed_mentions=NONE
-            )
+            # the message quotes what the user typed: escaped, and shown to them only
+            text = f"{truncate(escape(str(e)), 300)} — try /sources for the list."
+            await self._error_after_defer(interaction, text, deferred_public=not private)
             return
         reply = render_source(view)
         await interaction.followup.send(**reply.kwargs(), ephemeral=private, allowed_mentions=NONE)
+
+    async def _error_after_defer(self, interaction: discord.Interaction, text: str, *, deferred_public: bool) -> None:
+        """An error only the user sees, after a defer.
+
+        The first follow-up after a public defer fills in the public "thinking" message and its
+        ephemeral flag is ignored (Discord can't turn a message ephemeral). So that message is
+        deleted first; the follow-up is then a new message, and ephemeral.
+        """
+        if deferred_public:
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                # it could not be removed: fill it in rather than leave it "thinking" forever
+                await interaction.edit_original_response(content=text, allowed_mentions=NONE)
+                return
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NONE)
 
     @source.autocomplete("document")
     async def document_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -113,7 +129,11 @@ class Sources(commands.Cog):
         docs = await asyncio.to_thread(self.bot.engine.documents)
         docs = sorted(docs, key=lambda d: str(d.get("doc_id")))
         pager = DocumentsPager(docs, interaction.user.id, per_page=self.bot.config.documents_per_page)
-        await interaction.response.send_message(**pager.reply().kwargs(), view=pager, ephemeral=True, allowed_mentions=NONE)
+        sent = await interaction.response.send_message(
+            **pager.reply().kwargs(), view=pager, ephemeral=True, allowed_mentions=NONE
+        )
+        # the ephemeral message, edited with this interaction's token to grey the buttons out at timeout
+        pager.message = sent.resource
 
     # ------------------------------------------------------------------ context menu
 

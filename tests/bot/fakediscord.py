@@ -487,8 +487,11 @@ class FakeDiscord:
 
     async def send_message(self, content: str, *, author: Person | None = None, channel_id: int | None = None,
                            mentions: Iterable[Person] = (), reply_to: dict | None = None,
-                           mention_everyone: bool = False) -> dict:
-        """A user posts a message (MESSAGE_CREATE). Returns the message payload."""
+                           mention_everyone: bool = False, attachments: Iterable[dict] = ()) -> dict:
+        """A user posts a message (MESSAGE_CREATE). Returns the message payload.
+
+        ``attachments``: e.g. ``[fake.attachment("cat.png", b"...", "image/png")]`` with ``content=""``
+        for an image-only message."""
         author = author or self.alice
         channel_id = channel_id or self.general_id
         msg = {
@@ -496,7 +499,7 @@ class FakeDiscord:
             "author": author.user(), "member": author.member(with_user=False), "content": content,
             "timestamp": _iso(), "edited_timestamp": None, "tts": False, "mention_everyone": mention_everyone,
             "mentions": [p.user() for p in mentions], "mention_roles": [], "mention_channels": [],
-            "attachments": [], "embeds": [], "components": [], "pinned": False, "type": 0, "flags": 0,
+            "attachments": list(attachments), "embeds": [], "components": [], "pinned": False, "type": 0, "flags": 0,
         }
         if reply_to is not None:
             msg["type"] = 19
@@ -603,10 +606,16 @@ class FakeDiscord:
                 "content_type": content_type, "ephemeral": True}
 
     async def click(self, message: dict, custom_id: str, *, user: Person | None = None) -> dict:
-        """Press the button ``custom_id`` on ``message`` (as the fake returned it)."""
-        ids = [c.get("custom_id") for row in message.get("components") or [] for c in row.get("components") or []]
+        """Press the button ``custom_id`` on ``message`` (as the fake returned it, or an older copy:
+        what a client shows until it sees an edit). A disabled button can't be pressed."""
+        items = [c for row in message.get("components") or [] for c in row.get("components") or []]
+        ids = [c.get("custom_id") for c in items]
         if custom_id not in ids:
             raise KeyError(f"no component {custom_id!r} on that message; it has {ids}")
+        if any(c.get("custom_id") == custom_id and c.get("disabled") for c in items):
+            # Discord clients don't send clicks on a disabled button; pass an older copy of the
+            # message to click what a client that had not refreshed yet would still show enabled
+            raise ValueError(f"{custom_id!r} is disabled on that message")
         payload = self._interaction(3, {"custom_id": custom_id, "component_type": 2}, user=user or self.alice,
                                     channel_id=int(message["channel_id"]), message=message)
         await self.dispatch("INTERACTION_CREATE", payload)
@@ -854,8 +863,16 @@ class FakeDiscord:
         body = rec.json or {}
         merged = {k: v for k, v in msg.items() if k in ("content", "embeds", "components")}
         merged.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})
-        bad = self._check_message(rec, {**merged, "allowed_mentions": body.get("allowed_mentions")} if any(
-            k in body for k in ("content", "embeds")) else merged)
+        if any(k in body for k in ("content", "embeds")):
+            bad = self._check_message(rec, {**merged, "allowed_mentions": body.get("allowed_mentions")})
+        else:
+            # only the components change (buttons disabled): no text is sent, so nothing can ping;
+            # the message as it will be must still fit Discord's limits
+            problems = message_problems(merged)
+            bad = None
+            if problems:
+                self.violations.append((rec, problems))
+                bad = _json({"message": "Invalid Form Body", "code": 50035, "errors": {"_problems": problems}}, 400)
         if bad is not None:
             return bad
         for k in ("content", "embeds", "components"):
@@ -986,7 +1003,8 @@ def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Resp
 @contextlib.contextmanager
 def fake_in_thread(timeout: float = 10.0):
     """A :class:`FakeDiscord` served by its own event loop in a daemon thread, for code under test
-    that runs its own loop (``citebot run``); closed and joined on exit."""
+    that runs its own loop (``citebot run``); closed and joined on exit. Its ``loop`` attribute is
+    the loop serving it, for ``asyncio.run_coroutine_threadsafe(fake.slash(...), fake.loop)``."""
     import threading
 
     ready, holder = threading.Event(), {}
@@ -997,6 +1015,7 @@ def fake_in_thread(timeout: float = 10.0):
 
         async def go():
             holder["fake"] = await FakeDiscord().start()
+            holder["fake"].loop = loop  # drive it from another thread: asyncio.run_coroutine_threadsafe
             ready.set()
 
         loop.run_until_complete(go())

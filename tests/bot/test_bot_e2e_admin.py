@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import threading
 from pathlib import Path
@@ -123,16 +124,27 @@ async def test_admin_role_can_see_stats(fake, bot, engine):
     assert "built" in fields["Index age"]
 
 
-async def test_failed_reindex_reports_and_keeps_old_index(fake, bot, engine, tmp_path):
+async def test_failed_reindex_reports_and_keeps_old_index(fake, bot, engine, tmp_path, caplog):
+    """The channel sees a generic line (the error names server paths); the admin who started it gets
+    the details, escaped, in an ephemeral follow-up; the log has them too."""
     old = engine.stats()["version"]
     corpus = engine.settings.corpus
-    engine.settings.corpus = tmp_path / "missing-corpus"
+    missing = tmp_path / "missing_corpus*here"
+    engine.settings.corpus = missing
     try:
-        inter = await fake.slash("reindex", user=fake.ada)
-        done = await fake.wait_interaction(inter, lambda r: "Reindex failed" in _content(r), kind="edit")
-        assert "corpus not found" in _content(done) and "previous index is still answering" in _content(done)
+        with caplog.at_level("WARNING", logger="citebot"):
+            inter = await fake.slash("reindex", user=fake.ada)
+            done = await fake.wait_interaction(inter, lambda r: "Reindex failed" in _content(r), kind="edit")
+            details = await fake.wait_interaction(inter, kind="followup")
     finally:
         engine.settings.corpus = corpus
+    public = _content(done)
+    assert "previous index is still answering" in public and "details were sent" in public
+    assert str(tmp_path) not in public and "corpus not found" not in public
+    private = details.body()
+    assert private["flags"] & 64, "the details are ephemeral"
+    assert "corpus not found" in private["content"] and "missing\\_corpus\\*here" in private["content"]
+    assert str(missing) in caplog.text
     assert engine.stats()["version"] == old
     m = await fake.mention(QUESTION)
     r = await fake.wait_reply(m)
@@ -189,3 +201,59 @@ async def test_corpus_add_saves_then_offers_reindex(fake, bot, engine, restore_c
     done = await fake.wait_interaction(go, lambda r: "Reindex finished" in _content(r), kind="edit")
     assert "added: light\\_house" in _content(done)
     assert any(d["doc_id"] == "light_house" for d in await asyncio.to_thread(engine.documents))
+
+
+def _offer_button(offer: dict) -> dict:
+    return offer["components"][0]["components"][0]
+
+
+async def test_reindex_offer_is_used_once_then_greyed_out(fake, bot, engine, restore_corpus):
+    """Once "Reindex now" started a reindex, the offer message is edited to show the button disabled;
+    a click already on its way is told to use /reindex (no "This interaction failed", no second run)."""
+    inter = await _corpus_add(fake, "light house.txt", NEW_DOC.encode())
+    follow = await fake.wait_interaction(inter, kind="followup")
+    offer = copy.deepcopy(fake.messages[int(follow.response["id"])])  # what the clients show now
+    button = _offer_button(offer)
+    assert not button.get("disabled")
+    mark = fake.mark()
+    go = await fake.click(offer, button["custom_id"], user=fake.ada)
+    # the /corpus add token edits its own message (the offer)
+    grey = await fake.wait_interaction(inter, kind="edit", after=mark)
+    assert grey.path.endswith(f"/messages/{offer['id']}") and 200 <= grey.status < 300
+    assert _offer_button(grey.json)["disabled"] is True
+    assert _offer_button(fake.messages[int(offer["id"])])["disabled"] is True
+    await fake.wait_interaction(go, lambda r: "Reindex finished" in _content(r), kind="edit")
+    version = engine.stats()["version"]
+
+    again = await fake.click(offer, button["custom_id"], user=fake.rolf)
+    cb = await fake.wait_interaction(again, kind="callback", timeout=5)
+    assert cb.json["type"] == 4 and cb.json["data"]["flags"] & 64
+    assert "/reindex" in cb.json["data"]["content"]
+    await asyncio.sleep(0.2)
+    assert engine.stats()["version"] == version and not engine.reindexing
+
+
+async def test_reindex_offer_greys_out_at_timeout(fake, engine, tmp_path, restore_corpus, monkeypatch):
+    """An offer nobody used is disabled after its timeout; a late click says to use /reindex."""
+    from functools import partial
+
+    from harness import bot_config, start_bot, stop_bot
+
+    from bot import views
+
+    monkeypatch.setattr(views, "ReindexOfferView", partial(views.ReindexOfferView, timeout=0.5))
+    b = await start_bot(bot_config(fake, tmp_path), engine)
+    try:
+        version = engine.stats()["version"]
+        inter = await _corpus_add(fake, "light house.txt", NEW_DOC.encode())
+        follow = await fake.wait_interaction(inter, kind="followup")
+        offer = copy.deepcopy(fake.messages[int(follow.response["id"])])
+        grey = await fake.wait_interaction(inter, kind="edit", timeout=5)
+        assert _offer_button(grey.json)["disabled"] is True
+        late = await fake.click(offer, _offer_button(offer)["custom_id"], user=fake.ada)
+        cb = await fake.wait_interaction(late, kind="callback", timeout=5)
+        assert cb.json["data"]["flags"] & 64 and "/reindex" in cb.json["data"]["content"]
+        await asyncio.sleep(0.2)
+        assert engine.stats()["version"] == version and not engine.reindexing
+    finally:
+        await stop_bot(b)

@@ -131,6 +131,25 @@ async def test_ten_thousand_character_question_gets_clear_message(fake, bot):
     assert "limit is 1,000" in cb.json["data"]["content"]
 
 
+async def test_ask_declares_the_question_length_limit(fake, engine, tmp_path, monkeypatch):
+    """/ask's question option carries the configured limit as max_length, so the Discord client
+    stops the user while typing instead of refusing after submission (the server-side check above
+    stays for old clients and forged payloads)."""
+    from harness import bot_config, start_bot, stop_bot
+
+    monkeypatch.setattr(engine.settings, "max_question_chars", 321)
+    b = await start_bot(bot_config(fake, tmp_path), engine)
+    try:
+        question = next(o for o in fake.command("ask")["options"] if o["name"] == "question")
+        assert question["type"] == 3 and question["required"]
+        assert question["min_length"] == 1 and question["max_length"] == 321
+        inter = await fake.slash("ask", {"question": "x" * 322})
+        cb = await fake.wait_interaction(inter, kind="callback")
+        assert cb.json["data"]["flags"] & 64 and "limit is 321" in cb.json["data"]["content"]
+    finally:
+        await stop_bot(b)
+
+
 async def test_cooldown_has_a_clear_message(fake, engine, tmp_path):
     """Per-user: the third question inside the window is refused with the wait time; others unaffected."""
     from harness import bot_config, start_bot, stop_bot
@@ -170,7 +189,7 @@ async def test_reply_to_an_answer_and_thread_follow_up(fake, bot):
     quiet = await fake.send_message("just chatting here", channel_id=fake.thread_id)
     t_first = await fake.mention(QUESTION, channel_id=fake.thread_id)
     await fake.wait_reply(t_first, after=mark)
-    assert not any((r.body().get("message_reference") or {}).get("message_id") == quiet["id"] for r in fake.since(mark))
+    assert not any(str((r.body().get("message_reference") or {}).get("message_id")) == quiet["id"] for r in fake.since(mark))
     # now the bot answered in the thread: a follow-up needs no mention
     t_next = await fake.send_message("And who labeled the cartel a terrorist group?", channel_id=fake.thread_id)
     r = await fake.wait_reply(t_next)
@@ -184,13 +203,34 @@ async def test_auto_answer_channel(fake, bot):
     assert r.body().get("embeds")
 
 
+async def test_image_only_messages_are_not_questions(fake, bot):
+    """An image (no text) in an auto-answer channel or a followed thread gets no "Ask me a question"
+    reply; mentioning the bot without a question still gets the hint."""
+    first = await fake.mention(QUESTION, channel_id=fake.thread_id)
+    await fake.wait_reply(first)  # the bot now follows the thread
+    mark = fake.mark()
+    images = []
+    for channel in (fake.other_id, fake.thread_id):
+        image = fake.attachment("cat.png", b"\x89PNG fake", "image/png")
+        images.append(await fake.send_message("", channel_id=channel, attachments=[image]))
+    # later messages in the same channels are answered; had the images been answered, theirs came first
+    for channel in (fake.other_id, fake.thread_id):
+        await fake.wait_reply(await fake.send_message(QUESTION, channel_id=channel), after=mark)
+    replied_to = {str((r.body().get("message_reference") or {}).get("message_id")) for r in fake.since(mark)}
+    assert not replied_to & {m["id"] for m in images}
+
+    bare = await fake.mention("")
+    r = await fake.wait_reply(bare)
+    assert "Ask me a question" in r.body()["content"]
+
+
 async def test_plain_messages_are_ignored(fake, bot):
     """No mention, not a reply, not a followed thread: the bot stays quiet."""
     quiet = await fake.send_message(QUESTION)
     # a later mention is answered; had the quiet one been answered, its reply would come first
     probe = await fake.mention(QUESTION)
     await fake.wait_reply(probe)
-    assert not [r for r in fake.requests if (r.body().get("message_reference") or {}).get("message_id") == quiet["id"]]
+    assert not [r for r in fake.requests if str((r.body().get("message_reference") or {}).get("message_id")) == quiet["id"]]
 
 
 async def test_direct_message_is_answered(fake, bot):

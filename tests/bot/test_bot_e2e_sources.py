@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 from harness import start_bot, stop_bot
@@ -61,6 +62,31 @@ async def test_slash_source_with_autocomplete(fake, bot, engine):
     assert "no document" in follow.body()["content"] and "/sources" in follow.body()["content"]
 
 
+async def test_public_source_not_found_is_shown_only_to_the_user(fake, bot, engine):
+    """``/source private:False`` defers publicly; a "no document" error must not fill that public
+    "thinking" message (the first follow-up after a defer does, ignoring its ephemeral flag). The
+    bot deletes it and sends the error as an ephemeral follow-up, with the typed id escaped."""
+    inter = await fake.slash("source", {"document": "no_such*doc", "private": False})
+    cb = await fake.wait_interaction(inter, kind="callback")
+    assert cb.json["type"] == 5 and not ((cb.json.get("data") or {}).get("flags") or 0) & 64, "public defer"
+    thinking = int(cb.response["resource"]["message"]["id"])
+    follow = await fake.wait_interaction(inter, kind="followup")
+    deleted = [r for r in fake.for_interaction(inter) if r.method == "DELETE"]
+    assert deleted and deleted[0].path.endswith("/messages/@original") and deleted[0].t < follow.t
+    assert thinking not in fake.messages, "no public trace of the error"
+    body = follow.body()
+    assert body["flags"] & 64 and "no document" in body["content"] and "/sources" in body["content"]
+    assert "no\\_such\\*doc" in body["content"]
+    assert fake.messages[int(follow.response["id"])]["flags"] & 64
+
+    # found: still public
+    doc = engine.documents()[0]["doc_id"]
+    inter = await fake.slash("source", {"document": doc, "private": False})
+    follow = await fake.wait_interaction(inter, kind="followup")
+    assert not (follow.body().get("flags") or 0) & 64 and follow.body()["embeds"]
+    assert not [r for r in fake.for_interaction(inter) if r.method == "DELETE"]
+
+
 async def test_sources_lists_documents_with_pages(fake, bot, engine):
     inter = await fake.slash("sources")
     cb = await fake.wait_interaction(inter, kind="callback")
@@ -96,6 +122,49 @@ async def test_sources_paging_by_button(fake, engine, tmp_path):
         assert refused.json["type"] == 4 and "yourself" in refused.json["data"]["content"]
     finally:
         await stop_bot(b)
+
+
+async def test_sources_pager_greys_out_at_timeout_and_late_clicks_are_answered(fake, engine, tmp_path, monkeypatch):
+    """After its timeout the /sources pager edits its message (with the /sources token: it is
+    ephemeral) to disable both arrows. A click that still arrives (a client that had not refreshed,
+    or after a restart) gets a clear ephemeral line instead of "This interaction failed"."""
+    from functools import partial
+
+    from harness import bot_config
+
+    from bot import views
+
+    monkeypatch.setattr(views, "DocumentsPager", partial(views.DocumentsPager, timeout=0.5))
+    config = bot_config(fake, tmp_path, documents_per_page=2)
+    b = await start_bot(config, engine)
+    try:
+        inter = await fake.slash("sources")
+        cb = await fake.wait_interaction(inter, kind="callback")
+        msg = copy.deepcopy(cb.response["resource"]["message"])  # what the client shows until an edit
+        nxt = next(c["custom_id"] for row in msg["components"] for c in row["components"] if "Next" in c["label"])
+        click = await fake.click(msg, nxt)
+        assert (await fake.wait_interaction(click, kind="callback")).json["type"] == 7, "pages while alive"
+
+        edit = await fake.wait_interaction(inter, kind="edit", timeout=5)
+        assert edit.path.endswith("/messages/@original") and 200 <= edit.status < 300
+        buttons = [c for row in edit.json["components"] for c in row["components"]]
+        assert len(buttons) == 2 and all(btn["disabled"] for btn in buttons)
+        assert "Page 2/3" in fake.messages[int(msg["id"])]["embeds"][0]["footer"]["text"], "the page stays"
+
+        late = await fake.click(msg, nxt)  # the copy from before the edit: arrows still enabled
+        cb = await fake.wait_interaction(late, kind="callback", timeout=5)
+        assert cb.json["type"] == 4 and cb.json["data"]["flags"] & 64
+        assert "run /sources again" in cb.json["data"]["content"]
+    finally:
+        await stop_bot(b)
+
+    b2 = await start_bot(config, engine)  # a restart: no pager in memory at all
+    try:
+        late = await fake.click(msg, nxt)
+        cb = await fake.wait_interaction(late, kind="callback", timeout=5)
+        assert cb.json["data"]["flags"] & 64 and "run /sources again" in cb.json["data"]["content"]
+    finally:
+        await stop_bot(b2)
 
 
 async def test_show_sources_context_menu(fake, bot, engine):

@@ -36,11 +36,18 @@ def all_logs():
     handler = Keep(level=logging.DEBUG)
     root = logging.getLogger()
     old = root.level
+    # `citebot run` sets these two (bot.cli.configure_logging), also in earlier tests: let them
+    # follow the root here, and put them back afterwards
+    named = {name: logging.getLogger(name).level for name in ("citebot", "discord")}
+    for name in named:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     yield records
     root.removeHandler(handler)
     root.setLevel(old)
+    for name, level in named.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
@@ -152,3 +159,54 @@ def test_run_with_rejected_token_never_prints_it(clean_env, capfd, monkeypatch, 
     assert_clean(out + err + "\n".join(all_logs), token, "citebot run output and logs")
     # the request really carried the token (so the scan above was meaningful)
     assert fake.requests[0].headers.get("Authorization") == f"Bot {token}"
+
+
+def test_run_verbose_never_logs_interaction_tokens(clean_env, monkeypatch, all_logs, bot_modules, hostile_engine):
+    """``citebot -v run`` turns on citebot's DEBUG lines but keeps discord.py at INFO: its DEBUG lines
+    hold every request URL, and interaction tokens are part of the webhook URLs (anyone holding one
+    can post in that conversation as the bot for 15 minutes), plus every request body. Only
+    ``--debug-discord`` logs those; that run shows the scan below would have found them."""
+    from bot import client as client_mod
+    from bot.cli import main
+
+    _, fd = bot_modules
+    monkeypatch.setenv("DISCORD_TOKEN", fd.TOKEN)  # the token fake_in_thread's server accepts
+    real = client_mod.CiteBot
+    seen: dict = {}
+
+    with fd.fake_in_thread() as fake, fd.point_discord_at(fake):
+
+        def in_fake(coro):
+            return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, fake.loop))
+
+        class OneQuestion(real):
+            """The bot `citebot run` starts, over the test engine, asked one /ask then closed."""
+
+            def __init__(self, cfg, settings):
+                super().__init__(cfg, engine=hostile_engine)
+
+            async def on_ready(self):
+                await super().on_ready()
+                try:
+                    seen["citebot"] = logging.getLogger("citebot.ask").getEffectiveLevel()
+                    inter = await in_fake(fake.slash("ask", {"question": "Who refused to comment?"}))
+                    await in_fake(fake.wait_interaction(inter, kind="followup"))
+                    seen["token"] = inter["token"]
+                finally:
+                    await self.close()
+
+        monkeypatch.setattr(client_mod, "CiteBot", OneQuestion)
+        loc = ["--corpus", str(clean_env / "c"), "--index-dir", str(clean_env / "i")]
+
+        assert main(["-v", "run", *loc]) == 0
+        token = seen.pop("token")
+        assert seen.pop("citebot") == logging.DEBUG, "-v still means DEBUG for citebot's own loggers"
+        logs = "\n".join(all_logs)
+        assert "logging in using static token" in logs, "discord.py's INFO lines were captured"
+        assert token not in logs, "an interaction token reached the log at -v"
+        assert_clean(logs, fd.TOKEN, "logs at -v")
+        assert any(token in r.path for r in fake.requests), "the bot really used the token in URLs"
+
+        all_logs.clear()
+        assert main(["-v", "run", "--debug-discord", *loc]) == 0
+        assert seen.pop("token") in "\n".join(all_logs), "--debug-discord logs discord.py's requests"
