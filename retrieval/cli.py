@@ -19,11 +19,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def _at_least(low: int):
+    """argparse type: an integer of at least ``low`` (``-k 0`` would silently mean the default)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("location")
     g.add_argument("--corpus", type=Path, help="corpus folder or .jsonl file (default: seeds/)")
     g.add_argument("--index-dir", type=Path, help="index directory (default: per-user data folder)")
-    g.add_argument("--config", type=Path, help="TOML config file (default: $CITEBOT_CONFIG or ./citebot.toml)")
+    g.add_argument("--config", type=Path,
+                   help="TOML config file (default: $CITEBOT_CONFIG, else ./citebot.toml, else the per-user config folder)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,14 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("question", nargs="*", help="the question (words are joined)")
     p.add_argument("--file", type=Path, help="questions, one per line, or JSONL with a 'q' or 'text' field")
-    p.add_argument("-k", type=int, help="results per question")
+    p.add_argument("-k", type=_at_least(1), help="results per question")
     p.add_argument("--unique-docs", action="store_true", help="at most one passage per document")
     p.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="ask questions interactively (ends at end of input)")
     _common(p)
-    p.add_argument("-k", type=int, help="results per question")
+    p.add_argument("-k", type=_at_least(1), help="results per question")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("sources", help="list the indexed documents")
@@ -61,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("source", help="show a passage in context: DOC_ID[:PARAGRAPH]")
     _common(p)
     p.add_argument("ref", help="document id, optionally with :paragraph")
-    p.add_argument("--context", type=int, default=1, help="paragraphs shown either side")
+    p.add_argument("--context", type=_at_least(0), default=1, help="paragraphs shown either side")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_source)
 
@@ -124,18 +140,26 @@ def cmd_index(args) -> int:
 
 
 def read_questions(path: Path) -> list[str]:
-    """One question per line, or JSONL objects with a ``q`` or ``text`` field."""
+    """One question per line, or JSONL objects with a ``q`` or ``text`` field.
+
+    Raises:
+        CitebotError: a line starting with ``{`` that is not a JSON object with a text ``q`` or
+            ``text`` (asking ``None`` or the raw JSON instead would hide the mistake).
+    """
     out = []
-    for line in path.read_text("utf-8").splitlines():
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if not line.strip():
             continue
         if line.lstrip().startswith("{"):
             try:
                 rec = json.loads(line)
-                out.append(str(rec.get("q", rec.get("text", ""))))
-                continue
-            except json.JSONDecodeError:
-                pass
+            except json.JSONDecodeError as e:
+                raise CitebotError(f"{path}:{n}: invalid JSON ({e.msg})") from None
+            q = rec.get("q", rec.get("text")) if isinstance(rec, dict) else None
+            if not isinstance(q, str):
+                raise CitebotError(f"{path}:{n}: needs a text field 'q' or 'text'")
+            out.append(q)
+            continue
         out.append(line)
     return out
 
@@ -160,7 +184,7 @@ def cmd_ask(args) -> int:
             if args.json:
                 print(json.dumps({"question": q[:200], "error": str(a)}, ensure_ascii=False))
             else:
-                print(f"citebot: {a}", file=sys.stderr)
+                print(f"citebot: error: {a}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps(a.to_dict(), ensure_ascii=False))
@@ -192,8 +216,8 @@ def cmd_chat(args) -> int:
             break
         try:
             a = eng.ask(line, k=args.k)
-        except QuestionError as e:
-            print(f"citebot: {e}")
+        except QuestionError as e:  # the session goes on
+            print(f"citebot: error: {e}", file=sys.stderr)
             continue
         print(answer_text(a, color=sys.stdout.isatty()))
         print()
@@ -225,6 +249,8 @@ def cmd_source(args) -> int:
     else:
         ref = args.ref
     eng = open_engine(args)
+    if paragraph is not None and eng.index.document(ref) is None and eng.index.document(args.ref) is not None:
+        ref, paragraph = args.ref, None  # an id with a colon of its own (JSONL records: "file:line")
     view = eng.source(ref, paragraph, context=args.context)
     print(json.dumps(view.to_dict(), ensure_ascii=False) if args.json else source_text(view))
     return 0

@@ -17,6 +17,7 @@ import platformdirs
 from .errors import ConfigError
 
 APP = "citebot"
+SECTIONS = ("citebot", "bot")  # the tables a config file may have
 
 
 def default_index_dir() -> Path:
@@ -124,6 +125,16 @@ class Settings:
         for name in ("k", "batch_size", "max_question_chars", "candidates", "per_doc", "rrf_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if not self.max_file_mb > 0:
+            raise ConfigError("max_file_mb must be more than 0")
+        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more")
+        if not 0.0 <= self.bm25_b <= 1.0:
+            raise ConfigError("bm25_b must be between 0 and 1")
+        for name in ("abstain_threshold", "dedup_threshold"):  # compared with cosines
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be between -1 and 1")
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -151,6 +162,10 @@ def read_toml(path: Path) -> dict:
     stray = sorted(k for k, v in data.items() if not isinstance(v, dict) and k not in names)
     if stray:
         raise ConfigError(f"unknown setting(s) in {path}: {', '.join(stray)}")
+    tables = sorted(k for k, v in data.items() if isinstance(v, dict) and k not in SECTIONS)
+    if tables:  # a misspelt [citebot] or [bot] would otherwise be ignored silently
+        raise ConfigError(f"unknown section(s) in {path}: {', '.join(f'[{t}]' for t in tables)} "
+                          f"(known: {', '.join(f'[{t}]' for t in SECTIONS)})")
     section = dict(data.get("citebot", {}))
     section.update({k: v for k, v in data.items() if k in names})
     data["citebot"] = section
@@ -166,12 +181,30 @@ def _from_env() -> dict:
     return out
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _coerce(name: str, raw, typ):
+    """``raw`` (TOML value or environment string) as ``typ``; a value that would be silently
+    truncated or guessed (``k = 1.9``, ``k = true``, ``embed_title = "maybe"``) is an error."""
+    bad = ConfigError(f"setting {name}: cannot use {raw!r} as {'path' if issubclass(typ, Path) else typ.__name__}")
     try:
-        if typ is Path or isinstance(raw, Path):
+        if issubclass(typ, Path) or isinstance(raw, Path):  # the default's type is PosixPath
+            if not isinstance(raw, (str, Path)):
+                raise bad
             return Path(os.path.expanduser(str(raw)))
         if typ is bool:
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
-        return typ(raw)
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).strip().lower() in _TRUE + _FALSE:
+                return str(raw).strip().lower() in _TRUE
+            raise bad
+        if isinstance(raw, bool) and typ is not str:
+            raise bad
+        if typ is int and isinstance(raw, float):
+            if not raw.is_integer():
+                raise bad
+            return int(raw)
+        return typ(raw.strip() if isinstance(raw, str) and typ is not str else raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"setting {name}: cannot use {raw!r} as {typ.__name__}") from None
+        raise bad from None

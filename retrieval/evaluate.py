@@ -8,11 +8,14 @@ corpus does not answer the question. A result *hits* when its passage text conta
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CitebotError
 from .types import Answer
+
+log = logging.getLogger("citebot.evaluate")
 
 
 def norm(s: str) -> str:
@@ -25,8 +28,13 @@ def contains_gold(text: str, gold: list[str]) -> bool:
 
 
 def load_questions(path: Path) -> list[dict]:
-    """Questions of a JSONL file; ``q`` (or ``question``/``text``) and ``gold`` (default: none)."""
-    out = []
+    """Questions of a JSONL file: ``q`` (or ``question``/``text``) and ``gold``, a list of text spans.
+
+    ``[]`` marks an off-topic question. A record without ``gold`` counts as off-topic too, with a
+    warning naming its lines (a forgotten field would otherwise silently turn an answerable question
+    into an off-topic one); a ``gold`` that is not a list of text is an error.
+    """
+    out, no_gold = [], []
     try:
         lines = Path(path).read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -37,12 +45,21 @@ def load_questions(path: Path) -> list[dict]:
         try:
             rec = json.loads(line)
             q = rec.get("q", rec.get("question", rec.get("text")))
-            gold = rec.get("gold", [])
+            gold = rec.get("gold")
+            if gold is None and "gold" not in rec:
+                gold = []
+                no_gold.append(n)
         except (json.JSONDecodeError, AttributeError):
             raise CitebotError(f"{path}:{n}: not a JSON object with a question") from None
-        if not isinstance(q, str) or not isinstance(gold, list):
-            raise CitebotError(f"{path}:{n}: needs a text field 'q' and a list 'gold'")
-        out.append({"q": q, "gold": [g for g in gold if isinstance(g, str)]})
+        if not isinstance(q, str) or not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
+            raise CitebotError(f"{path}:{n}: needs a text field 'q' and a list 'gold' of text spans "
+                               "([] for an off-topic question)")
+        out.append({"q": q, "gold": gold})
+    if not out:
+        raise CitebotError(f"no questions in {path}")
+    if no_gold:
+        shown = ", ".join(map(str, no_gold[:10])) + (", …" if len(no_gold) > 10 else "")
+        log.warning("%s: %d question(s) without a 'gold' field counted as off-topic (line %s)", path, len(no_gold), shown)
     return out
 
 

@@ -303,6 +303,13 @@ class Index:
             pass
 
 
+def _data_files(version: Path) -> list[str]:
+    """Every file of a version the manifest checksums: :data:`FILES` and all of bm25s's files
+    (a damaged vocabulary or parameter file would otherwise load and fail, or mislead, at question time)."""
+    bm25 = sorted(p.relative_to(version).as_posix() for p in (version / "bm25").iterdir() if p.is_file())
+    return [*FILES, *(f for f in bm25 if f not in FILES)]
+
+
 def _manifest_complete(m: dict) -> bool:
     """The keys loading relies on, with the right types; every data file has a checksum."""
     sums, samples = m.get("checksums"), m.get("samples", {})
@@ -596,8 +603,8 @@ class Builder:
             "passages_split": self.splitting,
             "bm25": {"k1": self.bm25[0], "b": self.bm25[1]},
             "corpus": str(corpus),
-            "checksums": {f: file_digest(out / f, full=True) for f in FILES},
-            "samples": {f: file_digest(out / f) for f in FILES if _sampled(out / f)},
+            "checksums": {f: file_digest(out / f, full=True) for f in _data_files(out)},
+            "samples": {f: file_digest(out / f) for f in _data_files(out) if _sampled(out / f)},
         }
         # written last: a version folder without a manifest is never complete
         (out / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")

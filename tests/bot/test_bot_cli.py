@@ -83,3 +83,24 @@ def test_feedback_export(clean_env, capsys):
     assert main(["feedback", "export", "--db", str(db)]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[0])["vote"] == "up"
     assert main(["feedback", "export", "--db", str(clean_env / "none.sqlite3")]) == 1
+
+
+def test_feedback_export_of_a_file_that_is_not_a_database(clean_env, capsys):
+    bad = clean_env / "votes.jsonl"
+    bad.write_text('{"not": "a database"}\n' * 100)
+    assert main(["feedback", "export", "--db", str(bad)]) == 1
+    line = _one_line_error(capsys.readouterr().err)
+    assert line.startswith("citebot: error: cannot read feedback database") and "not a database" in line
+
+
+def test_doctor_names_the_fix_for_a_damaged_index_once(clean_env, capsys, engine):
+    import shutil
+
+    from retrieval.index import current_version
+
+    idx = clean_env / "idx"
+    shutil.copytree(engine.settings.index_dir, idx)
+    (current_version(idx) / "dense.faiss").write_bytes(b"garbage")
+    assert main(["doctor", "--corpus", str(engine.settings.corpus), "--index-dir", str(idx)]) == 1
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FAIL index"))
+    assert line.count("citebot index --rebuild") == 1, line

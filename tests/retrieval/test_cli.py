@@ -79,8 +79,25 @@ def test_ask_file_jsonl_and_plain(env, capsys, tmp_path):
 def test_bad_questions_exit_non_zero_with_a_message(env, capsys):
     code, _, err = run(capsys, "ask", "   ")
     assert code == 1 and "empty" in err and "Traceback" not in err
+    assert err.strip() == "citebot: error: the question is empty"  # the README's error format
     code, _, err = run(capsys, "ask", "x" * 1001)
-    assert code == 1 and "too long" in err
+    assert code == 1 and "too long" in err and err.startswith("citebot: error: ")
+
+
+@pytest.mark.parametrize("args", [["ask", "-k", "0", "q"], ["ask", "-k", "-1", "q"], ["chat", "-k", "0"],
+                                  ["source", "x", "--context", "-1"]])
+def test_out_of_range_counts_are_usage_errors(env, capsys, args):
+    with pytest.raises(SystemExit) as e:
+        run(capsys, *args)
+    assert e.value.code == 2 and "must be at least" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line", ['{"q": null}', '{"id": 3}', '{"q": 42}', '{"q": "broken'])
+def test_ask_file_refuses_bad_jsonl_records_with_the_line(env, capsys, tmp_path, line):
+    f = tmp_path / "qs.jsonl"
+    f.write_text('{"q": "Who is the US envoy for Venezuela?"}\n' + line + "\n")
+    code, out, err = run(capsys, "ask", "--json", "--file", str(f))
+    assert code == 1 and out == "" and err.startswith(f"citebot: error: {f}:2: ")
 
 
 def test_sources_and_source(env, capsys):
@@ -99,6 +116,29 @@ def test_chat_reads_until_end_of_input(env, capsys, monkeypatch):
                        monkeypatch=monkeypatch)
     assert code == 0
     assert "Sources:" in out and "Not in the corpus" in out
+
+
+def test_chat_reports_a_bad_question_on_stderr_and_goes_on(env, capsys, monkeypatch):
+    code, out, err = run(capsys, "chat", stdin="x" * 1001 + "\nWhat bounty has the US put on Maduro?\n",
+                         monkeypatch=monkeypatch)
+    assert code == 0 and "Sources:" in out and "too long" not in out
+    assert err.strip().startswith("citebot: error: the question is too long")
+
+
+def test_source_takes_an_id_that_contains_a_colon(env, capsys, tmp_path):
+    corpus = tmp_path / "recs.jsonl"  # records without an id get "recs:<line>"
+    corpus.write_text('{"title": "Penguins", "text": "Emperor penguins huddle.\\n\\nThey eat krill."}\n'
+                      '{"id": "doc:7", "text": "A record about volcanoes."}\n')
+    loc = ["--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]
+    code, out, _ = run(capsys, "sources", "--json", *loc)
+    assert code == 0 and {json.loads(x)["doc_id"] for x in out.splitlines()} == {"recs:1", "doc:7"}
+    code, out, err = run(capsys, "source", "recs:1", *loc)
+    assert code == 0, err
+    assert "id: recs:1 · paragraph 1 of 2" in out
+    code, out, _ = run(capsys, "source", "recs:1:2", "--context", "0", *loc)
+    assert code == 0 and "paragraph 2 of 2" in out and "They eat krill." in out and "huddle" not in out
+    code, out, _ = run(capsys, "source", "doc:7", *loc)
+    assert code == 0 and "volcanoes" in out
 
 
 def test_config_file(env, capsys, tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from retrieval.evaluate import contains_gold, evaluate
+from retrieval.errors import CitebotError
+from retrieval.evaluate import contains_gold, evaluate, load_questions
 from retrieval.types import Answer, Citation, Result
 
 
@@ -47,3 +48,35 @@ def test_gold_matching_is_whitespace_normalized_only():
     assert contains_gold("the  quick\nbrown fox", ["quick brown"])
     assert not contains_gold("the quick brown fox", ["Quick brown"])
     assert not contains_gold("anything", ["", "   "])
+
+
+def test_load_questions(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"q": "a?", "gold": ["x"]}\n\n{"question": "b?", "gold": []}\n')
+    assert load_questions(f) == [{"q": "a?", "gold": ["x"]}, {"q": "b?", "gold": []}]
+
+
+def test_load_questions_warns_about_records_without_gold(tmp_path, caplog):
+    """A record without ``gold`` counts as off-topic, but never silently: the warning names its line."""
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"q": "a?", "gold": ["x"]}\n{"q": "b?"}\n')
+    with caplog.at_level("WARNING", logger="citebot.evaluate"):
+        assert load_questions(f) == [{"q": "a?", "gold": ["x"]}, {"q": "b?", "gold": []}]
+    assert "1 question(s) without a 'gold' field counted as off-topic (line 2)" in caplog.text
+
+
+@pytest.mark.parametrize("line", ['{"q": "a?", "gold": null}',    # a gold that is not a list of spans
+                                  '{"q": "a?", "gold": [50]}',
+                                  '{"q": "a?", "gold": "x"}', '{"gold": ["x"]}', '{broken', '[1]'])
+def test_load_questions_refuses_bad_records_with_the_line(tmp_path, line):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"q": "ok?", "gold": ["x"]}\n' + line + "\n")
+    with pytest.raises(CitebotError, match=r"q\.jsonl:2: "):
+        load_questions(f)
+
+
+def test_load_questions_refuses_an_empty_file(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text("\n")
+    with pytest.raises(CitebotError, match="no questions"):
+        load_questions(f)

@@ -42,7 +42,10 @@ def test_fresh_build_contents(engine, corpus):
     m = idx.manifest
     assert m["documents"] == 5 and m["passages"] == idx.dense.ntotal == idx.lexical.n > 5
     assert m["model"] == "sentence-transformers/all-MiniLM-L6-v2" and m["dim"] == 384 and m["dense"] == "flat"
-    assert set(m["checksums"]) == set(index_mod.FILES)
+    # every data file is checksummed, bm25s's own files included
+    files = {f.relative_to(idx.path).as_posix() for f in idx.path.rglob("*") if f.is_file()} - {"manifest.json"}
+    assert set(m["checksums"]) == files and set(index_mod.FILES) <= files
+    assert {"bm25/params.index.json", "bm25/vocab.index.json"} <= files
     # stored vectors are the encoder's vectors of the stored passages
     row = idx.passages([0])[0]
     text = f"{row['heading']}\n{row['text']}" if row["heading"] else row["text"]
@@ -137,7 +140,9 @@ def test_missing_index(tmp_path):
         open_index(tmp_path / "none")
 
 
-@pytest.mark.parametrize("target", ["dense.faiss", "store.sqlite", "sentences.npy", "manifest.json", "CURRENT"])
+@pytest.mark.parametrize("target", ["dense.faiss", "store.sqlite", "sentences.npy", "manifest.json", "CURRENT",
+                                    "bm25/params.index.json", "bm25/vocab.index.json",
+                                    "bm25/indices.csc.index.npy", "bm25/data.csc.index.npy"])
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_damaged_files_give_one_line_errors(engine, target, damage):
     root = engine.settings.index_dir
@@ -152,6 +157,15 @@ def test_damaged_files_give_one_line_errors(engine, target, damage):
         open_index(root)
     msg = str(e.value)
     assert "\n" not in msg and "citebot index" in msg
+
+
+def test_valid_but_wrong_bm25_parameters_are_caught_at_load(engine):
+    """bm25s's files are checksummed too: a well-formed but wrong params file used to load and then
+    fail with a traceback at the first question."""
+    root = engine.settings.index_dir
+    (current_version(root) / "bm25" / "params.index.json").write_text("{}")
+    with pytest.raises(IndexCorrupt, match="params.index.json.*citebot index --rebuild"):
+        open_index(root)
 
 
 def test_rebuild_recovers_from_a_damaged_index(engine):
