@@ -15,10 +15,15 @@ import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
+
+# columns added to ``answers`` after its first version: a database made before gets them when it is
+# opened (NULL in its old rows, read as empty)
+ADDED_COLUMNS = {"also_in": "TEXT"}
+ANSWER_COLUMNS = "message_id, channel_id, guild_id, question, answered, results, index_version, created, also_in"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,7 +35,8 @@ CREATE TABLE IF NOT EXISTS answers (
     answered INTEGER NOT NULL,
     results TEXT NOT NULL,
     index_version TEXT,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    also_in TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_channel ON answers(channel_id);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -48,7 +54,11 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 @dataclass
 class AnswerRecord:
-    """A stored answer: what was asked and which passages were shown (as JSON-friendly dicts)."""
+    """A stored answer: what was asked and which passages were shown (as JSON-friendly dicts).
+
+    ``results`` are citations [1]..[n]; ``also_in`` are the "also in" sources numbered after them
+    (empty for answers stored before those were kept).
+    """
 
     message_id: int
     channel_id: int | None
@@ -58,6 +68,21 @@ class AnswerRecord:
     results: list[dict]
     index_version: str | None
     created: float
+    also_in: list[dict] = field(default_factory=list)
+
+    def source(self, number: int) -> dict | None:
+        """What citation ``[number]`` of the answer points at: a result or an "also in" source, or None.
+
+        "Also in" sources are numbered after the results shown (see render.number_citations), so
+        their numbers win over results stored beyond those (``k`` above the ten shown)."""
+        for s in self.also_in:
+            if s.get("number") == number:
+                return s
+        return self.results[number - 1] if 1 <= number <= len(self.results) else None
+
+
+def _citation_payload(c: Any) -> dict:
+    return {"title": c.title, "outlet": c.outlet, "author": c.author, "date": c.date, "source": c.source}
 
 
 def results_payload(answer: Any) -> list[dict]:
@@ -73,16 +98,25 @@ def results_payload(answer: Any) -> list[dict]:
                 "quote": r.quote,
                 "score": round(float(r.score), 6),
                 "also_in": list(r.also_in),
-                "citation": {
-                    "title": c.title,
-                    "outlet": c.outlet,
-                    "author": c.author,
-                    "date": c.date,
-                    "source": c.source,
-                },
+                "citation": _citation_payload(c),
             }
         )
     return out
+
+
+def also_in_payload(numbered: Any) -> list[dict]:
+    """The "also in" sources of an answer, from the citations render.number_citations numbers after
+    the results (each with ``.number`` and ``.citation``): what a source button or "Show sources"
+    needs to open them. ``paragraph`` is None when only the document is known (it opens at its start)."""
+    return [
+        {
+            "number": n.number,
+            "doc_id": n.citation.doc_id,
+            "paragraph": n.citation.paragraph or None,
+            "citation": _citation_payload(n.citation),
+        }
+        for n in numbered
+    ]
 
 
 class FeedbackStore:
@@ -97,6 +131,7 @@ class FeedbackStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._add_columns()
         self._salt = self._get_or_make_salt()
 
     def _get_or_make_salt(self) -> str:
@@ -107,6 +142,18 @@ class FeedbackStore:
             salt = secrets.token_hex(16)
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('salt', ?)", (salt,))
             return self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()[0]
+
+    def _add_columns(self) -> None:
+        """Bring a database made by an earlier version up to :data:`SCHEMA`; its rows stay readable."""
+        with self._lock:
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    try:
+                        self._db.execute(f"ALTER TABLE answers ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as e:  # another process added it meanwhile
+                        if "duplicate column" not in str(e):
+                            raise
 
     def close(self) -> None:
         with self._lock:
@@ -128,11 +175,12 @@ class FeedbackStore:
         answered: bool,
         results: list[dict],
         index_version: str | None,
+        also_in: list[dict] | None = None,
     ) -> None:
         """Remember the answer carried by ``message_id`` (replaces an earlier record for it)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     int(message_id),
                     channel_id,
@@ -142,16 +190,18 @@ class FeedbackStore:
                     json.dumps(results, ensure_ascii=False),
                     index_version,
                     time.time(),
+                    json.dumps(also_in or [], ensure_ascii=False),
                 ),
             )
 
     def get_answer(self, message_id: int) -> AnswerRecord | None:
         """The answer carried by ``message_id``, or None."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM answers WHERE message_id=?", (int(message_id),)).fetchone()
+            row = self._db.execute(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE message_id=?", (int(message_id),)).fetchone()
         if row is None:
             return None
-        return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7])
+        also_in = json.loads(row[8]) if row[8] else []
+        return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7], also_in)
 
     def answered_in(self, channel_id: int) -> bool:
         """Whether the bot has answered in this channel (used to follow threads)."""

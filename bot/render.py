@@ -30,6 +30,7 @@ EMBEDS = 10
 FIELDS = 25
 BUTTON_LABEL = 80
 SOURCES_BUDGET = 1500  # characters of an answer's "Sources" list (the passages get the rest)
+MAX_RESULTS = 10  # results quoted in an answer; its "also in" sources are numbered after them
 
 ELLIPSIS = "…"
 EMBED_COLOUR = discord.Colour(0x3B82F6)
@@ -354,7 +355,7 @@ def answer_title(question: str) -> str:
     return truncate(escape(one_line(question)), 200)
 
 
-def render_answer(answer: Answer, *, max_results: int = 10) -> Reply:
+def render_answer(answer: Answer, *, max_results: int = MAX_RESULTS) -> Reply:
     """The reply to a question: passages quoted with citation numbers and a sources footer.
 
     A not-answered question gets :func:`render_not_found` instead.
@@ -486,17 +487,20 @@ def _tail_passage(text: str, room: int) -> str:
     return truncate(out, room)
 
 
-def render_answer_sources(question: str, results: Sequence[dict]) -> Reply:
-    """The sources of a stored answer (message context menu): one line of metadata per citation."""
+def render_answer_sources(question: str, results: Sequence[dict], also_in: Sequence[dict] = ()) -> Reply:
+    """The sources of a stored answer (message context menu): one line of metadata per citation,
+    the results then their "also in" sources, numbered as in the answer (see :func:`number_citations`)."""
     embed = discord.Embed(colour=EMBED_COLOUR, title=truncate("Sources · " + escape(one_line(question)), EMBED_TITLE))
     blocks = []
-    for r in results[:10]:
+    for r in [*results[:MAX_RESULTS], *also_in]:
         c = r.get("citation") or {}
         label = " · ".join(
             p for p in (c.get("title") or r.get("doc_id"), c.get("outlet") or c.get("author"), c.get("date")) if p
         )
         where = c.get("source") or ""
-        line = f"**[{r.get('number', '?')}]** {escape(one_line(label))} · ¶ {r.get('paragraph')}"
+        line = f"**[{r.get('number', '?')}]** {escape(one_line(label))}"
+        if r.get("paragraph"):
+            line += f" · ¶ {r['paragraph']}"
         if where:
             line += "\n" + (f"<{where}>" if str(where).startswith(("http://", "https://")) else escape(where))
         if r.get("quote"):

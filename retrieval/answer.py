@@ -143,7 +143,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     """Pick, fold and cite the results of one question."""
     per_doc = 1 if unique_docs else per_doc
     chosen: list[Scored] = []
-    folded: dict[int, list[str]] = {}
+    folded: dict[int, dict[str, int]] = {}  # result index -> {doc id: paragraph of its best duplicate}
     counts: dict[str, int] = {}
     for s in scored:
         if len(chosen) >= k:
@@ -156,8 +156,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
                 dup = j
                 break
         if dup is not None:
-            if doc not in folded.setdefault(dup, []):
-                folded[dup].append(doc)
+            folded.setdefault(dup, {}).setdefault(doc, s.row["paragraph"])
             continue
         if counts.get(doc, 0) >= per_doc:
             continue
@@ -168,12 +167,12 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     for rank, s in enumerate(chosen, 1):
         a, b = s.quote
         text = s.row["text"]
-        also = folded.get(rank - 1, [])
+        also = folded.get(rank - 1, {})
         results.append(Result(
             rank=rank, doc_id=s.row["doc_id"], paragraph=s.row["paragraph"], text=text, quote=text[a:b],
             quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row["heading"],
             citation=_citation(rank, docs[s.row["doc_id"]], s.row["paragraph"]),
-            also_in=also, also_in_citations=[_citation(0, docs[d], None) for d in also],
+            also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
     confidence = max((s.quote_sim for s in chosen[:1]), default=0.0)
     confidence = max(confidence, max((s.cand.dense for s in chosen[:1]), default=0.0))

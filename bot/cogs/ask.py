@@ -20,8 +20,8 @@ from retrieval.errors import CitebotError, QuestionError
 from retrieval.types import Answer
 
 from ..checks import UserCooldown, cooldown_message, place_allowed
-from ..feedback import results_payload
-from ..render import Reply, render_answer, render_text
+from ..feedback import also_in_payload, results_payload
+from ..render import MAX_RESULTS, Reply, number_citations, render_answer, render_text
 from ..views import AnswerView
 
 if TYPE_CHECKING:
@@ -104,7 +104,9 @@ class Ask(commands.Cog):
         reply = render_answer(answer)
         sources = []
         if answer.answered:
-            sources = [(i + 1, r.citation.title or r.doc_id) for i, r in enumerate(answer.results[:10])]
+            # the results, then their "also in" sources while there is room for buttons
+            numbered, _ = number_citations(answer.results[:MAX_RESULTS])
+            sources = [(n.number, n.citation.title or n.citation.doc_id) for n in numbered]
         return reply, AnswerView(sources, votes=True), answer
 
     async def deliver(
@@ -152,6 +154,8 @@ class Ask(commands.Cog):
 
     async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None, answer: Answer) -> None:
         """Store the answer under its message id (buttons and "Show sources" find it there)."""
+        shown = answer.results[:MAX_RESULTS] if answer.answered else []
+        numbered, _ = number_citations(shown)
         await asyncio.to_thread(
             self.bot.store.record_answer,
             message.id,
@@ -161,6 +165,7 @@ class Ask(commands.Cog):
             answered=answer.answered,
             results=results_payload(answer) if answer.answered else [],
             index_version=answer.index_version,
+            also_in=also_in_payload(numbered[len(shown):]),
         )
 
     # ------------------------------------------------------------------ /ask

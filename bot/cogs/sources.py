@@ -37,15 +37,16 @@ class Sources(commands.Cog):
         self.bot.tree.remove_command(self.show_sources_menu.name, type=self.show_sources_menu.type)
 
     async def show_citation(self, interaction: discord.Interaction, number: int) -> None:
-        """Button ``[n]`` under an answer: the passage in context, ephemeral."""
+        """Button ``[n]`` under an answer: the passage in context, ephemeral. An "also in" source (a
+        near-duplicate in another document) opens at its paragraph, without a quote to check."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         record = None
         if interaction.message is not None:
             record = await asyncio.to_thread(self.bot.store.get_answer, interaction.message.id)
-        if record is None or not 1 <= number <= len(record.results):
+        r = record.source(number) if record is not None else None
+        if r is None:
             await interaction.followup.send("I no longer have the sources for this answer.", ephemeral=True, allowed_mentions=NONE)
             return
-        r = record.results[number - 1]
         try:
             view = await asyncio.to_thread(self.bot.engine.source, r["doc_id"], r["paragraph"], 1)
         except DocumentNotFound:
@@ -153,7 +154,7 @@ class Sources(commands.Cog):
                 "That answer had no sources: the corpus did not cover the question.", ephemeral=True, allowed_mentions=NONE
             )
             return
-        reply = render_answer_sources(record.question, record.results)
+        reply = render_answer_sources(record.question, record.results, record.also_in)
         await interaction.response.send_message(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
 
 

@@ -308,4 +308,4 @@ async def test_citation_numbers_match_the_passages_and_name_the_file(fake, bot, 
     desc = embed["description"]
     assert desc.index("**[3]**") < desc.index("another document") < desc.index("↳ also in [4]")
     labels = [c["label"] for row in r.body()["components"] for c in row["components"] if c.get("label")]
-    assert labels == ["[1] Title alpha", "[2] Title alpha", "[3] Title beta"]
+    assert labels == ["[1] Title alpha", "[2] Title alpha", "[3] Title beta", "[4] Title gamma"]

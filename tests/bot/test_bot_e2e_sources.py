@@ -8,6 +8,7 @@ import json
 from harness import start_bot, stop_bot
 
 from bot.feedback import FeedbackStore
+from bot.render import button_label
 
 QUESTION = "Who designated the cartel a terrorist organization?"
 
@@ -274,3 +275,117 @@ async def test_source_button_warns_when_the_document_changed_since_the_answer(fa
     body = follow.body()
     assert "changed since the answer" in body["content"] and body["flags"] & 64
     assert "This paragraph was rewritten." in body["embeds"][0]["description"]
+
+
+def _also_in_answer(engine):
+    """An answer quoting paragraph 2 of one seed document, with paragraph 3 of another folded into it
+    as "also in" (a near-duplicate): the answer shows the result as [1] and "↳ also in [2]"."""
+    from retrieval.types import Answer, Citation, Result
+
+    docs = [d for d in engine.documents() if d["paragraphs"] >= 4 and d.get("title")]
+    main, dup = docs[0], docs[1]
+    text = engine.source(main["doc_id"], 2, 0).paragraphs[0].text
+
+    def cite(d, para):
+        return Citation(0, d["doc_id"], d["title"], d.get("outlet"), d.get("author"), d.get("date"), para,
+                        d.get("url") or d.get("source") or d["doc_id"])
+
+    result = Result(1, main["doc_id"], 2, text, text[:40], 0, 1.0, 0.9, cite(main, 2), None,
+                    [dup["doc_id"]], [cite(dup, 3)])
+    return Answer(QUESTION, True, [result], 0.9, engine.stats()["version"]), dup
+
+
+async def test_also_in_source_opens_with_its_number_after_a_restart(fake, config, engine, monkeypatch):
+    """An "also in" source has a button with the number the answer shows ([2] here) that opens the
+    other document at the duplicate's paragraph, also after a restart, and "Show sources" lists it
+    with that number (before: no button, not stored, not listed)."""
+    answer_obj, dup = _also_in_answer(engine)
+    monkeypatch.setattr(engine, "ask", lambda question, **kw: answer_obj)
+    b = await start_bot(config, engine)
+    try:
+        answer = await _answer(fake)
+        assert "↳ also in [2]" in answer["embeds"][0]["description"]
+        ids = [c.get("custom_id") for row in answer["components"] for c in row["components"]]
+        labels = [c.get("label") for row in answer["components"] for c in row["components"]]
+        assert ids[:3] == ["citebot:src:1", "citebot:src:2", "citebot:vote:up"]
+        assert labels[1] == button_label(2, dup["title"])
+    finally:
+        await stop_bot(b)
+
+    b2 = await start_bot(config, engine)  # nothing in memory: the persistent view and the store
+    try:
+        inter = await fake.click(answer, "citebot:src:2", user=fake.bob)
+        follow = await fake.wait_interaction(inter, kind="followup")
+        body = follow.body()
+        assert body["flags"] & 64 and not body.get("content"), "no 'document changed' warning"
+        embed = body["embeds"][0]
+        assert embed["title"].startswith("[2] ")
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert fields["Document id"].replace("\\", "") == dup["doc_id"]
+        assert fields["Paragraph"].startswith("¶ 3 of ") and "**▶ ¶ 3**" in embed["description"]
+
+        inter = await fake.context_menu("Show sources", answer)
+        cb = await fake.wait_interaction(inter, kind="callback")
+        desc = cb.json["data"]["embeds"][0]["description"]
+        lines = [ln.replace("\\", "") for ln in desc.split("\n") if ln.startswith("**[")]
+        assert len(lines) == 2 and lines[0].startswith("**[1]**") and lines[0].endswith("· ¶ 2")
+        assert lines[1].startswith("**[2]**") and dup["title"].replace("\\", "") in lines[1] and lines[1].endswith("· ¶ 3")
+    finally:
+        await stop_bot(b2)
+
+
+OLD_ANSWERS_TABLE = """
+CREATE TABLE answers (
+    message_id INTEGER PRIMARY KEY, channel_id INTEGER, guild_id INTEGER, question TEXT NOT NULL,
+    answered INTEGER NOT NULL, results TEXT NOT NULL, index_version TEXT, created REAL NOT NULL
+);
+"""
+
+
+async def test_answer_stored_in_the_old_format_still_opens(fake, config, engine):
+    """A feedback database written before "also in" sources were stored (no also_in column) still
+    serves its answers: the [n] button, "Show sources" and the votes."""
+    import sqlite3
+    import time
+
+    from bot.feedback import results_payload
+
+    answer_obj = engine.ask(QUESTION)
+    message_id = fake.snowflake()
+    db = sqlite3.connect(config.feedback_db)
+    db.executescript(OLD_ANSWERS_TABLE)
+    db.execute("INSERT INTO answers VALUES (?,?,?,?,?,?,?,?)",
+               (message_id, fake.general_id, fake.guild_id, QUESTION, 1,
+                json.dumps(results_payload(answer_obj)), answer_obj.index_version, time.time()))
+    db.commit()
+    db.close()
+    old_msg = {
+        "id": str(message_id), "channel_id": str(fake.general_id), "author": fake.bot.user(), "content": "",
+        "timestamp": "2025-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+        "components": [{"type": 1, "components": [
+            {"type": 2, "style": 2, "custom_id": f"citebot:src:{i}", "label": f"[{i}]"}
+            for i in range(1, len(answer_obj.results) + 1)]},
+            {"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "citebot:vote:up"}]}],
+    }
+    b = await start_bot(config, engine)
+    try:
+        last = answer_obj.results[-1]
+        n = len(answer_obj.results)
+        inter = await fake.click(old_msg, f"citebot:src:{n}", user=fake.bob)
+        follow = await fake.wait_interaction(inter, kind="followup")
+        embed = follow.body()["embeds"][0]
+        assert embed["title"].startswith(f"[{n}] ")
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert fields["Document id"].replace("\\", "") == last.doc_id and f"**▶ ¶ {last.paragraph}**" in embed["description"]
+
+        inter = await fake.context_menu("Show sources", old_msg)
+        cb = await fake.wait_interaction(inter, kind="callback")
+        desc = cb.json["data"]["embeds"][0]["description"]
+        assert [f"**[{i}]**" in desc for i in range(1, n + 2)] == [True] * n + [False]
+
+        inter = await fake.click(old_msg, "citebot:vote:up", user=fake.bob)
+        cb = await fake.wait_interaction(inter, kind="callback")
+        assert "👍" in cb.json["data"]["content"]
+    finally:
+        await stop_bot(b)

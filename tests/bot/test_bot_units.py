@@ -112,6 +112,38 @@ def test_place_allowed():
     assert place_allowed(BotConfig(), None, None)
 
 
+def test_feedback_store_keeps_also_in_sources_and_reads_old_databases(tmp_path):
+    """"Also in" sources are stored with their numbers; a database made before the column existed
+    gets it on open and its answers read as having none."""
+    import sqlite3
+
+    db = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE answers (message_id INTEGER PRIMARY KEY, channel_id INTEGER, guild_id INTEGER,"
+        " question TEXT NOT NULL, answered INTEGER NOT NULL, results TEXT NOT NULL, index_version TEXT,"
+        " created REAL NOT NULL);"
+    )
+    results = [{"number": 1, "doc_id": "d", "paragraph": 2}, {"number": 2, "doc_id": "e", "paragraph": 5}]
+    old.execute("INSERT INTO answers VALUES (1, 5, 6, 'old?', 1, ?, 'v0', 0)", (json.dumps(results),))
+    old.commit()
+    old.close()
+
+    s = FeedbackStore(db)
+    rec = s.get_answer(1)
+    assert rec.results == results and rec.also_in == []
+    assert rec.source(2) == results[1] and rec.source(3) is None and rec.source(0) is None
+    also = [{"number": 3, "doc_id": "f", "paragraph": 4, "citation": {"title": "F"}}]
+    s.record_answer(2, channel_id=5, guild_id=6, question="new?", answered=True, results=results,
+                    index_version="v1", also_in=also)
+    s.close()
+    s = FeedbackStore(db)  # reopened: the column is not added twice
+    rec = s.get_answer(2)
+    assert rec.also_in == also and rec.source(3) == also[0] and rec.source(1) == results[0]
+    assert s.get_answer(1).also_in == [] and s.vote(1, 42, 1)
+    s.close()
+
+
 def test_feedback_store_roundtrip_and_export(tmp_path):
     db = tmp_path / "fb.sqlite3"
     s = FeedbackStore(db)

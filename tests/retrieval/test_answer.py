@@ -74,6 +74,8 @@ def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
     assert fact in top.text
     assert len(top.also_in) == 1 and top.also_in[0] in {"a", "b"} and top.also_in[0] != top.doc_id
     assert top.also_in_citations[0].doc_id == top.also_in[0]
+    dup = top.also_in_citations[0]  # the duplicate's own paragraph, so that it can be opened
+    assert fact in eng.source(dup.doc_id, dup.paragraph, 0).paragraphs[0].text
     assert sum(fact in r.text for r in a.results) == 1
 
 
