@@ -216,12 +216,10 @@ class Ask(commands.Cog):
             text = text.replace(f"<@&{role.id}>", " ")
         # anyone else mentioned is part of the question: by name, not as a raw <@id> token that would
         # be echoed back as digits and searched for as such
-        users = {u.id: u.display_name for u in message.mentions}
-        roles = {r.id: r.name for r in message.role_mentions}
-        channels = {c.id: c.name for c in message.channel_mentions}
-        text = re.sub(r"<@!?(\d+)>", lambda m: f"@{users[int(m[1])]}" if int(m[1]) in users else m[0], text)
-        text = re.sub(r"<@&(\d+)>", lambda m: f"@{roles[int(m[1])]}" if int(m[1]) in roles else m[0], text)
-        text = re.sub(r"<#(\d+)>", lambda m: f"#{channels[int(m[1])]}" if int(m[1]) in channels else m[0], text)
+        named = {("@", u.id): f"@{u.display_name}" for u in message.mentions}
+        named.update({("@&", r.id): f"@{r.name}" for r in message.role_mentions})
+        named.update({("#", c.id): f"#{c.name}" for c in message.channel_mentions})
+        text = re.sub(r"<(@!?|@&|#)(\d+)>", lambda m: named.get((m[1].replace("!", ""), int(m[2])), m[0]), text)
         return re.sub(r"\s+", " ", text).strip()
 
     async def _is_reply_to_me(self, message: discord.Message) -> bool:
