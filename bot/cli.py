@@ -220,8 +220,8 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     if not Path(db).is_file():
         raise CitebotError(f"no feedback database at {db}")
     try:
-        store = FeedbackStore(db)
-    except sqlite3.Error as e:  # not a database, or a damaged one
+        store = FeedbackStore.open_readonly(db)
+    except sqlite3.Error as e:  # not a database, a damaged one, or not citebot's
         raise CitebotError(f"cannot read feedback database {db}: {e}") from None
     try:
         if args.out:

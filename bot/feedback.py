@@ -134,6 +134,28 @@ class FeedbackStore:
         self._add_columns()
         self._salt = self._get_or_make_salt()
 
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> "FeedbackStore":
+        """The store at ``path`` for reading only (``feedback export``): nothing is created or
+        migrated, so pointing it at another SQLite file leaves that file as it was.
+
+        Raises:
+            sqlite3.Error: not a database, or not one of citebot's (no ``feedback`` table).
+        """
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store._lock = threading.Lock()
+        store._db = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "feedback" not in tables:
+                raise sqlite3.DatabaseError("not a citebot feedback database (no feedback table)")
+        except sqlite3.Error:
+            store._db.close()
+            raise
+        store._salt = ""  # read-only: no votes are recorded, so no user is hashed
+        return store
+
     def _get_or_make_salt(self) -> str:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()

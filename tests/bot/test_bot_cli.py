@@ -104,3 +104,42 @@ def test_doctor_names_the_fix_for_a_damaged_index_once(clean_env, capsys, engine
     assert main(["doctor", "--corpus", str(engine.settings.corpus), "--index-dir", str(idx)]) == 1
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FAIL index"))
     assert line.count("citebot index --rebuild") == 1, line
+
+
+def test_feedback_export_leaves_another_sqlite_database_untouched(clean_env, capsys):
+    """Exporting from some other SQLite file is refused, and the file is byte-for-byte as it was
+    (opening it as a store used to create citebot's tables in it)."""
+    import sqlite3
+
+    other = clean_env / "app.sqlite3"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO users(name) VALUES ('ada')")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    assert main(["feedback", "export", "--db", str(other)]) == 1
+    line = _one_line_error(capsys.readouterr().err)
+    assert "not a citebot feedback database" in line
+    assert other.read_bytes() == before
+    tables = {r[0] for r in sqlite3.connect(other).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"users"}
+
+
+def test_feedback_export_of_a_database_made_before_the_also_in_column(clean_env, capsys):
+    """An older store (no ``also_in`` column) exports as it is, read-only."""
+    import sqlite3
+
+    db = clean_env / "old.sqlite3"
+    s = FeedbackStore(db)
+    s.record_answer(1, channel_id=1, guild_id=1, question="q?", answered=True, results=[{"number": 1}], index_version="v")
+    s.vote(1, 5, -1)
+    s.close()
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE answers DROP COLUMN also_in")
+    con.commit()
+    con.close()
+    assert main(["feedback", "export", "--db", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["vote"] == "down"
+    cols = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(answers)")}
+    assert "also_in" not in cols, "export must not migrate the database"
