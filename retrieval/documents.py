@@ -196,11 +196,22 @@ def load_files(files: list[CorpusFile], *, max_file_mb: float = 20.0) -> Iterato
 
 
 def clashing_ids(files: list[CorpusFile]) -> list[CorpusFile]:
-    """Files whose suffix-less id another file shares (``a.txt`` and ``a.md``): they keep the suffix."""
+    """Files whose suffix-less id another file shares (``a.txt`` and ``a.md``), less the one that
+    keeps the bare id: they keep their suffix (``a.md``).
+
+    The bare id goes to the suffix listed first in :data:`TEXT_SUFFIXES`, whatever else is there, so
+    citations of ``a.txt`` survive an ``a.md`` being added or removed beside it.
+    """
+    rank = {suffix: i for i, suffix in enumerate(TEXT_SUFFIXES)}
     by_id: dict[str, list[CorpusFile]] = {}
     for f in files:
         by_id.setdefault(_doc_id(f.rel, False), []).append(f)
-    return [f for group in by_id.values() if len(group) > 1 for f in group]
+    out = []
+    for group in by_id.values():
+        if len(group) > 1:
+            group = sorted(group, key=lambda f: (rank.get(Path(f.rel).suffix.lower(), len(rank)), f.rel))
+            out += group[1:]
+    return out
 
 
 def load_file(f: CorpusFile, *, max_file_mb: float = 20.0, keep_suffix: bool = False) -> Iterator[Document | Skipped]:

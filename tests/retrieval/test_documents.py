@@ -37,7 +37,22 @@ def test_same_stem_different_suffix_keeps_both(tmp_path):
     (tmp_path / "x.txt").write_text(ARTICLE)
     (tmp_path / "x.md").write_text("# Other\n\nOther text.\n")
     docs, _ = load(tmp_path)
-    assert sorted(d.doc_id for d in docs) == ["x.md", "x.txt"]
+    assert sorted((d.doc_id, d.source) for d in docs) == [("x", "x.txt"), ("x.md", "x.md")]
+
+
+def test_ids_survive_a_same_stem_file_coming_and_going(tmp_path):
+    """``x.txt`` is cited as ``x`` before an ``x.md`` appears beside it, while it is there, and after
+    it is gone (giving both files their suffix used to rename ``x`` to ``x.txt`` and back)."""
+    (tmp_path / "x.txt").write_text(ARTICLE)
+    (tmp_path / "y.md").write_text("# Y\n\nY text.\n")
+    ids = lambda: {d.source: d.doc_id for d in load(tmp_path)[0]}  # noqa: E731
+    assert ids() == {"x.txt": "x", "y.md": "y"}
+    (tmp_path / "x.md").write_text("# Other\n\nOther text.\n")
+    (tmp_path / "y.html").write_text("<html><head><title>Y</title></head><body><p>Y page.</p></body></html>")
+    assert ids() == {"x.txt": "x", "x.md": "x.md", "y.md": "y", "y.html": "y.html"}
+    (tmp_path / "x.md").unlink()
+    (tmp_path / "y.html").unlink()
+    assert ids() == {"x.txt": "x", "y.md": "y"}
 
 
 def test_bad_files_are_skipped_with_reasons(tmp_path, monkeypatch):
