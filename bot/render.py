@@ -502,7 +502,7 @@ def render_answer_sources(question: str, results: Sequence[dict], also_in: Seque
         if r.get("paragraph"):
             line += f" · ¶ {r['paragraph']}"
         if where:
-            line += "\n" + (f"<{where}>" if str(where).startswith(("http://", "https://")) else escape(where))
+            line += "\n" + _where(str(where), 300)
         if r.get("quote"):
             line += "\n> " + truncate(escape(one_line(r["quote"])), 300)
         blocks.append(line)

@@ -588,6 +588,7 @@ class Builder:
         faiss.write_index(dense, str(out / "dense.faiss"))
         np.save(out / "sentences.npy", svecs)
         Lexical(*self.bm25).build(lexical).save(out / "bm25")
+        files = _data_files(out)
         manifest = {
             "format": FORMAT_VERSION,
             "version": name,
@@ -603,8 +604,8 @@ class Builder:
             "passages_split": self.splitting,
             "bm25": {"k1": self.bm25[0], "b": self.bm25[1]},
             "corpus": str(corpus),
-            "checksums": {f: file_digest(out / f, full=True) for f in _data_files(out)},
-            "samples": {f: file_digest(out / f) for f in _data_files(out) if _sampled(out / f)},
+            "checksums": {f: file_digest(out / f, full=True) for f in files},
+            "samples": {f: file_digest(out / f) for f in files if _sampled(out / f)},
         }
         # written last: a version folder without a manifest is never complete
         (out / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")

@@ -271,3 +271,16 @@ def test_every_citation_is_listed_even_with_long_titles():
     for i in range(1, 11):
         assert f"\n[{i}] " in "\n" + sources and f"¶ 3 · doc{i}.txt" in sources
     assert not message_problems(payload(reply))
+
+
+def test_answer_sources_do_not_link_a_url_that_would_break_out_of_its_brackets():
+    """A corpus URL is untrusted: one with ``>`` or markdown in it is shown escaped, not put in ``<…>``
+    (where the ``>`` would end the link and leave the rest as live markdown)."""
+    hostile = "https://x.org/a>**bold** <@&123>"
+    reply = render_answer_sources("q?", [{"number": 1, "doc_id": "d", "paragraph": 2,
+                                          "citation": {"title": "T", "source": hostile}}])
+    desc = reply.embeds[0].description
+    assert f"<{hostile}>" not in desc and "\\*\\*bold\\*\\*" in desc
+    plain = render_answer_sources("q?", [{"number": 1, "doc_id": "d", "paragraph": 2,
+                                          "citation": {"title": "T", "source": "https://x.org/a"}}])
+    assert "<https://x.org/a>" in plain.embeds[0].description
