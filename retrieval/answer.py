@@ -171,7 +171,8 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         results.append(Result(
             rank=rank, doc_id=s.row["doc_id"], paragraph=s.row["paragraph"], text=text, quote=text[a:b],
             quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row["heading"],
-            citation=_citation(rank, docs[s.row["doc_id"]], s.row["paragraph"]),
+            citation=_citation(rank, docs[s.row["doc_id"]], s.row["paragraph"], s.row.get("heading_path"),
+                               s.row.get("page")),
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
     confidence = max((s.quote_sim for s in chosen[:1]), default=0.0)
@@ -180,7 +181,8 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
                   results=results, confidence=confidence, index_version=index.version)
 
 
-def _citation(number: int, doc: dict, paragraph: int | None) -> Citation:
+def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,
+              page: int | None = None) -> Citation:
     return Citation(number=number, doc_id=doc["doc_id"], title=doc["title"], outlet=doc["outlet"],
                     author=doc["author"], date=doc["date"], paragraph=paragraph or 0,
-                    source=doc["url"] or doc["source"])
+                    source=doc["url"] or doc["source"], heading_path=list(heading_path or []), page=page)

@@ -204,6 +204,8 @@ class Index:
                                       check_same_thread=False)
             self.db.execute("PRAGMA query_only = 1")
             n = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            # stores written before heading paths and pages existed still load
+            self.structured = any(r[1] == "heading_path" for r in self.db.execute("PRAGMA table_info(passages)"))
         except Exception as e:  # faiss raises RuntimeError, sqlite DatabaseError, numpy ValueError, …
             raise IndexCorrupt(f"index at {self.path} is damaged ({type(e).__name__}); {REBUILD_HINT}") from None
         m = self.manifest
@@ -243,15 +245,18 @@ class Index:
             return self.db.execute(sql, args).fetchall()
 
     def passages(self, ids) -> dict[int, dict]:
-        """Passage rows by id: doc_id, paragraph, part, text, heading, sent_start, spans."""
+        """Passage rows by id: doc_id, paragraph, part, text, heading, sent_start, spans, heading_path, page."""
         ids = [int(i) for i in ids]
         if not ids:
             return {}
         q = ",".join("?" * len(ids))
+        extra = "heading_path, page" if self.structured else "'[]', NULL"
         rows = self.query(
-            f"SELECT id, doc_id, paragraph, part, text, heading, sent_start, spans FROM passages WHERE id IN ({q})", ids)
+            f"SELECT id, doc_id, paragraph, part, text, heading, sent_start, spans, {extra} FROM passages "
+            f"WHERE id IN ({q})", ids)
         return {r[0]: {"id": r[0], "doc_id": r[1], "paragraph": r[2], "part": r[3], "text": r[4], "heading": r[5],
-                       "sent_start": r[6], "spans": [tuple(s) for s in json.loads(r[7])]} for r in rows}
+                       "sent_start": r[6], "spans": [tuple(s) for s in json.loads(r[7])],
+                       "heading_path": json.loads(r[8] or "[]"), "page": r[9]} for r in rows}
 
     def document(self, doc_id: str) -> dict | None:
         rows = self.query("SELECT doc_id, source, title, date, author, outlet, url, content_hash, paragraphs "
@@ -264,9 +269,10 @@ class Index:
         return [_doc_row(r) for r in rows]
 
     def paragraphs(self, doc_id: str, first: int, last: int) -> list[Paragraph]:
-        rows = self.query("SELECT number, text, heading FROM paragraphs WHERE doc_id = ? AND number BETWEEN ? AND ? "
-                          "ORDER BY number", (doc_id, first, last))
-        return [Paragraph(n, t, h) for n, t, h in rows]
+        extra = "heading_path, page" if self.structured else "'[]', NULL"
+        rows = self.query(f"SELECT number, text, heading, {extra} FROM paragraphs WHERE doc_id = ? "
+                          "AND number BETWEEN ? AND ? ORDER BY number", (doc_id, first, last))
+        return [Paragraph(n, t, h, json.loads(hp or "[]"), pg) for n, t, h, hp, pg in rows]
 
     def sentence_vectors(self, row: dict) -> np.ndarray:
         a = row["sent_start"]
@@ -383,8 +389,8 @@ class _Item:
     """A document of the new version with where its passages and vectors come from."""
 
     doc: dict
-    paragraphs: list[tuple[int, str, str | None]]
-    passages: list[dict]  # text, heading, paragraph, part, spans, hash, title
+    paragraphs: list[tuple[int, str, str | None, str, int | None]]  # number, text, heading, heading_path JSON, page
+    passages: list[dict]  # text, heading, heading_path, page, paragraph, part, spans, hash
     status: str  # added / changed / unchanged
 
 
@@ -576,7 +582,8 @@ class Builder:
                     vecs[pid] = v
                     svecs[s_at:s_at + k] = sv
                 rows.append((pid, it.doc["doc_id"], p["paragraph"], p["part"], p["text"], p["heading"], s_at,
-                             json.dumps(p["spans"]), p["hash"]))
+                             json.dumps(p["spans"]), p["hash"], json.dumps(p.get("heading_path") or []),
+                             p.get("page")))
                 lexical.append(" ".join(x for x in (it.doc["title"], p["heading"], p["text"]) if x))
                 pid += 1
                 s_at += k
@@ -618,8 +625,9 @@ class Builder:
         meta["paragraphs"] = len(doc.paragraphs)
         return _Item(
             doc=meta,
-            paragraphs=[(p.number, p.text, p.heading) for p in doc.paragraphs],
+            paragraphs=[(p.number, p.text, p.heading, json.dumps(p.heading_path), p.page) for p in doc.paragraphs],
             passages=[{"paragraph": p.paragraph, "part": p.part, "text": p.text, "heading": p.heading,
+                       "heading_path": p.heading_path, "page": p.page,
                        "spans": [list(s) for s in p.sentences], "hash": p.hash, "embed": p.embed_text(),
                        "offset": p.embed_offset()} for p in ps],
             status=status,
@@ -627,14 +635,17 @@ class Builder:
 
     def _reuse(self, prev: Index, doc_id: str) -> _Item:
         doc = prev.document(doc_id)
-        paras = prev.query("SELECT number, text, heading FROM paragraphs WHERE doc_id = ? ORDER BY number", (doc_id,))
-        rows = prev.query("SELECT id, paragraph, part, text, heading, spans, hash FROM passages WHERE doc_id = ? "
-                          "ORDER BY id", (doc_id,))
+        hp, pg = ("heading_path", "page") if prev.structured else ("'[]'", "NULL")
+        paras = prev.query(f"SELECT number, text, heading, {hp}, {pg} FROM paragraphs WHERE doc_id = ? "
+                           "ORDER BY number", (doc_id,))
+        rows = prev.query(f"SELECT id, paragraph, part, text, heading, spans, hash, {hp}, {pg} FROM passages "
+                          "WHERE doc_id = ? ORDER BY id", (doc_id,))
         return _Item(
             doc=doc,
             paragraphs=[tuple(r) for r in paras],
             passages=[{"old_id": r[0], "paragraph": r[1], "part": r[2], "text": r[3], "heading": r[4],
-                       "spans": json.loads(r[5]), "hash": r[6]} for r in rows],
+                       "spans": json.loads(r[5]), "hash": r[6], "heading_path": json.loads(r[7] or "[]"),
+                       "page": r[8]} for r in rows],
             status="unchanged",
         )
 
@@ -648,16 +659,17 @@ class Builder:
                 CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, title TEXT, date TEXT, author TEXT,
                                         outlet TEXT, url TEXT, content_hash TEXT, paragraphs INTEGER);
                 CREATE TABLE paragraphs (doc_id TEXT, number INTEGER, text TEXT, heading TEXT,
-                                         PRIMARY KEY (doc_id, number));
+                                         heading_path TEXT, page INTEGER, PRIMARY KEY (doc_id, number));
                 CREATE TABLE passages (id INTEGER PRIMARY KEY, doc_id TEXT, paragraph INTEGER, part INTEGER,
-                                       text TEXT, heading TEXT, sent_start INTEGER, spans TEXT, hash TEXT);
+                                       text TEXT, heading TEXT, sent_start INTEGER, spans TEXT, hash TEXT,
+                                       heading_path TEXT, page INTEGER);
             """)
             keys = ("doc_id", "source", "title", "date", "author", "outlet", "url", "content_hash", "paragraphs")
             db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
                            [tuple(it.doc.get(k) for k in keys) for it in items])
-            db.executemany("INSERT INTO paragraphs VALUES (?,?,?,?)",
-                           [(it.doc["doc_id"], n, t, h) for it in items for n, t, h in it.paragraphs])
-            db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO paragraphs VALUES (?,?,?,?,?,?)",
+                           [(it.doc["doc_id"], *para) for it in items for para in it.paragraphs])
+            db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.execute("CREATE INDEX passages_doc ON passages (doc_id)")
             db.commit()
         finally:

@@ -31,6 +31,8 @@ class Passage:
         title: the document title, if any (BM25 indexes it; the encoder sees it when ``embed_title``).
         sentences: ``(start, end)`` character spans of the sentences in ``text``.
         embed_title: put the title before the text for the encoder.
+        heading_path: the headings above the paragraph, outermost first.
+        page: 1-based page for paged formats, else None.
     """
 
     doc_id: str
@@ -41,6 +43,8 @@ class Passage:
     title: str | None = None
     sentences: list[tuple[int, int]] = field(default_factory=list)
     embed_title: bool = False
+    heading_path: list[str] = field(default_factory=list)
+    page: int | None = None
 
     def context(self) -> str:
         """The lines put before the text for the encoder: the title (when ``embed_title``), the heading."""
@@ -176,7 +180,8 @@ def split_document(doc: Document, count: TokenCounter, limit: int, embed_title: 
         spans = split_sentences(text)
         sizes = count([text[a:b] for a, b in spans]) if spans else []
         if sum(sizes) + len(spans) <= budget:
-            out.append(Passage(doc.doc_id, para.number, 0, text, heading, title, spans, embed_title))
+            out.append(Passage(doc.doc_id, para.number, 0, text, heading, title, spans, embed_title,
+                               list(para.heading_path), para.page))
             continue
         # too long: pack whole sentences; cut a sentence only when it alone is over the budget
         units: list[tuple[int, int, int]] = []
@@ -198,6 +203,6 @@ def split_document(doc: Document, count: TokenCounter, limit: int, embed_title: 
         for part, g in enumerate(groups):
             a, b = g[0][0], g[-1][1]
             out.append(Passage(doc.doc_id, para.number, part, text[a:b], heading, title,
-                               [(x - a, y - a) for x, y, _ in g], embed_title))
+                               [(x - a, y - a) for x, y, _ in g], embed_title, list(para.heading_path), para.page))
     return out
 

@@ -15,12 +15,17 @@ class Paragraph:
     Args:
         number: 1-based position among the document's kept paragraphs.
         text: the paragraph text, verbatim from the file (whitespace inside lines kept).
-        heading: the closest heading above it, if any.
+        heading: the closest heading above it, if any (the last element of ``heading_path``).
+        heading_path: the headings it sits under, outermost first (``["git-stash", "OPTIONS",
+            "--include-untracked"]``); empty when the document has no structure.
+        page: 1-based page number for paged formats (PDF), else None.
     """
 
     number: int
     text: str
     heading: str | None = None
+    heading_path: list[str] = field(default_factory=list)
+    page: int | None = None
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Document:
         url: the document URL when known.
         paragraphs: the kept paragraphs in order.
         content_hash: sha256 of the raw file bytes or record text.
+        encoding: the text encoding the file was decoded as when it was not UTF-8 (a guess), else None.
     """
 
     doc_id: str
@@ -48,9 +54,10 @@ class Document:
     author: str | None = None
     outlet: str | None = None
     url: str | None = None
+    encoding: str | None = None
 
     def meta(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "paragraphs"}
+        return {k: v for k, v in asdict(self).items() if k not in ("paragraphs", "encoding")}
 
 
 @dataclass
@@ -66,6 +73,8 @@ class Citation:
         date: ISO date, or None.
         paragraph: 1-based paragraph number in the document.
         source: relative file path or URL.
+        heading_path: the section the passage sits in, outermost first (may be empty).
+        page: 1-based page for paged formats (PDF), else None.
     """
 
     number: int
@@ -76,15 +85,25 @@ class Citation:
     date: str | None
     paragraph: int
     source: str
+    heading_path: list[str] = field(default_factory=list)
+    page: int | None = None
+
+    def place(self) -> str:
+        """Where in the document: ``section › subsection`` and ``p. n`` when known, else ``¶ n``."""
+        parts = []
+        if self.heading_path:
+            parts.append(" › ".join(self.heading_path))
+        parts.append(f"p. {self.page}" if self.page else f"¶ {self.paragraph}")
+        return " · ".join(parts)
 
     def label(self) -> str:
-        """``title · outlet-or-author · date · ¶ n`` with unknown parts left out."""
+        """``title · outlet-or-author · date · section · p. n (or ¶ n)`` with unknown parts left out."""
         parts = [self.title or self.doc_id]
         if self.outlet or self.author:
             parts.append(self.outlet or self.author)
         if self.date:
             parts.append(self.date)
-        parts.append(f"¶ {self.paragraph}")
+        parts.append(self.place())
         return " · ".join(parts)
 
 
@@ -131,6 +150,8 @@ class Result:
             "source": c.source,
             "paragraph": self.paragraph,
             "heading": self.heading,
+            "heading_path": list(c.heading_path),
+            "page": c.page,
             "text": self.text,
             "quote": self.quote,
             "score": round(float(self.score), 6),
