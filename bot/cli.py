@@ -162,14 +162,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         report("FAIL", f"corpus not found: {corpus}")
 
     try:
+        from retrieval.engine import Engine
         from retrieval.errors import IndexMissing
-        from retrieval.index import open_index
 
-        index = open_index(settings.index_dir)
-        index.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
-        m = index.manifest
-        report("ok", f"index: {settings.index_dir} — {m.get('documents')} documents, {m.get('passages')} passages, "
-                     f"built {m.get('created')}, version {index.version}")
+        engine = Engine(settings)  # no model load: the index is only opened and checked
+        engine.load()
+        engine.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
+        st = engine.stats()
+        engine.close()
+        report("ok", f"index: {settings.index_dir} — {st['documents']} documents, {st['passages']} passages, "
+                     f"built {st['built_at']}, version {st['version']}")
     except IndexMissing:
         report("warn", f"no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
     except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)

@@ -94,46 +94,35 @@ def settings_from(args: argparse.Namespace) -> Settings:
                          index_dir=getattr(args, "index_dir", None))
 
 
-def _progress_bar(desc: str):
-    from tqdm import tqdm
+def _progress_bar(desc: str, unit: str = "file"):
+    from .progress import reporter
 
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="doc", disable=None, file=sys.stderr)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
+    return reporter(desc, unit)
 
 
 def open_engine(args: argparse.Namespace, *, build_if_missing: bool = True):
     from .engine import Engine
 
     s = settings_from(args)
-    return Engine.open(s, build_if_missing=build_if_missing, progress=_progress_bar("indexing"))
+    return Engine.open(s, build_if_missing=build_if_missing, progress=_progress_bar("reading"),
+                       embedding=_progress_bar("embedding", "passage"))
 
 
 def cmd_index(args) -> int:
     from .engine import Engine
     from .errors import IndexCorrupt, IndexMissing
-    from .index import open_index
     from .render import summary_text
 
     s = settings_from(args)
     eng = Engine(s)
     try:
-        eng.index = open_index(s.index_dir)
+        eng.load()
     except IndexMissing:
         pass
     except IndexCorrupt as e:  # the build replaces it; nothing can be reused
         print(f"citebot: {e} — building a fresh index", file=sys.stderr)
-    summary = eng.reindex(rebuild=args.rebuild, progress=_progress_bar("indexing"))
+    summary = eng.reindex(rebuild=args.rebuild, progress=_progress_bar("reading"),
+                          embedding=_progress_bar("embedding", "passage"))
     print(summary_text(summary))
     print(f"index directory: {s.index_dir}")
     return 0
@@ -249,7 +238,7 @@ def cmd_source(args) -> int:
     else:
         ref = args.ref
     eng = open_engine(args)
-    if paragraph is not None and eng.index.document(ref) is None and eng.index.document(args.ref) is not None:
+    if paragraph is not None and eng.document(ref) is None and eng.document(args.ref) is not None:
         ref, paragraph = args.ref, None  # an id with a colon of its own (JSONL records: "file:line")
     view = eng.source(ref, paragraph, context=args.context)
     print(json.dumps(view.to_dict(), ensure_ascii=False) if args.json else source_text(view))

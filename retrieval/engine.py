@@ -1,4 +1,5 @@
-"""The facade the CLI and the bot use: open an index, ask, show sources, reindex.
+"""The facade the CLI, the bot, ``doctor`` and bench/ use: open an index, ask, rank, look up
+documents and passages, verify, reindex. Nothing outside ``retrieval/`` needs the index's parts.
 
 ``ask`` may run from many threads while ``reindex`` builds a new version in another: questions are
 answered from the index object they started with, and the new version replaces it in one
@@ -11,14 +12,15 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
 
 from .answer import QUOTE_POOL, compose, score_candidates
 from .config import Settings
 from .errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
-from .index import Builder, Index, open_index
-from .search import hybrid
+from .build import Builder, Progress
+from .index import Index, open_index
+from .search import Candidate, hybrid
+from .store import StoredPassage
 from .types import Answer, IndexSummary, SourceView
 
 log = logging.getLogger("citebot")
@@ -65,35 +67,61 @@ class Engine:
 
     Args:
         settings: where the corpus and index are, and how to rank.
-        encoder: a loaded :class:`~retrieval.embeddings.Encoder` (built from settings when None).
+        encoder: a loaded :class:`~retrieval.embeddings.Encoder`; when None it is loaded at first
+            use (``doctor`` and document lookups never load the model).
     """
 
     def __init__(self, settings: Settings, encoder=None):
         single_thread_blas()
         self.settings = settings
-        if encoder is None:
-            from .embeddings import Encoder
-
-            encoder = Encoder.shared(settings.model, settings.precision, settings.batch_size)
-        self.encoder = encoder
-        self.index: Index | None = None
+        self._encoder = encoder
+        self._encoder_lock = threading.Lock()
+        self.index: Index | None = None  # internal: the version in use (replaced in one assignment)
         self._reindex_lock = threading.Lock()
         self.loaded_at: float | None = None
 
+    @property
+    def encoder(self):
+        """The sentence encoder (loaded on first use)."""
+        if self._encoder is None:
+            with self._encoder_lock:
+                if self._encoder is None:
+                    from .embeddings import Encoder
+
+                    s = self.settings
+                    self._encoder = Encoder.shared(s.model, s.precision, s.batch_size)
+        return self._encoder
+
     @classmethod
-    def open(cls, settings: Settings, *, build_if_missing: bool = True,
-             progress: Callable[[int, int], None] | None = None, encoder=None) -> "Engine":
-        """Load the model and the index; build the index from the corpus when there is none yet."""
+    def open(cls, settings: Settings, *, build_if_missing: bool = True, progress: Progress | None = None,
+             embedding: Progress | None = None, encoder=None) -> "Engine":
+        """Load the model and the index; build the index from the corpus when there is none yet.
+
+        Args:
+            build_if_missing: build when the index directory has none (else :class:`IndexMissing`).
+            progress, embedding: as for :meth:`reindex`.
+        """
         eng = cls(settings, encoder)
+        eng.encoder  # noqa: B018 - load the model now, not at the first question
         try:
-            eng.index = open_index(settings.index_dir)
-            eng.index.set_nprobe(settings.nprobe)
-            eng.loaded_at = time.time()
+            eng.load()
         except IndexMissing:
             if not build_if_missing:
                 raise
-            eng.reindex(progress=progress)
+            eng.reindex(progress=progress, embedding=embedding)
         return eng
+
+    def load(self, verify: bool = True) -> None:
+        """(Re)load the version ``CURRENT`` points at.
+
+        Raises:
+            IndexMissing: the index directory holds no index.
+            IndexCorrupt: it is damaged (the message names the fix).
+        """
+        index = open_index(self.settings.index_dir, verify=verify)
+        index.set_nprobe(self.settings.nprobe)
+        self.index = index  # one assignment: in-flight questions keep the old object
+        self.loaded_at = time.time()
 
     # -- questions ------------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, unique_docs: bool = False) -> Answer:
@@ -132,9 +160,47 @@ class Engine:
         vecs = iter(self.encoder.encode_queries(good)) if good else iter(())
         return [q if isinstance(q, QuestionError) else self.ask_vector(q, next(vecs), **kw) for q in cleaned]
 
-    # -- documents ------------------------------------------------------------------------------
+    def rank(self, question: str, qvec=None, *, candidates: int | None = None, mode: str = "hybrid",
+             limit: int | None = None) -> list[Candidate]:
+        """Ranked passages for a question, before quoting and citations (evaluation, benchmarks).
+
+        Args:
+            question: the question (cleaned here).
+            qvec: its vector, when already embedded (batch evaluation).
+            candidates: pool size of each side (default ``settings.candidates``).
+            mode: ``hybrid``, ``dense`` or ``bm25``.
+            limit: keep the best ``limit`` (default: the whole fused pool).
+        """
+        s = self.settings
+        q = clean_question(question, s.max_question_chars)
+        qvec = self.encoder.encode_query(q) if qvec is None else qvec
+        return hybrid(self._current(), qvec, q, candidates=candidates or s.candidates, method=s.fusion,
+                      dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=limit)
+
+    def rescore(self, question: str, qvec, cands: list[Candidate], *, sentence_weight: float | None = None):
+        """``cands`` re-scored with their best sentence (the quote), best first (see
+        :func:`retrieval.answer.score_candidates`)."""
+        s = self.settings
+        return score_candidates(self._current(), qvec, clean_question(question, s.max_question_chars), cands,
+                                sentence_weight=s.sentence_weight if sentence_weight is None else sentence_weight,
+                                quote_lexical=s.quote_lexical, type_weight=s.type_weight)
+
+    # -- documents and passages -----------------------------------------------------------------
     def documents(self) -> list[dict]:
+        """Metadata of every document, by id."""
         return self._current().documents()
+
+    def document(self, doc_id: str) -> dict | None:
+        """A document's metadata, or None when the index has no such id."""
+        return self._current().document(doc_id)
+
+    def passages(self, ids) -> dict[int, StoredPassage]:
+        """Stored passages by id (unknown ids left out)."""
+        return self._current().passages(ids)
+
+    def passage_documents(self) -> list[str]:
+        """The document id of every passage, indexed by passage id."""
+        return self._current().store.passage_documents()
 
     def source(self, doc_id: str, paragraph: int | None = None, context: int = 1) -> SourceView:
         """A paragraph (default: the first) with ``context`` paragraphs either side, and the metadata."""
@@ -149,6 +215,30 @@ class Engine:
         paras = index.paragraphs(doc_id, max(1, p - context), min(total, p + context))
         return SourceView(document=doc, paragraph=p, paragraphs=paras, total_paragraphs=total)
 
+    # -- the index itself -----------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """Id of the index version in use."""
+        return self._current().version
+
+    @property
+    def manifest(self) -> dict:
+        """The manifest of the version in use (a copy)."""
+        return dict(self._current().manifest)
+
+    @property
+    def dense(self):
+        """The :class:`~retrieval.dense.Dense` side of the version in use (ANN benchmarks)."""
+        return self._current().dense
+
+    def verify(self, full: bool = False) -> None:
+        """Check the version in use against its checksums (:class:`IndexCorrupt` when damaged).
+
+        Args:
+            full: hash large files completely (loading checks them by size and samples).
+        """
+        self._current().verify(full=full)
+
     def stats(self) -> dict:
         index = self._current()
         m = index.manifest
@@ -156,17 +246,28 @@ class Engine:
                 "version": index.version, "model": m["model"], "precision": m.get("precision"),
                 "dense": m.get("dense"), "corpus": m.get("corpus"), "index_dir": str(self.settings.index_dir)}
 
+    def close(self) -> None:
+        """Release the index files (the engine is unusable afterwards until :meth:`load`)."""
+        index, self.index = self.index, None
+        if index is not None:
+            index.close()
+
     # -- indexing -------------------------------------------------------------------------------
     @property
     def reindexing(self) -> bool:
         return self._reindex_lock.locked()
 
-    def reindex(self, *, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IndexSummary:
+    def reindex(self, *, rebuild: bool = False, progress: Progress | None = None,
+                embedding: Progress | None = None) -> IndexSummary:
         """Build a new version from ``settings.corpus`` and switch to it; the old one serves meanwhile.
+
+        An interrupted build's vectors are kept (``index_dir/.embed-cache``): the next one embeds
+        only the rest.
 
         Args:
             rebuild: re-embed everything instead of reusing unchanged passages.
-            progress: ``progress(documents_done, documents_total)``, called from this thread.
+            progress: ``progress(documents_done, documents_total)`` while files are read, from this thread.
+            embedding: ``embedding(passages_embedded, passages_to_embed)`` once the files are split.
 
         Raises:
             ReindexInProgress: another reindex is running (here or in another process).
@@ -178,11 +279,9 @@ class Engine:
             builder = Builder(self.encoder, s.index_dir, ann_threshold=s.ann_threshold, max_file_mb=s.max_file_mb,
                               bm25=(s.bm25_k1, s.bm25_b), passage_tokens=s.passage_tokens,
                               embed_title=s.embed_title)
-            summary = builder.build(Path(s.corpus), previous=self.index, rebuild=rebuild, progress=progress)
-            index = open_index(s.index_dir)
-            index.set_nprobe(s.nprobe)
-            self.index = index  # one assignment: in-flight questions keep the old object
-            self.loaded_at = time.time()
+            summary = builder.build(Path(s.corpus), previous=self.index, rebuild=rebuild, reading=progress,
+                                    embedding=embedding)
+            self.load()
             log.info("index %s: %s", summary.version, "; ".join(summary.lines()[:2]))
             return summary
         finally:

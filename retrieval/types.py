@@ -230,6 +230,8 @@ class IndexSummary:
         skipped: files not indexed, with reasons.
         passages: passages in the new index.
         embedded: passages whose vectors were computed (the rest were reused).
+        resumed: passages whose vectors an interrupted build had computed (counted as reused).
+        encodings: ``{source: encoding}`` of files not read as UTF-8 (the encoding was a guess).
         seconds: wall time of the build.
         version: id of the new index version.
     """
@@ -241,6 +243,8 @@ class IndexSummary:
     skipped: list[Skipped] = field(default_factory=list)
     passages: int = 0
     embedded: int = 0
+    resumed: int = 0
+    encodings: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     version: str = ""
 
@@ -251,8 +255,10 @@ class IndexSummary:
         out = [
             f"documents: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.removed)} removed, {len(self.unchanged)} unchanged, {len(self.skipped)} skipped",
-            f"passages: {self.passages} ({self.embedded} embedded, {self.passages - self.embedded} reused)"
-            f" in {self.seconds:.1f}s",
+            f"passages: {self.passages} ({self.embedded} embedded, {self.passages - self.embedded} reused"
+            + (f", {self.resumed} of them from an interrupted build" if self.resumed else "")
+            + f") in {self.seconds:.1f}s",
         ]
         out += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        out += [f"read as {enc}: {src}" for src, enc in sorted(self.encodings.items())]
         return out
