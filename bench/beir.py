@@ -506,16 +506,14 @@ class CitebotPipeline:
         t0 = time.perf_counter()
         self.engine = Engine.open(self.settings)
         secs = time.perf_counter() - t0
-        self.pass_doc = dict(self.engine.index.query("SELECT id, doc_id FROM passages"))
+        self.pass_doc = self.engine.passage_documents()
         st = self.engine.stats()
         return {"open_or_build_seconds": round(secs, 1), "passages": st["passages"], "docs": st["documents"],
                 "precision": st.get("precision"), "settings": {k: str(v) for k, v in vars(self.settings).items()}}
 
     def search(self, queries: dict[str, str], mode: str, n: int = 100) -> dict[str, dict[str, float]]:
         """Top ``n`` docs per query; doc score = max of its passages' fused (or single-side) scores."""
-        from retrieval.answer import score_candidates
         from retrieval.engine import clean_question
-        from retrieval.search import hybrid
 
         s, eng = self.settings, self.engine
         pool = s.candidates if n <= 10 else max(s.candidates, self.deep_pool)
@@ -523,15 +521,15 @@ class CitebotPipeline:
         qvecs = eng.encoder.encode_queries(texts)
         out: dict[str, dict[str, float]] = {}
         for qid, q, qv in zip(queries, texts, qvecs):
-            cands = hybrid(eng.index, qv, q, candidates=pool, method=s.fusion, dense_weight=s.dense_weight,
-                           rrf_k=s.rrf_k, mode=mode)
+            cands = eng.rank(q, qv, candidates=pool, mode=mode)
             if self.aggregate == "sides" and mode == "hybrid":
                 out[qid] = self._fuse_docs(cands, n)
                 continue
             scored = [(c.id, c.score) for c in cands]
             sw = getattr(s, "sentence_weight", 0.0)
             if sw and mode == "hybrid":
-                head = [(x.cand.id, x.score) for x in score_candidates(eng.index, qv, q, cands, sentence_weight=sw)]
+                head = [(x.cand.id, x.score) for x in eng.rescore(q, qv, cands, sentence_weight=sw,
+                                                                         type_weight=0.0)]
                 scored = head + scored[len(head):]
             docs: dict[str, float] = {}
             for pid, sc in scored:

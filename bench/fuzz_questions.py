@@ -83,7 +83,7 @@ def ask_all(engine, questions) -> list[tuple[str, object]]:
 def run(engine, questions, *, render: bool = True, max_examples: int = 5) -> dict:
     """Ask every question; return the counts and the first failures."""
     t0 = time.perf_counter()
-    stats = tally(ask_all(engine, questions), engine.settings.k, engine.index.version, render=render,
+    stats = tally(ask_all(engine, questions), engine.settings.k, engine.version, render=render,
                   max_examples=max_examples)
     stats["seconds"] = round(time.perf_counter() - t0, 1)
     return stats

@@ -40,7 +40,8 @@ def scifact_records(folder: Path, n: int) -> list[dict]:
 
 
 def throughput(encoder, records: list[dict], work: Path) -> dict:
-    from retrieval.index import Builder, open_index
+    from retrieval.build import Builder
+    from retrieval.index import open_index
 
     corpus = work / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps({"_id": r["_id"], "title": r["title"], "text": r["text"]})
@@ -59,8 +60,8 @@ def throughput(encoder, records: list[dict], work: Path) -> dict:
     summary = builder.build(corpus, rebuild=True)
     t_citebot = time.perf_counter() - t0
     idx = open_index(work / "idx")
-    rows = idx.query("SELECT text, heading FROM passages ORDER BY id")
-    texts = [f"{h}\n{t}" if h else t for t, h in rows]
+    rows = idx.passages(range(summary.passages)).values()
+    texts = [f"{p.heading}\n{p.text}" if p.heading else p.text for p in rows]
     t0 = time.perf_counter()
     st32.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
     t_raw = time.perf_counter() - t0
@@ -80,7 +81,8 @@ def throughput(encoder, records: list[dict], work: Path) -> dict:
 
 
 def incremental(encoder, records: list[dict], n_docs: int, work: Path) -> dict:
-    from retrieval.index import Builder, open_index
+    from retrieval.build import Builder
+    from retrieval.index import open_index
 
     corpus = work / "folder"
     corpus.mkdir()

@@ -112,15 +112,15 @@ def snapshot(index_dir: Path, corpus: Path, encoder, qs: list[str]) -> dict:
     """Version, documents and answers of what ``index_dir`` holds now (IndexCorrupt/Missing raise)."""
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.index import current_version
+    from retrieval.versions import current_version
 
     version = current_version(index_dir)
     eng = Engine.open(Settings(corpus=corpus, index_dir=index_dir, precision=PRECISION), encoder=encoder,
                       build_if_missing=False)
-    eng.index.verify(full=True)
+    eng.verify(full=True)
     docs = {d["doc_id"]: d["content_hash"] for d in eng.documents()}
     out = {"version": version.name, "docs": docs, "answers": [signature(eng.ask(q)) for q in qs]}
-    eng.index.close()
+    eng.close()
     return out
 
 
@@ -147,7 +147,8 @@ PHASE_WRAPPER = r'''
 import os, signal, sys, shutil
 import numpy as np
 import faiss
-from retrieval import index as ix, documents as dm
+from retrieval import build as bd, documents as dm, versions as vs
+from retrieval.lexical import Lexical
 
 PHASE = os.environ["CITEBOT_KILL_PHASE"]
 
@@ -164,11 +165,11 @@ def after(obj, name, phase, static=False):
     setattr(obj, name, staticmethod(wrapped) if static else wrapped)
 
 after(dm, "scan", "after-scan")
-after(ix.Builder, "_write_store", "after-store", static=True)
+after(bd, "write_store", "after-store")
 after(faiss, "write_index", "after-faiss")
 after(np, "save", "after-sentences")
-after(ix.Lexical, "save", "after-bm25")
-after(ix, "_fsync_tree", "after-fsync")
+after(Lexical, "save", "after-bm25")
+after(vs, "fsync_tree", "after-fsync")
 real_rename, real_replace, real_rmtree = os.rename, os.replace, shutil.rmtree
 def rename(src, dst, *a, **k):
     real_rename(src, dst, *a, **k)

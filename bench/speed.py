@@ -191,7 +191,6 @@ def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -
     from retrieval.config import Settings
     from retrieval.embeddings import Encoder
     from retrieval.engine import Engine, clean_question
-    from retrieval.index import _ivf_of
 
     work = args.out / f"citebot-{n}"
     work.mkdir(parents=True, exist_ok=True)
@@ -212,20 +211,21 @@ def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -
     build_s = time.perf_counter() - t0
     faiss.omp_set_num_threads(args.threads)
     out = {"index_build_s": None if args.reuse_index else round(build_s, 1)}
-    ivf = _ivf_of(eng.index.dense)
+    dense = eng.dense
+    ivf = dense.ivf
     if ivf is not None:  # recall of the ANN index against exact search over the same vectors
         qv = enc.encode_queries([clean_question(q, 1000) for q in timed])
-        allv = eng.index.vectors(np.arange(eng.index.dense.ntotal))
+        allv = dense.vectors(np.arange(dense.ntotal))
         exact = np.argsort(-(qv @ allv.T), axis=1)[:, :10]
         del allv
         sweep = {}
-        eng.index.set_nprobe(args.nprobe)
+        dense.set_nprobe(args.nprobe)
         chosen = int(ivf.nprobe)  # the setting's value (0 = citebot's automatic choice)
         for p in sorted({8, 16, 32, 64, 128, chosen}):
-            eng.index.set_nprobe(p)
-            rec, ms = ann_recall(eng.index.dense, exact, qv)
+            dense.set_nprobe(p)
+            rec, ms = ann_recall(dense.faiss, exact, qv)
             sweep[p] = {"recall@10": round(rec, 4), "search_ms_p50": round(ms, 3)}
-        eng.index.set_nprobe(args.nprobe)
+        dense.set_nprobe(args.nprobe)
         out["ann"] = {"kind": "ivf", "nlist": int(ivf.nlist), "sweep": sweep, "nprobe": chosen}
         print(f"  citebot ivf nlist {ivf.nlist}: {sweep}", flush=True)
     for q in warm:
@@ -240,7 +240,7 @@ def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -
         enc.encode_query(clean_question(q, 1000))
         enc_lat.append(time.perf_counter() - t)
     st = eng.stats()
-    eng.index.close()
+    eng.close()
     t0 = time.perf_counter()
     reopened = Engine.open(settings, encoder=enc, build_if_missing=False)
     reopened.ask(timed[0])

@@ -177,13 +177,15 @@ class Engine:
         return hybrid(self._current(), qvec, q, candidates=candidates or s.candidates, method=s.fusion,
                       dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=limit)
 
-    def rescore(self, question: str, qvec, cands: list[Candidate], *, sentence_weight: float | None = None):
+    def rescore(self, question: str, qvec, cands: list[Candidate], *, sentence_weight: float | None = None,
+                type_weight: float | None = None):
         """``cands`` re-scored with their best sentence (the quote), best first (see
-        :func:`retrieval.answer.score_candidates`)."""
+        :func:`retrieval.answer.score_candidates`); weights default to the settings'."""
         s = self.settings
         return score_candidates(self._current(), qvec, clean_question(question, s.max_question_chars), cands,
                                 sentence_weight=s.sentence_weight if sentence_weight is None else sentence_weight,
-                                quote_lexical=s.quote_lexical, type_weight=s.type_weight)
+                                quote_lexical=s.quote_lexical,
+                                type_weight=s.type_weight if type_weight is None else type_weight)
 
     # -- documents and passages -----------------------------------------------------------------
     def documents(self) -> list[dict]:

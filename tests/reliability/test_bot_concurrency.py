@@ -74,7 +74,7 @@ def version_of(body: dict, versions: list[str]) -> str | None:
 async def test_200_questions_during_reindex(fake, run_bot, engine):
     bot = await run_bot(engine, cooldown_rate=10_000)
     admin = bot.get_cog("Admin")
-    v1 = engine.index.version
+    v1 = engine.version
     ref = {v1: reference(engine)}
     for name, text in NEW_DOCS.items():
         (Path(engine.settings.corpus) / name).write_text(text)
@@ -109,7 +109,7 @@ async def test_200_questions_during_reindex(fake, run_bot, engine):
     sent += more
     done = await fake.wait_interaction(inter, lambda r: "Reindex finished" in (r.body().get("content") or ""),
                                        kind="edit", timeout=120)
-    v2 = engine.index.version
+    v2 = engine.version
     assert v2 != v1 and "penguins" in done.body()["content"]
     ref[v2] = reference(engine)
     assert ref[v1] != ref[v2], "the new documents must change some answers"

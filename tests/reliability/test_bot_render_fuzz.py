@@ -159,7 +159,7 @@ def test_any_answer_renders_within_limits_verbatim_and_inert(answer):
 def test_hostile_questions_through_ask_and_renderer(hostile_engine, fuzz_outcomes):
     """The session's 300 fuzz answers (see conftest) rendered for Discord."""
     s = hostile_engine.settings
-    stats = fuzz_questions.tally(fuzz_outcomes, s.k, hostile_engine.index.version, render=True)
+    stats = fuzz_questions.tally(fuzz_outcomes, s.k, hostile_engine.version, render=True)
     assert stats["crashes"] == 0 and stats["contract"] == 0, stats["examples"]
     assert stats["pings"] == 0 and stats["limit_violations"] == 0 and stats["markdown_unescaped"] == 0, \
         stats["examples"]

@@ -41,7 +41,7 @@ def engine(encoder, small_corpus, tmp_path):
 
 
 def test_questions_during_reindex_each_match_one_version(engine):
-    v1 = engine.index.version
+    v1 = engine.version
     ref = {v1: {q: sig(engine.ask(q)) for q in QUESTIONS}}
     for name, text in CHANGES.items():
         (engine.settings.corpus / name).write_text(text)
@@ -84,7 +84,7 @@ def test_questions_during_reindex_each_match_one_version(engine):
             f.result()
     builder.join()
     v2 = summary["s"].version
-    assert v2 != v1 and engine.index.version == v2
+    assert v2 != v1 and engine.version == v2
     ref[v2] = {q: sig(engine.ask(q)) for q in QUESTIONS}
     assert ref[v1] != ref[v2], "the change must alter some answers, or the check proves nothing"
     # 3. after the swap: every answer from v2
@@ -116,12 +116,12 @@ def test_two_reindexes_at_once_one_refused(engine, encoder):
         with pytest.raises(ReindexInProgress):  # same engine (a second /reindex in the bot)
             engine.reindex()
         other = Engine(engine.settings, encoder)  # another process on the same index dir
-        other.index = engine.index
+        other.load()
         with pytest.raises(ReindexInProgress):
             other.reindex()
         assert engine.ask(QUESTIONS[0]).results  # questions still answered meanwhile
     finally:
         release.set()
         t.join()
-    assert out["s"].version == engine.index.version
+    assert out["s"].version == engine.version
     engine.reindex()  # and the lock is free again afterwards

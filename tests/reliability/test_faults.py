@@ -24,13 +24,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import build as build_mod
 from retrieval import cli as rcli
-from retrieval import index as index_mod
+from retrieval import versions as versions_mod
+from retrieval.checkpoint import CACHE_DIR
 from retrieval.config import Settings
 from retrieval.embeddings import Encoder
 from retrieval.engine import Engine
 from retrieval.errors import IndexBuildError
-from retrieval.index import FILES, current_version, file_digest, open_index
+from retrieval.index import open_index
+from retrieval.lexical import Lexical
+from retrieval.versions import FILES, current_version, file_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ["What bounty has the US put on Maduro?", "Who refused to comment?",
@@ -55,9 +59,10 @@ def change_corpus(corpus: Path) -> None:
 
 
 def leftovers(root: Path, keep: set[str]) -> list[str]:
-    """Anything a failed build left that is not the kept version(s), the pointer or the lock."""
+    """Anything a failed build left that is not the kept version(s), the pointer, the lock or the
+    vectors it embedded (kept on purpose: the next build reuses them)."""
     return sorted(p.name for p in root.iterdir()
-                  if p.name not in keep | {"CURRENT", ".lock"} and not p.name.startswith(".CURRENT-"))
+                  if p.name not in keep | {"CURRENT", ".lock", CACHE_DIR} and not p.name.startswith(".CURRENT-"))
 
 
 def tiny_corpus(folder: Path) -> Path:
@@ -108,20 +113,20 @@ def _fault(point: str, monkeypatch, encoder):
     import faiss
 
     if point == "sqlite":
-        def store(path, items, rows):
+        def store(path, *a, **k):
             Path(path).write_bytes(b"SQLite format 3\0" + b"\0" * 500)
             raise sqlite3.OperationalError("database or disk is full")
-        monkeypatch.setattr(index_mod.Builder, "_write_store", staticmethod(store))
+        monkeypatch.setattr(build_mod, "write_store", store)
     elif point == "faiss":
         monkeypatch.setattr(faiss, "write_index", lambda idx, path: _partial_then(
             RuntimeError("Error in faiss::FileIOWriter: write error (No space left on device)"))(path))
     elif point == "numpy":
-        monkeypatch.setattr(index_mod.np, "save", _partial_then(ENOSPC))
+        monkeypatch.setattr(build_mod.np, "save", _partial_then(ENOSPC))
     elif point == "bm25":
         def save(self, folder):
             Path(folder).mkdir(parents=True, exist_ok=True)
             raise ENOSPC
-        monkeypatch.setattr(index_mod.Lexical, "save", save)
+        monkeypatch.setattr(Lexical, "save", save)
     elif point == "manifest":
         real = Path.write_text
 
@@ -134,7 +139,7 @@ def _fault(point: str, monkeypatch, encoder):
     elif point == "fsync":
         def fsync_tree(path):
             raise OSError(errno.EIO, os.strerror(errno.EIO))
-        monkeypatch.setattr(index_mod, "_fsync_tree", fsync_tree)
+        monkeypatch.setattr(versions_mod, "fsync_tree", fsync_tree)
     elif point == "rename":
         real_rename = os.rename
 
@@ -166,7 +171,7 @@ POINTS = ["sqlite", "faiss", "numpy", "bm25", "manifest", "fsync", "rename", "po
 def test_write_failure_keeps_previous_version(built, encoder, monkeypatch, point):
     eng, before = built
     root = eng.settings.index_dir
-    v1 = eng.index.version
+    v1 = eng.version
     change_corpus(eng.settings.corpus)
     _fault(point, monkeypatch, encoder)
     with pytest.raises(IndexBuildError) as err:
@@ -175,16 +180,21 @@ def test_write_failure_keeps_previous_version(built, encoder, monkeypatch, point
     msg = str(err.value)
     assert "\n" not in msg and "previous index is still in use" in msg
     # the old version is still current, in this engine and for a fresh process
-    assert eng.index.version == v1 and current_version(root).name == v1
+    assert eng.version == v1 and current_version(root).name == v1
     assert answers(eng) == before
     fresh = Engine.open(Settings(corpus=eng.settings.corpus, index_dir=root), encoder=encoder,
                         build_if_missing=False)
-    assert fresh.index.version == v1 and answers(fresh) == before
+    assert fresh.version == v1 and answers(fresh) == before
     open_index(root).verify(full=True)
     assert leftovers(root, {v1}) == []
     # nothing left behind breaks the next build, which picks up the change
     summary = eng.reindex()
     assert summary.version != v1 and "penguins" in summary.added
+    # the vectors the failed build computed are not computed again (the encoder fault computed none)
+    if point == "encoder":
+        assert summary.resumed == 0 and summary.embedded > 0
+    else:
+        assert summary.embedded == 0 and summary.resumed > 0
     assert eng.ask("How many emperor penguins were counted?").results[0].doc_id == "penguins"
 
 
@@ -231,7 +241,7 @@ def test_real_full_disk(encoder, pristine, small_disk, tmp_path):
     small_corpus = shutil.copytree(pristine[0], tmp_path / "corpus")
     eng = Engine(Settings(corpus=small_corpus, index_dir=root), encoder)
     eng.reindex()
-    v1 = eng.index.version
+    v1 = eng.version
     before = answers(eng)
     size_v1 = _du(root)
     # a bigger corpus so the next version needs more room than is left
@@ -250,7 +260,7 @@ def test_real_full_disk(encoder, pristine, small_disk, tmp_path):
         else:
             outcomes.append("built")
             break
-        assert current_version(root).name == v1 and eng.index.version == v1
+        assert current_version(root).name == v1 and eng.version == v1
         assert answers(eng) == before
         assert leftovers(root, {v1}) == [], leftovers(root, {v1})
     assert any("No space left" in o or "full" in o for o in outcomes), outcomes

@@ -10,7 +10,7 @@ from retrieval.errors import QuestionError
 
 def test_hostile_questions_never_crash(hostile_engine, fuzz_outcomes):
     s = hostile_engine.settings
-    stats = fuzz_questions.tally(fuzz_outcomes, s.k, hostile_engine.index.version, render=False)
+    stats = fuzz_questions.tally(fuzz_outcomes, s.k, hostile_engine.version, render=False)
     assert stats["questions"] == 300
     assert stats["crashes"] == 0 and stats["contract"] == 0, stats["examples"]
     # the mix really exercised every path: refusals, answers and abstentions, huge inputs

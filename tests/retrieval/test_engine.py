@@ -47,7 +47,7 @@ def test_ask_many_embeds_once_and_keeps_errors_in_place(seeds_engine):
 
 def test_questions_are_answered_while_a_reindex_runs(make_engine, seeds_copy):
     eng = make_engine(seeds_copy)
-    old = eng.index.version
+    old = eng.version
     started, release = threading.Event(), threading.Event()
 
     def slow_progress(done, total):
@@ -71,5 +71,5 @@ def test_questions_are_answered_while_a_reindex_runs(make_engine, seeds_copy):
         release.set()
         t.join(60)
     assert not errors and versions == [old] * 5
-    assert eng.index.version != old and not eng.reindexing
-    assert eng.ask("What bounty has the US put on Maduro?").index_version == eng.index.version
+    assert eng.version != old and not eng.reindexing
+    assert eng.ask("What bounty has the US put on Maduro?").index_version == eng.version
