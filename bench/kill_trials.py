@@ -14,8 +14,9 @@ machine does not shift them: one trial in five uniformly over the reference run'
 loading, lock, scan, build); three in ten uniformly over the reference build; half uniformly over
 1.2× the reference's short write window (store, FAISS, vectors, BM25, manifest, fsync, rename,
 pointer swap, cleanup). ``--phases`` instead kills the process from inside at each step
-boundary of ``Builder.build`` (after the store, the FAISS file, the sentence vectors, BM25, the
-manifest, the fsync, the rename, the pointer's temp file, the pointer swap, during old-version cleanup).
+boundary of ``Builder.build`` (after the first checkpoint of embedded vectors, the store, the FAISS
+file, the sentence vectors, BM25, the manifest, the fsync, the rename, the pointer's temp file, the
+pointer swap, during old-version cleanup).
 
 Afterwards the index must be exactly one of:
 
@@ -55,8 +56,8 @@ WORDS = ("harbour ferry council mayor budget pier storm fishing license tourism 
          "school hospital election audit contract dredging lighthouse festival museum library market "
          "vessel cargo customs strike union wage pension flood drought wind solar grid tariff").split()
 PHASES = {  # phase -> the outcome it must leave
-    "after-scan": "old", "after-store": "old", "after-faiss": "old", "after-sentences": "old",
-    "after-bm25": "old", "after-manifest": "old", "after-fsync": "old", "after-rename": "old",
+    "after-scan": "old", "after-checkpoint": "old", "after-store": "old", "after-faiss": "old",
+    "after-sentences": "old", "after-bm25": "old", "after-manifest": "old", "after-fsync": "old", "after-rename": "old",
     "after-pointer-temp": "old", "after-pointer": "new", "during-cleanup": "new",
 }
 
@@ -148,6 +149,7 @@ import os, signal, sys, shutil
 import numpy as np
 import faiss
 from retrieval import build as bd, documents as dm, versions as vs
+from retrieval.checkpoint import EmbedCache
 from retrieval.lexical import Lexical
 
 PHASE = os.environ["CITEBOT_KILL_PHASE"]
@@ -165,6 +167,7 @@ def after(obj, name, phase, static=False):
     setattr(obj, name, staticmethod(wrapped) if static else wrapped)
 
 after(dm, "scan", "after-scan")
+after(EmbedCache, "append", "after-checkpoint")  # the first chunk of embedded vectors is on disk
 after(bd, "write_store", "after-store")
 after(faiss, "write_index", "after-faiss")
 after(np, "save", "after-sentences")

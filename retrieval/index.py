@@ -98,3 +98,13 @@ class Index:
 def open_index(index_dir: Path, verify: bool = True) -> Index:
     """The version ``CURRENT`` points at, loaded (:class:`IndexMissing` / :class:`IndexCorrupt`)."""
     return Index(current_version(index_dir), verify=verify)
+
+
+def __getattr__(name: str):
+    # the builder's old import path (``from retrieval.index import Builder``); imported lazily, since
+    # retrieval.build imports this module
+    if name == "Builder":
+        from .build import Builder
+
+        return Builder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
