@@ -366,6 +366,10 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             paragraphs[last].text += "\n" + s
             group_of[last] = unit.group
             continue
+        if kind == "code" and not fresh and paragraphs and group_of.get(last) is None and len(paragraphs[last].text) + len(s) < _LIST_CHARS \
+                and not ends_sentence(paragraphs[last].text.rstrip(":")) and "\n" not in paragraphs[last].text:
+            paragraphs[last].text += "\n" + s  # "If that version is broken, type" + the command
+            continue
         group_of[len(paragraphs)] = unit.group if kind == "item" else None
         paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=path[-1] if path else None,
                                     heading_path=path, page=unit.page))
