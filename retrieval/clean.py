@@ -337,7 +337,7 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             # titles run longer than section headings
             kind = "heading" if looks_like_heading(s, max_words=25 if at_top and found_title is None else 15) else "para"
         if kind in ("heading", "term") and unit.level:
-            if at_top and kind == "heading" and (found_title is None or unit.level == 1):
+            if at_top and kind == "heading" and (found_title is None or _same_title(s, found_title)):
                 found_title = found_title or s  # the page's own title heading is no section
                 continue
             stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
@@ -380,6 +380,12 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                                     heading_path=[heading] if heading else []))
     paragraphs = _demote_lone_heading(paragraphs, guessed)
     return Cleaned(title=found_title, date=date, author=author, paragraphs=paragraphs, dropped=dropped)
+
+
+def _same_title(heading: str, title: str) -> bool:
+    """``git-stash(1) Manual Page`` restates the title ``git-stash(1)``: one holds the other."""
+    a, b = heading.casefold(), title.casefold()
+    return a in b or b in a
 
 
 def clean_text(text: str, *, markdown: bool = False, title: str | None = None) -> Cleaned:

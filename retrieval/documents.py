@@ -264,6 +264,22 @@ def load_file(f: CorpusFile, *, max_file_mb: float = 20.0, keep_suffix: bool = F
     yield doc
 
 
+def resolve_id(ref: str, ids: list[str]) -> tuple[str | None, str | None]:
+    """``(doc_id, None)`` for a document reference given with or without its file suffix
+    (``git-stash.pdf`` → ``git-stash``), else ``(None, closest id)`` to suggest (or None)."""
+    import difflib
+
+    known = set(ids)
+    if ref in known:
+        return ref, None
+    p = Path(ref)
+    if p.suffix.lower() in SUFFIXES and p.with_suffix("").as_posix() in known:
+        return p.with_suffix("").as_posix(), None
+    close = difflib.get_close_matches(ref, ids, n=1, cutoff=0.6) or \
+        difflib.get_close_matches(p.with_suffix("").as_posix() if p.suffix else ref, ids, n=1, cutoff=0.6)
+    return None, close[0] if close else None
+
+
 def _doc_id(rel: str, keep_suffix: bool) -> str:
     if keep_suffix:
         return rel

@@ -14,7 +14,7 @@ def read_rst(text: str) -> Extracted:
 
     from .html import body_units
 
-    parts = publish_parts(text, writer_name="html5", settings_overrides={
+    parts = publish_parts(text, writer="html5", settings_overrides={
         "report_level": 5, "halt_level": 5, "file_insertion_enabled": False, "raw_enabled": False,
         "input_encoding": "unicode", "syntax_highlight": "none", "doctitle_xform": True,
     })
