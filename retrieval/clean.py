@@ -253,7 +253,7 @@ def markdown_units(text: str) -> list[Unit]:
 
 _LIST_CHARS = 700  # a list is packed into paragraphs of about this size (with its intro sentence)
 _LONG_UNIT = 3000  # chars: a "paragraph" longer than this is a file without paragraph breaks
-_CHUNK = 1200  # chars: the size such a file is cut into (at sentence ends where it has them)
+_CHUNK = 800  # chars: the size such a file is cut into (at sentence ends; about one passage)
 _SENT_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
 
 
