@@ -30,7 +30,7 @@ _SHORT_BOILERPLATE = [
     r"(?:follow|like|join) us (?:on|at)\b.*",
     r"(?:subscribe|sign up)\b.*(?:newsletter|updates|inbox).*",
     r"advertisement|advertising|sponsored(?: content)?|ad",
-    r"skip to (?:main )?content|jump to navigation",
+    r"skip to (?:main )?content|jump to navigation|table of contents",
     r"post navigation|(?:previous|next) (?:post|article|story)\b.*",
     r"(?:tags?|tagged|categories|category|filed under)\s*:.*",
     r"(?:©|\(c\)|copyright)\s.*|all rights reserved\.?",
@@ -215,42 +215,6 @@ def text_units(text: str) -> list[Unit]:
     return units
 
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_LIST = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
-
-
-def markdown_units(text: str) -> list[Unit]:
-    """Markdown to units: ``#`` headings, paragraphs joined across soft line breaks, list items apart."""
-    units: list[Unit] = []
-    in_fence = False
-    for block in re.split(r"\n\s*\n", text):
-        cur: list[str] = []
-        for raw in block.split("\n"):
-            ln = raw.strip()
-            if ln.startswith("```") or ln.startswith("~~~"):
-                in_fence = not in_fence
-                continue
-            if not ln:
-                continue
-            m = None if in_fence else _MD_HEADING.match(ln)
-            if m:
-                if cur:
-                    units.append(Unit(" ".join(cur), "para"))
-                    cur = []
-                units.append(Unit(m.group(2), "heading"))
-            elif _MD_LIST.match(ln) or ln.startswith(">"):
-                if cur:
-                    units.append(Unit(" ".join(cur), "para"))
-                cur = [ln.lstrip(">").strip()] if ln.startswith(">") else [ln]
-            elif set(ln) <= set("-=*_ |:"):  # rules and table separators
-                continue
-            else:
-                cur.append(ln)
-        if cur:
-            units.append(Unit(" ".join(cur), "para"))
-    return units
-
-
 _LIST_CHARS = 700  # a list is packed into paragraphs of about this size (with its intro sentence)
 _LONG_UNIT = 3000  # chars: a "paragraph" longer than this is a file without paragraph breaks
 _CHUNK = 800  # chars: the size such a file is cut into (at sentence ends; about one passage)
@@ -390,9 +354,14 @@ def _same_title(heading: str, title: str) -> bool:
 
 def clean_text(text: str, *, markdown: bool = False, title: str | None = None) -> Cleaned:
     """Plain text or Markdown to a :class:`Cleaned` document."""
-    text = normalize(text)
-    units = markdown_units(text) if markdown else text_units(text)
-    return clean_units(units, title=title)
+    if markdown:  # the Markdown reader (markdown-it-py) lives with the other formats
+        from .formats.markdown import read_markdown
+
+        x = read_markdown(text)
+        c = clean_units(x.units, title=title or x.title)
+        c.date, c.author = x.date or c.date, x.author or c.author
+        return c
+    return clean_units(text_units(normalize(text)), title=title)
 
 
 def _demote_lone_heading(paragraphs: list[Paragraph], guessed: set[str]) -> list[Paragraph]:
