@@ -226,6 +226,8 @@ def _to_units(blocks: list[_Block], vocab: Counter) -> list[Unit]:
             units.append(Unit("", "end", level=_TERM_LEVEL + len(terms)))
             terms.pop()
         i += 1
+        if b.kind == "heading" and (len(b.lines) > 3 or sum(len(ln.text) for ln in b.lines) > 200):
+            b.kind = "para"  # a whole paragraph in a larger font (an abstract, a lead) is text
         if b.kind == "heading":
             if terms:
                 units.append(Unit("", "end", level=_TERM_LEVEL + 1))

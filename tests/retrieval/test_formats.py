@@ -157,6 +157,13 @@ def test_pdf_pages_dehyphenation_running_header_and_metadata(corpus):
     assert "internal" not in text and "Page 1 of 3" not in text and "Page" not in text
 
 
+def test_pdf_columns_are_read_one_after_the_other(corpus):
+    d = corpus[0]["columns"]
+    assert [p.text for p in d.paragraphs] == [
+        "The left column starts the story of the harbour, where the ferries dock every morning before the market opens.",
+        "The right column ends the story with the evening boats, which leave after the market has closed for the day."]
+
+
 def test_pdf_without_text_layer_or_with_password_is_skipped_with_a_reason(corpus):
     skipped = corpus[1]
     assert skipped["scan.pdf"].startswith("no text layer")
