@@ -196,7 +196,9 @@ def _units(lines: list[_Line]) -> list[Unit]:
 
 def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
     prev, first = block.lines[-1], block.first
-    if ln.page != prev.page:  # a paragraph cut by the page break goes on at the same indent
+    if ln.page != prev.page:  # a paragraph or code block cut by the page break goes on at the same indent
+        if block.kind == "code":
+            return abs(ln.x0 - prev.x0) < 2
         return (block.kind == "para" and abs(ln.x0 - prev.x0) < 2 and not _ends_sentence(prev.text)
                 and ln.text.lstrip()[:1].islower())
     gap = ln.bottom - prev.bottom
@@ -259,9 +261,12 @@ def _to_units(blocks: list[_Block], vocab: Counter) -> list[Unit]:
 
 
 def _termlike(b: _Block, text: str) -> bool:
-    """Short, and not ending a sentence (a question may be a term: FAQ entries)."""
-    return (b.kind == "para" and len(b.lines) <= 4 and len(text) <= 300
-            and not text.rstrip().endswith((".", ":", "!", ";", ",")))
+    """Short, and not ending a sentence (a question, or one short statement, may be a term: FAQ entries)."""
+    if b.kind != "para" or len(b.lines) > 4 or len(text) > 300:
+        return False
+    if text.rstrip().endswith("."):  # "I'm on Windows and git shows ^M." heads its FAQ answer
+        return len(b.lines) == 1 and len(text.split()) <= 20
+    return not text.rstrip().endswith((":", "!", ";", ","))
 
 
 def _join(lines: list[_Line], vocab: Counter) -> str:
