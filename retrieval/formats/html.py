@@ -50,6 +50,8 @@ def body_units(tree) -> list[Unit]:
     for tag in _DROP_TAGS:
         for node in tree.css(tag):
             node.decompose()
+    for br in tree.css("br"):  # a line break separates words (and keeps its line in <pre>)
+        br.replace_with("\n")
     root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
     units: list[Unit] = []
     if root is not None:

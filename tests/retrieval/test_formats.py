@@ -117,6 +117,13 @@ def test_html_table_rows_pre_and_lists(corpus):
     assert (d.title, d.author) == ("Storage Glossary", "Lee Okafor")
 
 
+def test_html_line_breaks_separate_words(tmp_path):
+    (tmp_path / "a.html").write_text("<html><body><h2>Address</h2><p>Write to 12 Harbour Road<br>Portsmouth.</p>"
+                                     "<pre>first<br>second</pre></body></html>")
+    (d,) = list(documents.load(tmp_path))
+    assert [p.text for p in d.paragraphs] == ["Write to 12 Harbour Road Portsmouth.", "first\nsecond"]
+
+
 # -- DOCX, ODT, reStructuredText ------------------------------------------------------------------
 
 def test_docx_headings_tables_lists_and_properties(corpus):
