@@ -17,6 +17,7 @@ from pathlib import Path
 import platformdirs
 
 from retrieval.config import APP, find_config, read_toml
+from retrieval.documents import SUFFIXES
 from retrieval.errors import ConfigError
 
 TOKEN_ENV = "DISCORD_TOKEN"
@@ -65,7 +66,7 @@ class BotConfig:
     feedback_db: Path = field(default_factory=default_feedback_db)
     sync_commands: bool = True
     command_guilds: list[int] = field(default_factory=list)
-    upload_types: list[str] = field(default_factory=lambda: [".txt", ".md", ".markdown", ".html", ".htm"])
+    upload_types: list[str] = field(default_factory=lambda: list(SUFFIXES))  # every type the corpus reads
     upload_max_mb: float = 8.0
     progress_interval: float = 2.0
     guild_ready_timeout: float = 2.0

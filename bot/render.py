@@ -316,15 +316,22 @@ def _where(source: str | None, limit: int) -> str:
     return truncate(escape(w), limit)
 
 
+def _place(place: str, limit: int) -> str:
+    """A citation's place on one line; a deep section path loses its outer headings first."""
+    place = one_line(place)
+    return place if len(place) <= limit else "…" + _cut_left(place, limit - 1)
+
+
 def citation_line(n: NumberedCitation, limit: int = FIELD_VALUE) -> str:
-    """``[n] title · outlet · date · ¶ paragraph · file`` (escaped, one line, at most ``limit`` chars).
+    """``[n] title · outlet · date · section › path · p. n (or ¶ n) · file`` (escaped, one line, at most
+    ``limit`` chars).
 
     When it is too long the title is shortened, so the rest of the citation (file included) stays.
     """
     c = n.citation
     meta = "".join(f" · {one_line(p)}" for p in (c.outlet or c.author, c.date) if p)
-    if c.paragraph:
-        meta += f" · ¶ {c.paragraph}"
+    if c.paragraph or c.page:
+        meta += " · " + _place(c.place(), max(20, limit // 3))
     head = f"[{n.number}] "
     where = f" · {_where(c.source, max(40, limit // 3))}" if c.source and c.source != c.doc_id else ""
     title = one_line(c.title or c.doc_id)
@@ -499,8 +506,10 @@ def render_answer_sources(question: str, results: Sequence[dict], also_in: Seque
         )
         where = c.get("source") or ""
         line = f"**[{r.get('number', '?')}]** {escape(one_line(label))}"
-        if r.get("paragraph"):
-            line += f" · ¶ {r['paragraph']}"
+        if r.get("paragraph") or c.get("page"):
+            place = Citation(0, "", None, None, None, None, r.get("paragraph") or 0, "",
+                             list(c.get("heading_path") or []), c.get("page")).place()
+            line += " · " + escape(_place(place, 200))
         if where:
             line += "\n" + _where(str(where), 300)
         if r.get("quote"):

@@ -30,7 +30,7 @@ _SHORT_BOILERPLATE = [
     r"(?:follow|like|join) us (?:on|at)\b.*",
     r"(?:subscribe|sign up)\b.*(?:newsletter|updates|inbox).*",
     r"advertisement|advertising|sponsored(?: content)?|ad",
-    r"skip to (?:main )?content|jump to navigation",
+    r"skip to (?:main )?content|jump to navigation|table of contents",
     r"post navigation|(?:previous|next) (?:post|article|story)\b.*",
     r"(?:tags?|tagged|categories|category|filed under)\s*:.*",
     r"(?:©|\(c\)|copyright)\s.*|all rights reserved\.?",
@@ -80,12 +80,21 @@ class Unit:
 
     Args:
         text: the unit's text, stripped.
-        kind: ``heading`` (known to be one, e.g. Markdown ``#`` or HTML ``<h2>``),
-            ``para`` (known paragraph) or ``auto`` (decide by shape).
+        kind: ``heading`` (known to be one, e.g. Markdown ``#`` or HTML ``<h2>``), ``para`` (known
+            paragraph), ``auto`` (decide by shape), ``code`` (kept verbatim with its line breaks),
+            ``item`` (a list item, text with its marker), ``row`` (a table row, already labelled),
+            ``term`` (a definition-list term: a heading for what follows, and the first line of its
+            definition) or ``end`` (closes every heading or term of ``level`` and deeper).
+        level: heading depth (1 outermost) for ``heading``/``term``/``end``; 0 when unknown.
+        page: 1-based page for paged formats.
+        group: list id for ``item`` units (items of one list share it).
     """
 
     text: str
     kind: str = "auto"
+    level: int = 0
+    page: int | None = None
+    group: int | None = None
 
 
 @dataclass
@@ -206,44 +215,50 @@ def text_units(text: str) -> list[Unit]:
     return units
 
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_LIST = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_LIST_CHARS = 700  # a list is packed into paragraphs of about this size (with its intro sentence)
+_LONG_UNIT = 3000  # chars: a "paragraph" longer than this is a file without paragraph breaks
+_CHUNK = 800  # chars: the size such a file is cut into (at sentence ends; about one passage)
+_SENT_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
 
 
-def markdown_units(text: str) -> list[Unit]:
-    """Markdown to units: ``#`` headings, paragraphs joined across soft line breaks, list items apart."""
-    units: list[Unit] = []
-    in_fence = False
-    for block in re.split(r"\n\s*\n", text):
-        cur: list[str] = []
-        for raw in block.split("\n"):
-            ln = raw.strip()
-            if ln.startswith("```") or ln.startswith("~~~"):
-                in_fence = not in_fence
-                continue
-            if not ln:
-                continue
-            m = None if in_fence else _MD_HEADING.match(ln)
-            if m:
-                if cur:
-                    units.append(Unit(" ".join(cur), "para"))
-                    cur = []
-                units.append(Unit(m.group(2), "heading"))
-            elif _MD_LIST.match(ln) or ln.startswith(">"):
-                if cur:
-                    units.append(Unit(" ".join(cur), "para"))
-                cur = [ln.lstrip(">").strip()] if ln.startswith(">") else [ln]
-            elif set(ln) <= set("-=*_ |:"):  # rules and table separators
-                continue
-            else:
-                cur.append(ln)
-        if cur:
-            units.append(Unit(" ".join(cur), "para"))
-    return units
+def split_long(text: str, size: int = _CHUNK) -> list[str]:
+    """Cut an over-long block into pieces of about ``size`` characters, at sentence ends when it has
+    them, else at spaces, else anywhere. Linear in the text (a 5 MB line is fine)."""
+    out: list[str] = []
+    a, n = 0, len(text)
+    while a < n:
+        if n - a <= size * 1.5:
+            out.append(text[a:].strip())
+            break
+        window = text[a + size // 2:a + size * 3 // 2]
+        cut = None
+        for m in _SENT_END.finditer(window):
+            cut = a + size // 2 + m.end()
+            if m.end() >= size // 2:
+                break
+        if cut is None:
+            sp = window.rfind(" ", 0, size)
+            cut = a + size // 2 + sp + 1 if sp >= 0 else a + size
+        out.append(text[a:cut].strip())
+        a = cut
+    return [p for p in out if p]
+
+
+def _expand(units: list[Unit]) -> list[Unit]:
+    out: list[Unit] = []
+    for u in units:
+        if u.kind in ("auto", "para") and len(u.text) > _LONG_UNIT:
+            out += [Unit(p, "para", page=u.page) for p in split_long(u.text)]
+        else:
+            out.append(u)
+    return out
 
 
 def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     """Classify units into title, dateline, headings and paragraphs; drop boilerplate.
+
+    Structured units (headings with a level, terms, list items, table rows, code) give every paragraph
+    its heading path; list items join the sentence that introduces them (one ending in ``:``).
 
     Args:
         units: the document's units in reading order.
@@ -253,34 +268,49 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     date = author = None
     paragraphs: list[Paragraph] = []
     dropped: list[str] = []
-    heading: str | None = None
+    heading: str | None = None  # the flat heading of shape-guessed (plain text) headings
     pending_heading: str | None = None
+    stack: list[tuple[int, str]] = []  # (level, text) of the structured headings and terms above
+    term: str | None = None  # a definition-list term waiting for its definition
+    group_of: dict[int, int | None] = {}  # paragraph index -> the list it holds
+    fresh = True  # no paragraph since the last heading: a list cannot join the one before
     found_title = title
     guessed: set[str] = set()  # headings inferred from shape alone
-    for i, unit in enumerate(units):
-        s = re.sub(r"[ \t]+", " ", unit.text).strip()
+    for i, unit in enumerate(_expand(units)):
+        kind = unit.kind
+        if kind == "end":
+            stack = [x for x in stack if x[0] < unit.level]
+            term, fresh = None, True
+            continue
+        s = unit.text.strip("\n").rstrip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
         if not s:
             continue
-        if is_boilerplate(s):
+        if kind not in ("code", "row") and is_boilerplate(s):
             dropped.append(s)
             continue
-        if not paragraphs and i < 6 and date is None and author is None:
+        if not paragraphs and i < 6 and date is None and author is None and kind in ("auto", "para"):
             dl = parse_dateline(s)
             if dl is not None:
                 date, author = dl
                 dropped.append(s)
                 continue
-        if found_title is not None and not paragraphs and pending_heading is None and s == found_title:
+        at_top = not paragraphs and pending_heading is None and not stack
+        if found_title is not None and at_top and s == found_title:
             continue
-        kind = unit.kind
-        at_top = found_title is None and not paragraphs and pending_heading is None
         if kind == "auto":
             # titles run longer than section headings
-            kind = "heading" if looks_like_heading(s, max_words=25 if at_top else 15) else "para"
+            kind = "heading" if looks_like_heading(s, max_words=25 if at_top and found_title is None else 15) else "para"
+        if kind in ("heading", "term") and unit.level:
+            if at_top and kind == "heading" and (found_title is None or _same_title(s, found_title)):
+                found_title = found_title or s  # the page's own title heading is no section
+                continue
+            stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
+            term, fresh = (s if kind == "term" else None), True
+            continue
         if kind == "heading":
-            if unit.kind == "auto" and not at_top:
+            if unit.kind == "auto" and not (at_top and found_title is None):
                 guessed.add(s)
-            if at_top:
+            if at_top and found_title is None:
                 found_title = s
                 continue
             pending_heading = s  # of two headings in a row the nearer one is the context
@@ -288,19 +318,50 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
         if pending_heading is not None:
             heading = pending_heading
             pending_heading = None
-        paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=heading))
+        path = [h for _, h in stack] if stack else ([heading] if heading else [])
+        if term is not None:  # the term opens its definition: "--all: Stash all files…"
+            sep = "\n" if kind in ("code", "item") else " "
+            s = term + ("" if term.endswith((":", ".")) else ":") + sep + s
+            term = None
+        last = len(paragraphs) - 1
+        if kind == "item" and not fresh and paragraphs and len(paragraphs[last].text) + len(s) < _LIST_CHARS and (
+                group_of.get(last) == unit.group or
+                (group_of.get(last) is None and paragraphs[last].text.endswith(":"))):
+            paragraphs[last].text += "\n" + s
+            group_of[last] = unit.group
+            continue
+        if kind == "code" and not fresh and paragraphs and group_of.get(last) is None and len(paragraphs[last].text) + len(s) < _LIST_CHARS \
+                and not ends_sentence(paragraphs[last].text.rstrip(":")) and "\n" not in paragraphs[last].text:
+            paragraphs[last].text += "\n" + s  # "If that version is broken, type" + the command
+            continue
+        group_of[len(paragraphs)] = unit.group if kind == "item" else None
+        paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=path[-1] if path else None,
+                                    heading_path=path, page=unit.page))
+        fresh = False
     if pending_heading is not None:
         # a heading-shaped last line with nothing under it is still text the reader saw
-        paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=pending_heading, heading=heading))
+        paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=pending_heading, heading=heading,
+                                    heading_path=[heading] if heading else []))
     paragraphs = _demote_lone_heading(paragraphs, guessed)
     return Cleaned(title=found_title, date=date, author=author, paragraphs=paragraphs, dropped=dropped)
 
 
+def _same_title(heading: str, title: str) -> bool:
+    """``git-stash(1) Manual Page`` restates the title ``git-stash(1)``: one holds the other."""
+    a, b = heading.casefold(), title.casefold()
+    return a in b or b in a
+
+
 def clean_text(text: str, *, markdown: bool = False, title: str | None = None) -> Cleaned:
     """Plain text or Markdown to a :class:`Cleaned` document."""
-    text = normalize(text)
-    units = markdown_units(text) if markdown else text_units(text)
-    return clean_units(units, title=title)
+    if markdown:  # the Markdown reader (markdown-it-py) lives with the other formats
+        from .formats.markdown import read_markdown
+
+        x = read_markdown(text)
+        c = clean_units(x.units, title=title or x.title)
+        c.date, c.author = x.date or c.date, x.author or c.author
+        return c
+    return clean_units(text_units(normalize(text)), title=title)
 
 
 def _demote_lone_heading(paragraphs: list[Paragraph], guessed: set[str]) -> list[Paragraph]:
@@ -315,9 +376,9 @@ def _demote_lone_heading(paragraphs: list[Paragraph], guessed: set[str]) -> list
     first = next((i for i, p in enumerate(paragraphs) if p.heading == lone), None)
     if first is None or first < 3:
         return paragraphs
-    out = list(paragraphs[:first]) + [Paragraph(number=0, text=lone, heading=None)]
+    out = list(paragraphs[:first]) + [Paragraph(number=0, text=lone, heading=None, page=paragraphs[first].page)]
     for p in paragraphs[first:]:
-        out.append(Paragraph(number=0, text=p.text, heading=None) if p.heading == lone else p)
+        out.append(Paragraph(number=0, text=p.text, heading=None, page=p.page) if p.heading == lone else p)
     for i, p in enumerate(out, 1):
         p.number = i
     return out

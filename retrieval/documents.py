@@ -13,14 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .clean import Unit, clean_text, clean_units, find_date, normalize
+from .clean import clean_text, clean_units, find_date, normalize
 from .errors import CorpusError
 from .types import Document, Paragraph, Skipped
 
-TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
-                 ".html": "html", ".htm": "html"}
+# suffix -> reader; the order matters: of same-stem files the first suffix keeps the bare id
+SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+            ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx", ".rst": "rst", ".odt": "odt",
+            ".json": "discord"}
+TEXT_SUFFIXES = SUFFIXES  # the older name
+_BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # bumping this re-parses every document on the next reindex
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 
 @dataclass
@@ -44,7 +48,7 @@ def scan(corpus: Path) -> tuple[list[CorpusFile], list[Skipped]]:
     if corpus.is_file():
         if corpus.suffix.lower() == ".jsonl":
             return [CorpusFile(corpus, corpus.name, "jsonl")], []
-        kind = TEXT_SUFFIXES.get(corpus.suffix.lower())
+        kind = SUFFIXES.get(corpus.suffix.lower())
         if kind is None:
             raise CorpusError(f"corpus must be a folder or a .jsonl file: {corpus}")
         return [CorpusFile(corpus, corpus.name, kind)], []
@@ -69,7 +73,7 @@ def scan(corpus: Path) -> tuple[list[CorpusFile], list[Skipped]]:
             if not _utf8(rel):  # undecodable bytes in the name: its id could not be stored or shown
                 skipped.append(Skipped(_printable(rel), "file name is not valid UTF-8"))
                 continue
-            kind = TEXT_SUFFIXES.get(path.suffix.lower()) or ("jsonl" if path.suffix.lower() == ".jsonl" else None)
+            kind = SUFFIXES.get(path.suffix.lower()) or ("jsonl" if path.suffix.lower() == ".jsonl" else None)
             if kind is None:
                 skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
@@ -138,10 +142,15 @@ def decode(data: bytes) -> str | None:
 
     Binary data (NUL bytes, or mostly undecodable) gives None.
     """
+    return decode_guess(data)[0]
+
+
+def decode_guess(data: bytes) -> tuple[str | None, str | None]:
+    """``(text, encoding)``: as :func:`decode`, with the guessed encoding (None for UTF-8)."""
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None
+        return None, None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
@@ -149,16 +158,16 @@ def decode(data: bytes) -> str | None:
     matches = from_bytes(data[:1_000_000])
     best = matches.best()
     if best is None or best.chaos > 0.2:
-        return None
+        return None, None
     # single-byte code pages are often equally plausible; Western European is the likelier one
     for m in matches:
         if m.encoding in ("cp1252", "latin_1", "iso8859_15") and m.chaos <= best.chaos + 0.01:
             best = m
             break
     try:
-        return data.decode(best.encoding)
+        return data.decode(best.encoding), best.encoding
     except (UnicodeDecodeError, LookupError):
-        return None
+        return None, None
 
 
 def _is_text(s: str) -> bool:
@@ -180,7 +189,7 @@ def load(corpus: Path, *, max_file_mb: float = 20.0) -> Iterator[Document | Skip
     """Every document of the corpus, or a :class:`Skipped` for each file that cannot be used.
 
     Args:
-        corpus: a folder (recursive) of .txt/.md/.html files, or a .jsonl file of records.
+        corpus: a folder (recursive) of documents (see :data:`SUFFIXES`), or a .jsonl file of records.
         max_file_mb: files larger than this are skipped.
     """
     files, skipped = scan(corpus)
@@ -199,10 +208,10 @@ def clashing_ids(files: list[CorpusFile]) -> list[CorpusFile]:
     """Files whose suffix-less id another file shares (``a.txt`` and ``a.md``), less the one that
     keeps the bare id: they keep their suffix (``a.md``).
 
-    The bare id goes to the suffix listed first in :data:`TEXT_SUFFIXES`, whatever else is there, so
+    The bare id goes to the suffix listed first in :data:`SUFFIXES`, whatever else is there, so
     citations of ``a.txt`` survive an ``a.md`` being added or removed beside it.
     """
-    rank = {suffix: i for i, suffix in enumerate(TEXT_SUFFIXES)}
+    rank = {suffix: i for i, suffix in enumerate(SUFFIXES)}
     by_id: dict[str, list[CorpusFile]] = {}
     for f in files:
         by_id.setdefault(_doc_id(f.rel, False), []).append(f)
@@ -216,27 +225,59 @@ def clashing_ids(files: list[CorpusFile]) -> list[CorpusFile]:
 
 def load_file(f: CorpusFile, *, max_file_mb: float = 20.0, keep_suffix: bool = False) -> Iterator[Document | Skipped]:
     """The document(s) of one file, or why it was skipped."""
+    from .formats import Unreadable
+
     max_bytes = int(max_file_mb * 1_000_000)
-    data = read_bytes(f, max_bytes if f.kind != "jsonl" else max_bytes * 50)
+    data = read_bytes(f, max_bytes if f.kind not in ("jsonl", "discord") else max_bytes * 50)
     if isinstance(data, Skipped):
         yield data
         return
     if f.kind == "jsonl":
         yield from parse_jsonl(data, f.rel)
         return
-    text = decode(data)
-    if text is None or not _is_text(text):
-        yield Skipped(f.rel, "binary or undecodable (not UTF-8, no encoding detected)")
-        return
+    doc_id = _doc_id(f.rel, keep_suffix)
+    encoding = None
+    if f.kind in _BINARY:
+        content = data
+    else:
+        content, encoding = decode_guess(data)
+        if content is None or not _is_text(content):
+            yield Skipped(f.rel, "binary or undecodable (not UTF-8, no encoding detected)")
+            return
     try:
-        doc = parse(text, f.kind, doc_id=_doc_id(f.rel, keep_suffix), source=f.rel, content_hash=sha256(data))
+        if f.kind == "discord":
+            from .formats.discord import read_discord
+
+            yield from read_discord(content, doc_id=doc_id, source=f.rel)
+            return
+        doc = parse(content, f.kind, doc_id=doc_id, source=f.rel, content_hash=sha256(data))
+    except Unreadable as e:
+        yield Skipped(f.rel, str(e))
+        return
     except Exception as e:  # a parser bug must not stop the run
         yield Skipped(f.rel, f"could not be parsed: {type(e).__name__}: {e}")
         return
+    doc.encoding = encoding
     if not doc.paragraphs:
         yield Skipped(f.rel, "no text left after cleaning")
         return
     yield doc
+
+
+def resolve_id(ref: str, ids: list[str]) -> tuple[str | None, str | None]:
+    """``(doc_id, None)`` for a document reference given with or without its file suffix
+    (``git-stash.pdf`` → ``git-stash``), else ``(None, closest id)`` to suggest (or None)."""
+    import difflib
+
+    known = set(ids)
+    if ref in known:
+        return ref, None
+    p = Path(ref)
+    if p.suffix.lower() in SUFFIXES and p.with_suffix("").as_posix() in known:
+        return p.with_suffix("").as_posix(), None
+    close = difflib.get_close_matches(ref, ids, n=1, cutoff=0.6) or \
+        difflib.get_close_matches(p.with_suffix("").as_posix() if p.suffix else ref, ids, n=1, cutoff=0.6)
+    return None, close[0] if close else None
 
 
 def _doc_id(rel: str, keep_suffix: bool) -> str:
@@ -246,79 +287,40 @@ def _doc_id(rel: str, keep_suffix: bool) -> str:
     return p.with_suffix("").as_posix() if p.suffix else rel
 
 
-def parse(text: str, kind: str, *, doc_id: str, source: str, content_hash: str) -> Document:
-    """One file's text (already decoded) to a :class:`Document`."""
+def parse(content: str | bytes, kind: str, *, doc_id: str, source: str, content_hash: str) -> Document:
+    """One file's content (text already decoded, bytes for PDF/DOCX/ODT) to a :class:`Document`.
+
+    Raises:
+        formats.Unreadable: the file cannot be used (encrypted, no text layer, …), with the reason.
+    """
+    if kind == "text":
+        c = clean_text(content)
+        return Document(doc_id=doc_id, source=source, title=c.title, paragraphs=c.paragraphs,
+                        content_hash=content_hash, date=c.date, author=c.author)
+    x = _reader(kind)(content)
+    c = clean_units(x.units, title=x.title)
+    return Document(doc_id=doc_id, source=x.url or source, title=c.title, paragraphs=c.paragraphs,
+                    content_hash=content_hash, date=x.date or c.date, author=x.author or c.author,
+                    outlet=x.outlet, url=x.url)
+
+
+def _reader(kind: str):
+    """The reader function of a structured kind (imported on use: PDF and DOCX libraries are heavy)."""
     if kind == "html":
-        return parse_html(text, doc_id=doc_id, source=source, content_hash=content_hash)
-    c = clean_text(text, markdown=kind == "markdown")
-    return Document(doc_id=doc_id, source=source, title=c.title, paragraphs=c.paragraphs,
-                    content_hash=content_hash, date=c.date, author=c.author)
-
-
-_BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "figcaption", "dd", "dt")
-_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
-              "button", "template", "select", "figure")
-
-
-def parse_html(html: str, *, doc_id: str, source: str, content_hash: str) -> Document:
-    """HTML to a :class:`Document` with selectolax: metadata from <head>, blocks from the main text."""
-    from selectolax.lexbor import LexborHTMLParser
-
-    tree = LexborHTMLParser(html)
-
-    def meta(*names: str) -> str | None:
-        for n in names:
-            node = tree.css_first(f'meta[property="{n}"]') or tree.css_first(f'meta[name="{n}"]')
-            if node is not None and (node.attributes.get("content") or "").strip():
-                return normalize(node.attributes["content"]).strip()
-        return None
-
-    title = meta("og:title", "twitter:title")
-    if title is None:
-        node = tree.css_first("title") or tree.css_first("h1")
-        title = normalize(node.text(strip=True)) if node is not None and node.text(strip=True) else None
-    date = None
-    for raw in (meta("article:published_time", "date", "pubdate", "dc.date", "DC.date.issued"),):
-        date = find_date(raw) if raw else None
-    if date is None:
-        t = tree.css_first("time[datetime]")
-        date = find_date(t.attributes.get("datetime") or "") if t is not None else None
-    author = meta("author", "article:author", "dc.creator")
-    outlet = meta("og:site_name", "application-name")
-    url = meta("og:url")
-    canon = tree.css_first('link[rel="canonical"]')
-    if url is None and canon is not None:
-        url = canon.attributes.get("href")
-    for tag in _DROP_TAGS:
-        for node in tree.css(tag):
-            node.decompose()
-    root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
-    units: list[Unit] = []
-    if root is not None:
-        blocks = root.css(",".join(_BLOCK_TAGS))
-        ids = {n.mem_id for n in blocks}
-        outer: set[int] = set()  # blocks holding other blocks: a <li> with <p>s is read through its <p>s
-        for node in blocks:
-            parent = node.parent
-            while parent is not None:
-                if parent.mem_id in ids:
-                    outer.add(parent.mem_id)
-                parent = parent.parent
-        for node in blocks:
-            if node.mem_id in outer:
-                continue
-            text = normalize(node.text(separator=" ", strip=True))
-            text = " ".join(text.split())
-            if text:
-                units.append(Unit(text, "heading" if node.tag in ("h1", "h2", "h3", "h4", "h5", "h6") else "para"))
-        if not units:  # no block markup: fall back to the text's own lines
-            from .clean import text_units
-
-            units = text_units(normalize(root.text(separator="\n")))
-    c = clean_units(units, title=title)
-    return Document(doc_id=doc_id, source=url or source, title=c.title, paragraphs=c.paragraphs,
-                    content_hash=content_hash, date=date or c.date, author=author or c.author,
-                    outlet=outlet, url=url)
+        from .formats.html import read_html as read
+    elif kind == "markdown":
+        from .formats.markdown import read_markdown as read
+    elif kind == "pdf":
+        from .formats.pdf import read_pdf as read
+    elif kind == "docx":
+        from .formats.office import read_docx as read
+    elif kind == "odt":
+        from .formats.office import read_odt as read
+    elif kind == "rst":
+        from .formats.rst import read_rst as read
+    else:
+        raise ValueError(f"unknown document kind {kind!r}")
+    return read
 
 
 def parse_jsonl(data: bytes, rel: str) -> Iterator[Document | Skipped]:

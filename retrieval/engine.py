@@ -208,8 +208,14 @@ class Engine:
         """A paragraph (default: the first) with ``context`` paragraphs either side, and the metadata."""
         index = self._current()
         doc = index.document(doc_id)
-        if doc is None:
-            raise DocumentNotFound(f"no document {doc_id!r} in the index (see `citebot sources`)")
+        if doc is None:  # "git-stash.pdf" names "git-stash"; a near miss gets a suggestion
+            from .documents import resolve_id
+
+            found, close = resolve_id(doc_id, [d["doc_id"] for d in index.documents()])
+            doc, doc_id = (index.document(found), found) if found else (None, doc_id)
+            if doc is None:
+                hint = f"; did you mean {close!r}?" if close else " (see `citebot sources`)"
+                raise DocumentNotFound(f"no document {doc_id!r} in the index{hint}")
         total = doc["paragraphs"]
         p = 1 if paragraph is None else int(paragraph)
         if not 1 <= p <= total:

@@ -207,7 +207,8 @@ class Admin(commands.Cog):
     )
 
     @corpus.command(name="add", description="Add a document (attachment) to the corpus folder.")
-    @app_commands.describe(file="A .txt, .md or .html document", replace="Overwrite a file with the same name")
+    @app_commands.describe(file="A document: .txt .md .html .pdf .docx .odt .rst, or a Discord export .json",
+                           replace="Overwrite a file with the same name")
     async def corpus_add(self, interaction: discord.Interaction, file: discord.Attachment, replace: bool = False) -> None:
         """``/corpus add file:<attachment> [replace:<bool>]``."""
         cfg = self.bot.config

@@ -86,7 +86,7 @@ def test_markdown_headings_lists_and_soft_breaks():
     assert c.title == "Title"
     texts = [p.text for p in c.paragraphs]
     assert texts[0] == "First line same paragraph."
-    assert "- item one" in texts and "- item two" in texts
+    assert "- item one\n- item two" in texts  # a list is one paragraph
     assert c.paragraphs[1].heading == "Part"
     assert any("code # not heading" in t for t in texts)
 
@@ -111,3 +111,36 @@ def test_seeds_lose_their_boilerplate_and_keep_their_text():
     assert dated and all(c.author for c in dated)
     # section headings of the seed that has them are attached to the paragraphs below
     assert any(p.heading for c in texts.values() for p in c.paragraphs)
+
+
+def test_split_long_cuts_at_sentences_then_spaces_then_anywhere():
+    from retrieval.clean import split_long
+
+    prose = "A short sentence ends here. " * 200
+    parts = split_long(prose.strip(), 800)
+    assert all(p.endswith(".") for p in parts) and all(len(p) <= 1200 for p in parts)
+    assert " ".join(parts) == prose.strip()
+    words = "word " * 2000  # no sentence end: cut between words
+    parts = split_long(words.strip(), 800)
+    assert len(parts) > 5 and all(not p.startswith(" ") and "wor d" not in p for p in parts)
+    assert " ".join(parts) == words.strip()
+    blob = "x" * 10_000  # no space at all (minified, base64): cut anywhere, nothing lost
+    parts = split_long(blob, 800)
+    assert "".join(parts) == blob and max(map(len, parts)) <= 1200
+
+
+def test_structured_units_give_heading_paths_and_terms():
+    from retrieval.clean import Unit, clean_units
+
+    units = [Unit("Guide", "heading", level=1), Unit("Options", "heading", level=2),
+             Unit("--all", "term", level=7), Unit("Stash everything.", "para"),
+             Unit("Also ignored files.", "para"), Unit("", "end", level=7),
+             Unit("After the list.", "para"), Unit("Limits", "heading", level=3), Unit("Small.", "para")]
+    c = clean_units(units)
+    assert c.title == "Guide"
+    assert [(p.text, p.heading_path) for p in c.paragraphs] == [
+        ("--all: Stash everything.", ["Options", "--all"]),
+        ("Also ignored files.", ["Options", "--all"]),
+        ("After the list.", ["Options"]),
+        ("Small.", ["Options", "Limits"]),
+    ]

@@ -115,7 +115,7 @@ def test_html_uses_metadata_and_main_text(tmp_path):
     d = docs[0]
     assert (d.title, d.outlet, d.author, d.date, d.url) == (
         "Real Title", "Daily Planet", "Lois Lane", "2024-05-06", "https://example.org/story")
-    assert [p.text for p in d.paragraphs] == ["First bold paragraph.", "Second paragraph.", "Point one"]
+    assert [p.text for p in d.paragraphs] == ["First bold paragraph.", "Second paragraph.", "- Point one"]
     assert d.paragraphs[1].heading == "Section"
 
 

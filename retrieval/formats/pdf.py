@@ -1,0 +1,294 @@
+"""PDF → units with pdfminer.six: lines rebuilt into paragraphs, headings from font size and weight.
+
+- paragraphs: hard-wrapped lines joined (line-end hyphenation undone), a paragraph ends at a larger
+  vertical gap, a change of indent or of font class, or a short line ending a sentence; one cut by a
+  page break is joined back and keeps the page it started on;
+- running headers and footers: lines at the top or bottom of the page that repeat (digits aside) on
+  most pages, and bare page numbers there, are dropped;
+- headings: lines in a larger font than the body (levels by size), or bold short body-size lines;
+  a short line followed by more indented text is a definition term (``--all`` then its description);
+- monospaced lines are code, kept with their line breaks;
+- columns come in the order pdfminer's layout analysis gives.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from io import BytesIO
+
+from ..clean import Unit, normalize
+from . import Extracted, Unreadable, one_line
+
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+_PAGE_NUMBER = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
+_EDGE = 0.09  # top and bottom share of the page where running headers and footers sit
+_TERM_LEVEL = 6
+
+
+@dataclass
+class _Line:
+    page: int
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+    mono: bool
+    text: str
+    edge: bool = False
+
+
+@dataclass
+class _Block:
+    lines: list[_Line] = field(default_factory=list)
+    kind: str = "para"  # para, code, heading
+    level: int = 0
+
+    @property
+    def first(self) -> _Line:
+        return self.lines[0]
+
+
+def read_pdf(data: bytes) -> Extracted:
+    """The units and metadata of one PDF.
+
+    Raises:
+        Unreadable: encrypted with a password, broken, or without a text layer.
+    """
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams
+    from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+
+    try:
+        doc = PDFDocument(PDFParser(BytesIO(data)))
+    except PDFPasswordIncorrect:
+        raise Unreadable("encrypted PDF (needs a password)") from None
+    except Exception as e:  # pdfminer raises many kinds on damaged files
+        raise Unreadable(f"broken PDF ({type(e).__name__}: {one_line(str(e))[:80] or 'unreadable'})") from None
+    if not doc.is_extractable:
+        raise Unreadable("PDF forbids text extraction")
+    rsrc = PDFResourceManager()
+    device = PDFPageAggregator(rsrc, laparams=LAParams())
+    interp = PDFPageInterpreter(rsrc, device)
+    lines: list[_Line] = []
+    pages = 0
+    try:
+        for pages, page in enumerate(PDFPage.create_pages(doc), 1):
+            interp.process_page(page)
+            lines += _page_lines(device.get_result(), pages)
+    except Exception as e:
+        if not lines:
+            raise Unreadable(f"broken PDF ({type(e).__name__}: {one_line(str(e))[:80] or 'unreadable'})") from None
+    if not any(ln.text.strip() for ln in lines):
+        raise Unreadable("no text layer (image-only PDF: it would need OCR)")
+    out = Extracted(units=_units(_drop_running(lines, pages)))
+    info = doc.info[0] if doc.info else {}
+    out.title, out.author = _info(info, "Title"), _info(info, "Author")
+    return out
+
+
+def _info(info: dict, key: str) -> str | None:
+    from pdfminer.pdftypes import resolve1
+    from pdfminer.utils import decode_text
+
+    value = resolve1(info.get(key))
+    if isinstance(value, bytes):
+        value = decode_text(value)
+    if not isinstance(value, str):
+        return None
+    value = one_line(normalize(value))
+    return value if value and value.lower() not in ("untitled", "unknown") else None
+
+
+def _page_lines(layout, page: int) -> list[_Line]:
+    from pdfminer.layout import LTChar, LTTextContainer, LTTextLine
+
+    height = layout.height or 1
+    out = []
+
+    def visit(el) -> None:
+        if isinstance(el, LTTextLine):
+            chars = [c for c in el if isinstance(c, LTChar)]
+            text = normalize(el.get_text()).translate(_LIGATURES).rstrip()
+            if not chars or not text.strip():
+                return
+            fonts = Counter(c.fontname for c in chars)
+            font = fonts.most_common(1)[0][0].lower()
+            size = statistics.median(round(c.size, 1) for c in chars)
+            edge = el.y1 > height * (1 - _EDGE) or el.y0 < height * _EDGE
+            out.append(_Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
+                             any(w in font for w in ("bold", "black", "heavy", "semibold")),
+                             any(w in font for w in ("mono", "courier", "consol", "code")), text, edge))
+        elif isinstance(el, LTTextContainer) or hasattr(el, "__iter__"):
+            for child in el:
+                visit(child)
+
+    for el in layout:
+        visit(el)
+    return out if _columns(out) else sorted(out, key=lambda ln: (round(ln.bottom), ln.x0))
+
+
+def _columns(lines: list[_Line]) -> bool:
+    """True when many lines sit beside another line (columns, tables): then pdfminer's reading order
+    is kept; otherwise lines go top to bottom (its box grouping can put a line ahead of its place)."""
+    rows: dict[int, list[_Line]] = {}
+    for ln in lines:
+        if not ln.edge:
+            rows.setdefault(round(ln.bottom / 3), []).append(ln)
+    beside = sum(len(r) for r in rows.values() if len(r) > 1)
+    return beside >= 0.3 * max(1, sum(len(r) for r in rows.values()))
+
+
+def _drop_running(lines: list[_Line], pages: int) -> list[_Line]:
+    """Lines repeated at the page edges on most pages (digits aside), and bare page numbers there, go."""
+    def key(ln: _Line) -> str:
+        return re.sub(r"\d+", "#", one_line(ln.text).lower())
+
+    seen: dict[str, set[int]] = {}
+    for ln in lines:
+        if ln.edge:
+            seen.setdefault(key(ln), set()).add(ln.page)
+    need = max(2, pages // 2 + (pages % 2))
+    running = {k for k, ps in seen.items() if len(ps) >= need} if pages >= 2 else set()
+    return [ln for ln in lines if not (ln.edge and (key(ln) in running or _PAGE_NUMBER.match(ln.text.strip())))]
+
+
+def _units(lines: list[_Line]) -> list[Unit]:
+    if not lines:
+        return []
+    sizes = Counter()
+    for ln in lines:
+        sizes[ln.size] += len(ln.text)
+    body = sizes.most_common(1)[0][0]
+    bigger = sorted({ln.size for ln in lines if ln.size > body * 1.15}, reverse=True)
+    level_of = {s: i + 1 for i, s in enumerate(bigger)}
+    steps = [b.bottom - a.bottom for a, b in zip(lines, lines[1:]) if a.page == b.page and
+             a.size == b.size == body and 0 < b.bottom - a.bottom < 2.5 * body]
+    step = statistics.median(steps) if steps else body * 1.2
+    widest = max(ln.x1 for ln in lines)
+    blocks: list[_Block] = []
+    for ln in lines:
+        kind, level = "para", 0
+        if ln.size in level_of:
+            kind, level = "heading", level_of[ln.size]
+        elif ln.bold and len(ln.text) < 100 and not ln.text.rstrip().endswith((".", ",", ";")):
+            kind, level = "heading", len(bigger) + 1
+        elif ln.mono:
+            kind = "code"
+        cur = blocks[-1] if blocks else None
+        if (kind == "code" and cur is not None and cur.kind == "para" and abs(ln.x0 - cur.lines[-1].x0) < 2
+                and _continues(cur, ln, step, widest)):
+            kind = "para"  # a monospaced word wrapped into a paragraph is no code block
+        if cur is not None and cur.kind == kind and cur.level == level and _continues(cur, ln, step, widest):
+            cur.lines.append(ln)
+        else:
+            blocks.append(_Block([ln], kind, level))
+    vocab = Counter(w.lower() for ln in lines for w in re.findall(r"[\w-]+", ln.text))
+    return _to_units(blocks, vocab)
+
+
+def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
+    prev, first = block.lines[-1], block.first
+    if ln.page != prev.page:  # a paragraph or code block cut by the page break goes on at the same indent
+        if block.kind == "code":
+            return abs(ln.x0 - prev.x0) < 2
+        return (block.kind == "para" and abs(ln.x0 - prev.x0) < 2 and not _ends_sentence(prev.text)
+                and ln.text.lstrip()[:1].islower())
+    gap = ln.bottom - prev.bottom
+    if gap <= 0 or gap > step * (1.35 if block.kind != "heading" else 1.8):
+        return False
+    if block.kind == "code" or block.kind == "heading":
+        return True
+    if abs(ln.x0 - prev.x0) > 2:
+        # a first-line indent: the paragraph's second line starts left of its first
+        return len(block.lines) == 1 and 0 < first.x0 - ln.x0 <= 3 * ln.size
+    # a short line that ends a sentence ends its paragraph
+    return not (_ends_sentence(prev.text) and prev.x1 < first.x0 + 0.6 * (widest - first.x0))
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip().rstrip("\"”’')]").endswith((".", "!", "?", ":"))
+
+
+def _to_units(blocks: list[_Block], vocab: Counter) -> list[Unit]:
+    units: list[Unit] = []
+    terms: list[float] = []  # indents of the open definition terms
+    i = 0
+    while i < len(blocks):
+        b = blocks[i]
+        x0 = b.first.x0
+        while terms and x0 <= terms[-1] + 2 and b.kind != "heading":
+            units.append(Unit("", "end", level=_TERM_LEVEL + len(terms)))
+            terms.pop()
+        i += 1
+        if b.kind == "heading" and (len(b.lines) > 3 or sum(len(ln.text) for ln in b.lines) > 200):
+            b.kind = "para"  # a whole paragraph in a larger font (an abstract, a lead) is text
+        if b.kind == "heading":
+            if terms:
+                units.append(Unit("", "end", level=_TERM_LEVEL + 1))
+                terms = []
+            units.append(Unit(one_line(" ".join(ln.text for ln in b.lines)), "heading", level=b.level, page=b.first.page))
+            continue
+        if b.kind == "code":
+            units.append(Unit("\n".join(ln.text for ln in b.lines), "code", page=b.first.page))
+            continue
+        text = _join(b.lines, vocab)
+        # a definition term: short lines at one indent ("-a", "--all"), then more indented text
+        names, j, found = [text], i, False
+        while j < len(blocks) and _termlike(blocks[j - 1], names[-1]):
+            nxt = blocks[j]
+            if nxt.kind == "para" and nxt.first.x0 > x0 + 1.5 * b.first.size:
+                found = True
+                break
+            if nxt.kind != "para" or abs(nxt.first.x0 - x0) > 2:
+                break
+            names.append(_join(nxt.lines, vocab))
+            j += 1
+        if found:
+            terms.append(x0)
+            units.append(Unit(", ".join(names), "term", level=_TERM_LEVEL + len(terms), page=b.first.page))
+            i = j
+        else:
+            units.append(Unit(text, "para", page=b.first.page))
+    return units
+
+
+def _termlike(b: _Block, text: str) -> bool:
+    """Short, and not ending a sentence (a question, or one short statement, may be a term: FAQ entries)."""
+    if b.kind != "para" or len(b.lines) > 4 or len(text) > 300:
+        return False
+    if text.rstrip().endswith("."):  # "I'm on Windows and git shows ^M." heads its FAQ answer
+        return len(b.lines) == 1 and len(text.split()) <= 20
+    return not text.rstrip().endswith((":", "!", ";", ","))
+
+
+def _join(lines: list[_Line], vocab: Counter) -> str:
+    """Hard-wrapped lines to one paragraph.
+
+    ``exam-`` + ``ple`` becomes ``example`` (a letters-only word, the next line going on in lower
+    case), unless the document writes the hyphenated form elsewhere and never the joined one;
+    ``<diff-`` + ``option>`` keeps its hyphen, and a line ending in another dash (``push -`` +
+    ``p``, ``[-q|--`` + ``quiet]``) is joined without a space.
+    """
+    text = lines[0].text.strip()
+    for ln in lines[1:]:
+        nxt = ln.text.strip()
+        m = re.search(r"(\w+)-$", text)
+        if m and nxt[:1].isalpha():
+            head, tail = m.group(1), re.match(r"[\w-]*", nxt).group(0)
+            word = m.start() == 0 or text[m.start() - 1].isspace()
+            keep = (not word or not head.isalpha() or not nxt[:1].islower()
+                    or (vocab[f"{head}-{tail}".lower()] and not vocab[f"{head}{tail}".lower()]))
+            text = (text if keep else text[:-1]) + nxt
+        elif text.endswith("-") and nxt[:1].isalnum():
+            text += nxt
+        else:
+            text += " " + nxt
+    return text

@@ -1,0 +1,300 @@
+"""Structured formats on real files made by real tools (tests/fixtures/make_structured.py):
+every structure rule of the readers, checked on the parsed documents (no index needed)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from retrieval import documents
+from retrieval.passages import split_document
+from retrieval.render import answer_text, source_text
+from retrieval.types import Answer, Citation, Document, Paragraph, Result, Skipped, SourceView
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "structured"
+GITDOCS = Path("/work/shared/eval/gitdocs/corpus")
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[dict[str, Document], dict[str, str]]:
+    docs, skipped = {}, {}
+    for x in documents.load(FIXTURES):
+        if isinstance(x, Skipped):
+            skipped[x.path] = x.reason
+        else:
+            docs[x.doc_id] = x
+    return docs, skipped
+
+
+def para_with(doc: Document, needle: str) -> Paragraph:
+    found = [p for p in doc.paragraphs if needle in p.text]
+    assert len(found) == 1, f"{needle!r} in {len(found)} paragraphs of {doc.doc_id}"
+    return found[0]
+
+
+# -- Markdown -------------------------------------------------------------------------------------
+
+def test_markdown_front_matter_gives_title_author_date_url(corpus):
+    d = corpus[0]["guide"]
+    assert (d.title, d.author, d.date, d.url) == (
+        "Relay Server Guide", "Dana Whitfield", "2024-02-11", "https://docs.example.org/relay")
+
+
+def test_changelog_heading_is_a_section_not_the_document_date(tmp_path):
+    (tmp_path / "CHANGES.md").write_text("# Changelog\n\n## 3.2.1 (2025-03-14)\n\nFixed the crash on start.\n")
+    (d,) = list(documents.load(tmp_path))
+    assert d.date is None
+    assert d.paragraphs[0].heading_path == ["3.2.1 (2025-03-14)"]
+    assert corpus_heading(d, "Fixed the crash") == "3.2.1 (2025-03-14)"
+
+
+def corpus_heading(doc: Document, needle: str) -> str | None:
+    return para_with(doc, needle).heading
+
+
+def test_markdown_list_items_stay_with_their_intro_sentence(corpus):
+    p = para_with(corpus[0]["guide"], "Port 7443")
+    assert p.text.startswith("Before you start the relay, open these ports on the firewall:\n- Port 7443")
+    assert p.text.count("\n- ") == 3
+    assert p.heading_path == ["Network"]
+
+
+def test_markdown_fenced_code_keeps_its_line_breaks(corpus):
+    p = para_with(corpus[0]["guide"], "sudo apt install")
+    assert "sudo apt install relay-server\nrelay-server --init \\\n    --data /var/lib/relay" in p.text
+
+
+def test_markdown_table_rows_are_labelled_with_their_headers(corpus):
+    p = para_with(corpus[0]["guide"], "Business")
+    assert p.text == "Plan: Business · Storage: 1 TB · Price: $12"
+    assert p.heading_path == ["Plans"]
+
+
+def test_markdown_links_and_emphasis_are_plain_text(corpus):
+    text = "\n".join(p.text for p in corpus[0]["guide"].paragraphs)
+    assert "forwards encrypted traffic between clients and the storage cluster" in text
+    assert not re.search(r"\*\*|\]\(|\[clients\]|(?<!\w)\*whole\*", text)
+
+
+def test_markdown_heading_hierarchy_is_the_heading_path(corpus):
+    p = para_with(corpus[0]["guide"], "Fixed a crash")
+    assert p.heading_path == ["Changelog", "3.2.1 (2025-03-14)"] and p.heading == "3.2.1 (2025-03-14)"
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+def test_html_definition_term_and_definition_are_one_paragraph(corpus):
+    d = corpus[0]["glossary"]
+    p = para_with(d, "A bare repository has no working tree")
+    assert p.text.startswith("bare repository: A bare repository")
+    assert p.heading_path == ["Terms", "bare repository"]
+    # two <dt> for one <dd>: both name it
+    p = para_with(d, "Untracked files are also stashed")
+    assert p.heading_path == ["Terms", "-u, --include-untracked"]
+    # the definition's second paragraph stays under its term
+    assert para_with(d, "Clone it with the --bare option.").heading_path == ["Terms", "bare repository"]
+
+
+def test_html_no_paragraph_is_only_a_heading_or_a_term(corpus):
+    d = corpus[0]["glossary"]
+    texts = [p.text for p in d.paragraphs]
+    for only in ("Terms", "Plans", "Setup", "bare repository", "-u", "--include-untracked"):
+        assert only not in texts
+    assert all(p.heading_path for p in d.paragraphs), "every paragraph sits under its section"
+
+
+def test_html_table_rows_pre_and_lists(corpus):
+    d = corpus[0]["glossary"]
+    assert para_with(d, "Enterprise").text == "Plan: Enterprise · Storage: 10 TB · Price: on request"
+    assert para_with(d, "port = 7443").text.endswith("[relay]\nport = 7443\ndata = /var/lib/relay")
+    assert para_with(d, "outbound HTTPS").text == (
+        "The service needs three things:\n- a user account named relay\n- a data folder on a local disk\n"
+        "- outbound HTTPS")
+    assert "Copyright" not in " ".join(p.text for p in d.paragraphs) and "Home" not in d.paragraphs[0].text
+    assert (d.title, d.author) == ("Storage Glossary", "Lee Okafor")
+
+
+def test_html_line_breaks_separate_words(tmp_path):
+    (tmp_path / "a.html").write_text("<html><body><h2>Address</h2><p>Write to 12 Harbour Road<br>Portsmouth.</p>"
+                                     "<pre>first<br>second</pre></body></html>")
+    (d,) = list(documents.load(tmp_path))
+    assert [p.text for p in d.paragraphs] == ["Write to 12 Harbour Road Portsmouth.", "first\nsecond"]
+
+
+# -- DOCX, ODT, reStructuredText ------------------------------------------------------------------
+
+def test_docx_headings_tables_lists_and_properties(corpus):
+    d = corpus[0]["plans"]
+    assert (d.title, d.author) == ("Relay Plans", "Priya Raman")
+    assert para_with(d, "Business").text == "Plan: Business · Storage: 1 TB · Price: $12"
+    assert para_with(d, "Business").heading_path == ["Storage"]
+    assert para_with(d, "port 7443 is open").text == (
+        "Before installing, make sure that:\n- the host has 4 GB of memory\n- port 7443 is open\n"
+        "- the clock is synchronised")
+    assert para_with(d, "Uploads larger").heading_path == ["Requirements", "Limits"]
+
+
+def test_odt_and_rst(corpus):
+    docs = corpus[0]
+    odt = docs["move"]
+    assert (odt.title, odt.author) == ("Office Move", "Jo Lindqvist")
+    assert para_with(odt, "personal plants").text == "Pack these items yourself:\n- your laptop and charger\n- personal plants"
+    rst = docs["backups"]
+    assert (rst.title, rst.author, rst.date) == ("Backup Procedures", "Mira Castellanos", "2023-09-30")
+    assert para_with(rst, "read-only copy").text == "snapshot: A read-only copy of a volume at one moment."
+    assert para_with(rst, "backupctl run").text == "backupctl run --full\nbackupctl verify"
+
+
+# -- PDF ------------------------------------------------------------------------------------------
+
+def test_pdf_pages_dehyphenation_running_header_and_metadata(corpus):
+    d = corpus[0]["manual"]
+    assert (d.title, d.author) == ("Relay Operations Manual", "Sam Ortiz")
+    first = para_with(d, "single package")
+    # hard-wrapped lines are one paragraph, the hyphen at the line end is undone
+    assert first.text.startswith("The relay ships as a single package for every supported platform. After")
+    assert "the configuration wizard asks" in first.text and first.text.endswith("administrator account.")
+    assert first.page == 1 and first.heading_path == ["Installation"]
+    assert para_with(d, "Rotate the TLS").page == 2 and para_with(d, "Rotate the TLS").heading_path == ["Maintenance"]
+    assert para_with(d, "port 7443 is reachable").page == 3
+    text = " ".join(p.text for p in d.paragraphs)
+    assert "internal" not in text and "Page 1 of 3" not in text and "Page" not in text
+
+
+def test_pdf_columns_are_read_one_after_the_other(corpus):
+    d = corpus[0]["columns"]
+    assert [p.text for p in d.paragraphs] == [
+        "The left column starts the story of the harbour, where the ferries dock every morning before the market opens.",
+        "The right column ends the story with the evening boats, which leave after the market has closed for the day."]
+
+
+def test_pdf_without_text_layer_or_with_password_is_skipped_with_a_reason(corpus):
+    skipped = corpus[1]
+    assert skipped["scan.pdf"].startswith("no text layer")
+    assert skipped["locked.pdf"].startswith("encrypted PDF")
+    assert "\n" not in skipped["scan.pdf"] + skipped["locked.pdf"]
+
+
+def test_broken_pdf_is_skipped_with_one_line(tmp_path):
+    data = (FIXTURES / "manual.pdf").read_bytes()
+    (tmp_path / "cut.pdf").write_bytes(data[: len(data) // 3])
+    (tmp_path / "fake.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
+    (tmp_path / "fake.docx").write_bytes(b"PK\x03\x04 not a zip")
+    out = {x.path: x for x in documents.load(tmp_path)}
+    for name in ("cut.pdf", "fake.pdf", "fake.docx"):
+        x = out[name]
+        assert isinstance(x, Skipped), name
+        assert x.reason and "\n" not in x.reason and len(x.reason) < 140
+
+
+def test_passages_carry_page_and_heading_path(corpus):
+    d = corpus[0]["manual"]
+    passages = split_document(d, lambda texts: [len(t.split()) for t in texts], 200)
+    assert [p.page for p in passages] == [p.page for p in d.paragraphs]
+    assert passages[-1].heading_path == ["Troubleshooting"]
+
+
+@pytest.mark.skipif(not GITDOCS.is_dir(), reason="shared gitdocs corpus not present")
+def test_real_git_manual_page_printed_to_pdf():
+    f = documents.CorpusFile(GITDOCS / "git-stash.pdf", "git-stash.pdf", "pdf")
+    (d,) = list(documents.load_file(f))
+    assert d.title == "git-stash(1)"
+    p = para_with(d, "all untracked files are also stashed and then cleaned up")
+    assert p.heading_path[0] == "OPTIONS" and "--include-untracked" in p.heading_path[-1] and p.page == 3
+    text = "\n".join(q.text for q in d.paragraphs)
+    assert "file:///" not in text and "12/1/26" not in text and not re.search(r"^\d+/\d+$", text, re.M)
+    heads = {q.heading_path[0] for q in d.paragraphs if q.heading_path}
+    assert {"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"} <= heads
+    # no line fragments: prose paragraphs are whole (end a sentence), apart from code and short terms
+    prose = [q for q in d.paragraphs if "\n" not in q.text and len(q.text.split()) > 8]
+    whole = [q for q in prose if q.text.rstrip().endswith((".", ":", ")", "?"))]
+    assert len(whole) >= 0.9 * len(prose)
+
+
+# -- odd files ------------------------------------------------------------------------------------
+
+def test_file_without_paragraph_breaks_is_split_with_distinct_numbers(tmp_path):
+    sentence = "The relay keeps every packet in order while it waits for the storage node. "
+    text = sentence * 4000  # ~300 KB on one line
+    (tmp_path / "one.txt").write_text(text)
+    t = time.perf_counter()
+    (d,) = list(documents.load(tmp_path))
+    took = time.perf_counter() - t
+    assert len(d.paragraphs) > 100
+    assert [p.number for p in d.paragraphs] == list(range(1, len(d.paragraphs) + 1))
+    assert max(len(p.text) for p in d.paragraphs) < 2500
+    assert all(p.text.endswith(".") for p in d.paragraphs[:-1]), "cut at sentence ends"
+    assert " ".join(p.text for p in d.paragraphs) == text.strip()
+    assert took < 30  # generous: it used to take minutes for a few MB
+
+
+def test_non_utf8_file_records_its_guessed_encoding(tmp_path):
+    text = "Café crème à la française. Les élèves étaient très contents de leur journée à Genève. " * 5
+    (tmp_path / "latin.txt").write_bytes(text.encode("cp1252"))
+    (tmp_path / "utf.txt").write_text(text, encoding="utf-8")
+    docs = {d.doc_id: d for d in documents.load(tmp_path)}
+    assert docs["latin"].encoding and docs["latin"].encoding.lower().replace("-", "").replace("_", "") in (
+        "cp1252", "latin1", "iso885915", "iso88591", "windows1252")
+    assert docs["utf"].encoding is None
+
+
+# -- DiscordChatExporter --------------------------------------------------------------------------
+
+def test_discord_export_groups_replies_and_runs_and_drops_chatter(corpus):
+    docs = corpus[0]
+    threads = {k: v for k, v in docs.items() if k.startswith("help-channel/")}
+    assert set(threads) == {"help-channel/1001", "help-channel/1006"}
+    q = threads["help-channel/1001"]
+    assert q.paragraphs[0].text == ("Ana: How do I rotate the relay's TLS certificate without downtime?\n"
+                                    "Ben: Run relayctl cert reload after copying the new files; connections stay up.")
+    assert (q.title, q.author, q.date) == ("#help", "Ana", "2024-05-01")
+    assert q.url == q.source == "https://discord.com/channels/111/222/1001"
+    run = threads["help-channel/1006"]
+    assert run.paragraphs[0].text.count("\n") == 1 and "Dee:" not in run.paragraphs[0].text
+    everything = " ".join(p.text for d in threads.values() for p in d.paragraphs)
+    for gone in ("thanks!", "Ticket #42", "🎉", "!rank"):
+        assert gone not in everything
+
+
+def test_json_that_is_not_an_export_is_skipped(tmp_path):
+    (tmp_path / "package.json").write_text('{"name": "x", "version": "1.0.0"}')
+    (x,) = list(documents.load(tmp_path))
+    assert isinstance(x, Skipped) and "DiscordChatExporter" in x.reason
+
+
+# -- ids and rendering ----------------------------------------------------------------------------
+
+def test_document_reference_with_suffix_or_typo():
+    ids = ["git-stash", "git-status", "guide"]
+    assert documents.resolve_id("git-stash.pdf", ids) == ("git-stash", None)
+    assert documents.resolve_id("git-stsh", ids) == (None, "git-stash")
+    assert documents.resolve_id("zzzzzz", ids) == (None, None)
+
+
+def test_cli_text_names_the_place():
+    c = Citation(1, "git-stash", "git-stash(1)", None, None, None, 24, "git-stash.pdf",
+                 ["OPTIONS", "-u, --include-untracked"], 3)
+    r = Result(1, "git-stash", 24, "Line one\n  indented code", "Line one", 0, 1.0, 0.9, c)
+    out = answer_text(Answer("q", True, [r], 0.9, "v1"))
+    assert "[1] git-stash(1) · OPTIONS › -u, --include-untracked · p. 3 · git-stash.pdf" in out
+    assert "\n      indented code" in out, "code keeps its line break and indent"
+    view = SourceView({"doc_id": "git-stash", "title": "git-stash(1)"}, 24,
+                      [Paragraph(23, "Before.", "-a", ["OPTIONS", "-a"], 3),
+                       Paragraph(24, "Cited.", "-u", ["OPTIONS", "-u"], 3)], 74)
+    text = source_text(view)
+    assert "## OPTIONS › -a" in text and "## OPTIONS › -u" in text and "p. 3" in text
+    assert "> ¶24 Cited." in text
+
+
+def test_bot_citation_line_names_the_place():
+    from bot.render import NumberedCitation, citation_line
+
+    c = Citation(1, "git-stash", "git-stash(1)", None, None, None, 24, "git-stash.pdf",
+                 ["OPTIONS", "-u, --include-untracked"], 3)
+    line = citation_line(NumberedCitation(1, c))
+    assert "OPTIONS › -u, --include-untracked · p. 3" in line.replace("\\", "")
+    plain = citation_line(NumberedCitation(2, Citation(2, "a", "A", None, None, None, 5, "a.txt")))
+    assert "¶ 5" in plain
