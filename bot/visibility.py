@@ -101,7 +101,7 @@ class Visibility:
             thread = self.guild.get_thread(thread_id) or await self.guild.fetch_channel(thread_id)
             if not isinstance(thread, discord.Thread):
                 return False
-            result = thread.get_member(self.member.id) is not None
+            result = any(m.id == self.member.id for m in thread.members)
             if not result:
                 await thread.fetch_member(self.member.id)
                 result = True
