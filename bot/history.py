@@ -215,7 +215,7 @@ class HistoryFetcher:
                 found[t.id] = t
         listings = [dict()]
         perms = channel.permissions_for(channel.guild.me)
-        if isinstance(channel, discord.TextChannel):
+        if getattr(channel, "type", None) is discord.ChannelType.text:  # announcement channels have no private threads
             listings.append({"private": True} if perms.manage_threads else {"private": True, "joined": True})
         for kw in listings:
             try:

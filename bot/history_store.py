@@ -49,7 +49,7 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1)
+            json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))  # compact: ~40% smaller
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

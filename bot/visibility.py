@@ -10,6 +10,11 @@ everyone who may ask. For a Discord passage the asker must, at answer time:
   ``permissions_for`` computes them; for a thread, its parent's),
 * and for a private thread, be in the thread or have Manage Threads.
 
+A public reply is read by more people than the asker: when the reply channel is given, a Discord
+passage is quoted there only if its channel is open to ``@everyone`` (and not a private thread), or
+is the reply channel itself (or the reply channel's parent, for a reply in a thread). Otherwise the
+passage is left out of the public answer, so a moderator asking in #general does not leak #staff.
+
 A channel the bot cannot resolve (deleted, or an archived thread it knows nothing of) is refused:
 unknown means unreadable. Filtering makes hidden passages as if they did not exist: results are
 dropped and renumbered, "also in" entries and ``/sources`` rows disappear.
@@ -76,21 +81,24 @@ class Visibility:
         member: the asker as a guild member.
         known: exported channels and threads by id (``history_store.known_channels``): the parent
             and privacy of archived threads that are not in discord.py's cache.
+        reply_channel: where a public answer goes (None for a private/ephemeral one): passages
+            must then also suit everyone who reads that channel (see the module docstring).
     """
 
     def __init__(self, guild: discord.Guild | None, member: discord.abc.User | None,
-                 known: dict[int, dict] | None = None):
+                 known: dict[int, dict] | None = None, *, reply_channel: Any = None):
         self.guild = guild
         self.member = member if isinstance(member, discord.Member) else None
         self.known = known or {}
+        self.reply_channel = reply_channel
         self._cache: dict[int, bool] = {}
 
     @classmethod
-    def for_asker(cls, guild: discord.Guild | None, member: discord.abc.User | None,
-                  corpora: Iterable[Path]) -> "Visibility":
+    def for_asker(cls, guild: discord.Guild | None, member: discord.abc.User | None, corpora: Iterable[Path],
+                  *, reply_channel: Any = None) -> "Visibility":
         """A Visibility knowing the channels exported into these corpus folders."""
         known = known_channels(corpora, guild.id) if guild is not None else {}
-        return cls(guild, member, known)
+        return cls(guild, member, known, reply_channel=reply_channel)
 
     async def _is_thread_member(self, thread_id: int) -> bool:
         key = (thread_id, self.member.id)
@@ -118,9 +126,28 @@ class Visibility:
             return False
         if channel_id in self._cache:
             return self._cache[channel_id]
-        ok = await self._decide(channel_id)
+        ok = await self._decide(channel_id) and (self.reply_channel is None or self._open_to_audience(channel_id))
         self._cache[channel_id] = ok
         return ok
+
+    def _open_to_audience(self, channel_id: int) -> bool:
+        """A public reply's readers may all see ``channel_id``: it is the reply channel (or its
+        parent), or @everyone can read it."""
+        reply = self.reply_channel
+        if channel_id in (getattr(reply, "id", None), getattr(reply, "parent_id", None)):
+            return True
+        guild = self.guild
+        channel = guild.get_channel_or_thread(channel_id)
+        info = self.known.get(channel_id, {})
+        if isinstance(channel, discord.Thread):
+            if channel.type is discord.ChannelType.private_thread:
+                return False
+            channel = channel.parent
+        elif channel is None and info.get("parent_id"):
+            if info.get("private"):
+                return False
+            channel = guild.get_channel(int(info["parent_id"]))
+        return channel is not None and readable(channel.permissions_for(guild.default_role))
 
     async def _decide(self, channel_id: int) -> bool:
         guild = self.guild

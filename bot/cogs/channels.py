@@ -117,7 +117,8 @@ class Channels(commands.Cog):
 
     def __init__(self, bot: "CiteBot"):
         self.bot = bot
-        self.recheck = 50  # most recent stored messages re-read by every fetch (edits, deletions)
+        # most recent stored messages re-read by every fetch (edits, deletions); a [bot] setting once added
+        self.recheck = int(getattr(bot.config, "history_recheck", 50))
         self.resume_delay = 1.0  # seconds before resuming a fetch discord.py gave up on
         self._archives: dict[tuple[Path, int], GuildArchive] = {}
         self._locks: dict[tuple[Path, int], asyncio.Lock] = {}

@@ -73,15 +73,15 @@ class FakeHistory(FakeDiscord):
         return msg
 
     def past_message(self, channel_id: int, content: str, *, author: Person | None = None,
-                     reply_to: dict | None = None, mid: int | None = None) -> dict:
+                     reply_to: dict | None = None, mid: int | None = None, mentions: Iterable[Person] = ()) -> dict:
         """A message already in the channel's history (no gateway event)."""
         author = author or self.alice
         at = self._tick()
         msg = {
             "id": str(mid or self.snowflake(at)), "channel_id": str(channel_id), "guild_id": str(self.guild_id),
             "author": author.user(), "content": content, "timestamp": _iso(at), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": [], "components": [], "pinned": False, "type": 0, "flags": 0,
+            "tts": False, "mention_everyone": False, "mentions": [p.user() for p in mentions], "mention_roles": [],
+            "attachments": [], "embeds": [], "components": [], "pinned": False, "type": 0, "flags": 0,
         }
         if reply_to is not None:
             msg["type"] = 19

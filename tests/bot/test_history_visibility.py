@@ -191,3 +191,26 @@ async def test_real_answers_hide_the_private_channel(world, make_engine, tmp_pat
         assert any(r.doc_id == staff_doc for r in filtered.results) is sees
         docs = await vis.filter_documents(engine.documents())
         assert any(d["doc_id"] == staff_doc for d in docs) is sees
+
+
+async def test_public_answers_quote_only_what_their_readers_may_see(world):
+    """Carol can read #staff, but a public answer in #help is read by people who can't: it leaves
+    #staff out. In #staff itself, or privately, she gets it."""
+    fake, bot, corpus, private, archived = world
+    guild = bot.get_guild(fake.guild_id)
+    carol = await member_of(fake, bot, fake.carol)
+    help_, staff = guild.get_channel(fake.help_id), guild.get_channel(fake.staff_id)
+
+    async def readable_here(reply_channel, channel_id):
+        return await Visibility.for_asker(guild, carol, [corpus], reply_channel=reply_channel).can_read(
+            fake.guild_id, channel_id)
+
+    assert not await readable_here(help_, fake.staff_id)
+    assert await readable_here(staff, fake.staff_id)
+    assert await readable_here(None, fake.staff_id)  # an ephemeral answer: only she sees it
+    assert await readable_here(help_, fake.help_id) and await readable_here(staff, fake.help_id)
+    assert await readable_here(help_, archived)  # a public thread of a public channel
+    mo = await member_of(fake, bot, fake.mo)
+    mo_vis = Visibility.for_asker(guild, mo, [corpus], reply_channel=help_)
+    assert not await mo_vis.can_read(fake.guild_id, private)  # a private thread never goes public
+    assert await Visibility.for_asker(guild, mo, [corpus]).can_read(fake.guild_id, private)
