@@ -259,3 +259,23 @@ async def test_channel_commands_are_admin_only(hfake, hbot, corpus):
     assert cb.json["data"]["flags"] & 64 and "Manage Server" in cb.json["data"]["content"]
     assert not hfake.history_requests(hfake.help_id)
     assert not (corpus / "_discord").exists()
+
+
+async def test_without_the_corpus_group_the_commands_are_a_channels_group(hfake, tmp_path, engine):
+    """Loaded without the Admin cog's /corpus group, the channel commands form /channels; with no
+    knowledge-base hook, history goes to the engine's corpus folder."""
+    b = await start_bot(bot_config(hfake, tmp_path), engine)
+    try:
+        await b.unload_extension("bot.cogs.admin")
+        await b.load_extension("bot.cogs.channels")
+        await b.sync_commands()
+        cog = b.get_cog("Channels")
+        assert cog.corpora(hfake.guild_id) == [Path(engine.settings.corpus)]
+        inter = await hfake.slash("channels", subcommand="list", user=hfake.ada)
+        cb = await hfake.wait_interaction(inter, kind="callback")
+        assert "No channel is indexed" in cb.json["data"]["content"] and cb.json["data"]["flags"] & 64
+        inter = await hfake.slash("channels", subcommand="list", user=hfake.bob)
+        cb = await hfake.wait_interaction(inter, kind="callback")
+        assert "Manage Server" in cb.json["data"]["content"]
+    finally:
+        await stop_bot(b)
