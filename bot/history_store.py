@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
+
+log = logging.getLogger("citebot.history")
 
 FOLDER = "_discord"
 STATE = ".state.json"
@@ -114,10 +117,17 @@ class GuildArchive:
         _write_json_atomic(self.folder / STATE, self.state)
 
     def read_export(self, channel_id: int) -> dict | None:
+        """The stored export, or None when there is none or it can't be read (it is then fetched
+        again from the start: exports are written atomically, so this is damage from outside)."""
+        path = self.export_path(channel_id)
         try:
-            return json.loads(self.export_path(channel_id).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        except (OSError, ValueError) as e:
+            log.warning("unreadable export %s (%s); it will be fetched again in full", path.name, type(e).__name__)
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("messages"), list) else None
 
     def write_export(self, channel_id: int, export: dict) -> None:
         export["messageCount"] = len(export.get("messages") or [])
@@ -182,12 +192,12 @@ class GuildArchive:
         """The id to fetch after: the last message fetched, less the ``recheck`` most recent stored
         messages, which are fetched again to see their edits and deletions (0: fetch everything)."""
         last = self.last_id(channel_id)
-        if last is None:
+        export = self.read_export(channel_id) if last is not None else None
+        if export is None:
             return 0
         if recheck <= 0:
             return last
-        export = self.read_export(channel_id) or {}
-        ids = sorted(int(m["id"]) for m in export.get("messages") or [])
+        ids = sorted(int(m["id"]) for m in export["messages"])
         return ids[-recheck - 1] if len(ids) > recheck else 0
 
     def note_channel(self, channel_id: int, *, name: str, kind: str, parent_id: int | None, private: bool,

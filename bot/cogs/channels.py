@@ -162,10 +162,12 @@ class Channels(commands.Cog):
         return HistoryFetcher(self.bot.user.id if self.bot.user else None, recheck=self.recheck,
                               resume_delay=self.resume_delay)
 
-    def visibility(self, guild: discord.Guild | None, member: discord.abc.User | None) -> Visibility:
-        """Who-may-see-what for one asker in ``guild`` (see :mod:`bot.visibility`)."""
+    def visibility(self, guild: discord.Guild | None, member: discord.abc.User | None, *,
+                   reply_channel: object | None = None) -> Visibility:
+        """Who-may-see-what for one asker in ``guild`` (see :mod:`bot.visibility`); ``reply_channel``
+        is where a public answer goes (None when only the asker sees it)."""
         corpora = self.corpora(guild.id) if guild is not None else []
-        return Visibility.for_asker(guild, member, corpora)
+        return Visibility.for_asker(guild, member, corpora, reply_channel=reply_channel)
 
     # ------------------------------------------------------------------ status message
 
