@@ -9,7 +9,8 @@ A plain ``discord.Client`` connects to tests/bot/fakehistory.py on 127.0.0.1 and
 corpus, as ``/corpus channel add`` does: discord.py's own pagination (100 messages per request),
 message parsing, conversion and the export writes. Measured: the full fetch, an incremental fetch
 with nothing new (the re-check window only), and the export's size on disk per 10k messages.
-``--rtt-ms`` delays every fake response, to see what a real network round trip costs (the fake
+Messages are one to three sentences of seeds/ text by five people, a third of them replies.
+``--export-to DIR`` keeps the exports for an index-size measurement. ``--rtt-ms`` delays every fake response, to see what a real network round trip costs (the fake
 answers in well under a millisecond; Discord does not).
 
 Prints one JSON line. Loopback only.
@@ -21,6 +22,9 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -31,7 +35,25 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "bot")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-async def run(messages: int, threads: int, rtt_ms: float, recheck: int) -> dict:
+def sentences() -> list[str]:
+    """Filler text for messages: the sentences of seeds/ (any text would do; only sizes matter)."""
+    text = " ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt")))
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.strip()) > 20]
+
+
+def conversation(fake, channel_id: int, count: int) -> None:
+    """``count`` past messages: five people, one to three sentences each, a third of them replies
+    to one of the last ten messages (deterministic)."""
+    pool, rng = sentences(), random.Random(7)
+    people = [fake.alice, fake.bob, fake.carol, fake.mo, fake.ada]
+    recent: list[dict] = []
+    for i in range(count):
+        text = " ".join(rng.choice(pool) for _ in range(rng.randint(1, 3)))
+        reply = rng.choice(recent) if recent and rng.random() < 0.33 else None
+        recent = (recent + [fake.past_message(channel_id, text, author=rng.choice(people), reply_to=reply)])[-10:]
+
+
+async def run(messages: int, threads: int, rtt_ms: float, recheck: int, export_to: Path | None = None) -> dict:
     import discord
 
     from bot.history import HistoryFetcher
@@ -41,8 +63,7 @@ async def run(messages: int, threads: int, rtt_ms: float, recheck: int) -> dict:
 
     fake = await FakeHistory().start()
     per_thread = 20
-    fake.seed(fake.help_id, messages - threads * per_thread,
-              text="Message {i}: to deploy, run the migration first, then restart the workers one by one.")
+    conversation(fake, fake.help_id, messages - threads * per_thread)
     for t in range(threads):
         fake.add_thread(fake.help_id, f"thread {t}", archived=t % 2 == 0,
                         messages=[(fake.bob if i % 2 else fake.alice, f"Thread {t} reply {i} about the build.")
@@ -71,6 +92,9 @@ async def run(messages: int, threads: int, rtt_ms: float, recheck: int) -> dict:
                 again_s = time.perf_counter() - t0
                 again_requests = len(fake.since(mark))
                 size = sum(p.stat().st_size for p in archive.folder.glob("*.json") if p.stem.isdigit())
+                if export_to is not None:
+                    shutil.copytree(archive.folder, Path(export_to) / "_discord" / str(fake.guild_id),
+                                    dirs_exist_ok=True)
             finally:
                 await client.close()
                 runner.cancel()
@@ -93,11 +117,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=20)
     ap.add_argument("--rtt-ms", type=float, default=0.0, help="delay added to every fake response")
     ap.add_argument("--recheck", type=int, default=50)
+    ap.add_argument("--export-to", type=Path, help="also copy the exports into this corpus folder "
+                    "(to index them: citebot index --corpus DIR --index-dir ...)")
     ap.add_argument("--smoke", action="store_true", help="300 messages, 2 threads")
     a = ap.parse_args()
     if a.smoke:
         a.messages, a.threads = 300, 2
-    print(json.dumps(asyncio.run(run(a.messages, a.threads, a.rtt_ms, a.recheck))))
+    print(json.dumps(asyncio.run(run(a.messages, a.threads, a.rtt_ms, a.recheck, a.export_to))))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))  # compact: ~40% smaller
+            # dumps, not dump: json.dump streams through the pure-Python encoder (4x slower here);
+            # compact separators: ~40% smaller files
+            fh.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
