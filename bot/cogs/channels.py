@@ -221,6 +221,12 @@ class Channels(commands.Cog):
                     archive.save_state()
                 await self._status(interaction, f"❌ {_name(channel)} was not added: {escape(str(e))}.")
                 return
+            except Exception:
+                # what was fetched so far is kept (checkpoints); the status must not stay "⏳" forever
+                log.exception("fetching #%s failed", channel.name)
+                await self._status(interaction, f"❌ Reading {_name(channel)} failed; the error was logged. "
+                                                "What was read so far is kept; `/corpus channel fetch` resumes.")
+                return
         await self._status(interaction, summary_text(channel, report))
 
     async def remove_channel(self, interaction: discord.Interaction, channel: Fetchable) -> None:
@@ -276,6 +282,8 @@ class Channels(commands.Cog):
                         out.append((channel, await self.fetcher().fetch_source(archive, channel, progress)))
                     except ValueError as e:
                         log.warning("cannot fetch #%s: %s", channel.name, e)
+                    except Exception:  # one channel's failure does not stop the others
+                        log.exception("fetching #%s failed", channel.name)
         return out
 
     @app_commands.command(name="forget-me", description="Remove your messages from this server's knowledge base.")

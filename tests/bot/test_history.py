@@ -279,3 +279,20 @@ async def test_without_the_corpus_group_the_commands_are_a_channels_group(hfake,
         assert "Manage Server" in cb.json["data"]["content"]
     finally:
         await stop_bot(b)
+
+
+async def test_refusals_and_failures_are_reported_not_left_hanging(hfake, hbot, corpus):
+    hfake.seed(hfake.help_id, 5)
+    thread = hfake.add_thread(hfake.help_id, "locked thread", messages=[(hfake.bob, "in the locked thread")])
+    # Discord refuses one thread's history (403): the channel is read, the thread reported as skipped
+    hfake.fail("GET", rf"^/channels/{thread}/messages$", status=403, times=1,
+               body={"message": "Missing Access", "code": 50001})
+    inter = await add(hfake, hfake.help_id)
+    text = final_text(hfake, inter)
+    assert text.startswith("✅") and "locked thread: Discord refused (403)" in text
+    assert len(export(corpus, hfake, hfake.help_id)["messages"]) == 5
+    # an unexpected failure (404 on the channel's history) ends with a clear status, logged
+    hfake.fail("GET", rf"^/channels/{hfake.news_id}/messages$", status=404, times=1,
+               body={"message": "Unknown Channel", "code": 10003})
+    inter = await add(hfake, hfake.news_id)
+    assert final_text(hfake, inter).startswith("❌ Reading #announcements failed")
