@@ -178,8 +178,11 @@ class Visibility:
         where = citation_place(citation, doc_id)
         return where is None or await self.can_read(*where)
 
-    async def filter_answer(self, answer: Any, *, abstain_threshold: float | None = None) -> Any:
-        """The answer without the results and "also in" sources the asker cannot read, renumbered.
+    async def filter_answer(self, answer: Any, *, abstain_threshold: float | None = None,
+                            keep: int | None = None) -> Any:
+        """The answer without the results and "also in" sources the asker cannot read, renumbered,
+        and at most ``keep`` results (ask the engine for a few more than shown, then cut here, so
+        hidden passages leave room for visible ones).
 
         When the best result was hidden, the answer counts as answered only if the new best one's
         dense score reaches ``abstain_threshold`` (conservative: the engine also credits the quote's
@@ -197,6 +200,8 @@ class Visibility:
             if len(also_c) != len(r.also_in_citations) or len(also) != len(r.also_in):
                 changed = True
             results.append((r, also, also_c))
+        if keep is not None and len(results) > keep:
+            results, changed = results[:keep], True
         if not changed:
             return answer
         top_hidden = bool(answer.results) and (not results or results[0][0] is not answer.results[0])

@@ -144,6 +144,9 @@ async def test_filter_answer_drops_renumbers_and_abstains(world):
     assert hidden.answered  # the new best (0.5) still clears the threshold
     strict = await Visibility.for_asker(guild, bob, [corpus]).filter_answer(answer, abstain_threshold=0.6)
     assert not strict.answered and len(strict.results) == 2
+    cut = await Visibility.for_asker(guild, bob, [corpus]).filter_answer(answer, keep=1)
+    assert [r.doc_id for r in cut.results] == ["help"]
+    assert len((await Visibility.for_asker(guild, carol, [corpus]).filter_answer(answer, keep=2)).results) == 2
     assert answer.results[0].doc_id == "staff" and len(answer.results) == 4  # the original is untouched
 
     only_private = dataclasses.replace(answer, results=answer.results[:1])
