@@ -91,7 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problem:
         print(f"citebot: error: {problem}", file=sys.stderr)
         return EXIT_BAD_TOKEN
-    settings = rcli.settings_from(args)
+    if getattr(args, "kb", None):
+        raise CitebotError("`citebot run` serves every knowledge base of the config file; leave out --kb")
+    from retrieval.kb import load_registry
+
+    registry = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
+                             index_dir=getattr(args, "index_dir", None))
     configure_logging(verbose=args.verbose, debug_discord=getattr(args, "debug_discord", False))
 
     import discord
@@ -101,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def runner() -> None:
         import signal
 
-        bot = CiteBot(cfg, settings)
+        bot = CiteBot(cfg, registry=registry)
         loop = asyncio.get_running_loop()
         # a service manager stops us with SIGTERM: close the gateway and the store cleanly
         with contextlib.suppress(NotImplementedError):
@@ -142,38 +147,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         results.append((level, text))
         print(f"{level:4} {text}")
 
+    from retrieval.kb import load_registry
+
     try:
         path = find_config(getattr(args, "config", None))
         report("ok", f"config file: {path}" if path else "config file: none (defaults and environment)")
-        settings = rcli.settings_from(args)
+        if getattr(args, "kb", None):
+            kbs = [load_registry(getattr(args, "config", None)).get(args.kb)]
+        else:
+            kbs = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
+                                index_dir=getattr(args, "index_dir", None)).kbs
         cfg = BotConfig.load(getattr(args, "config", None))
-        report("ok", "settings are valid")
+        report("ok", "settings are valid" + (f" ({len(kbs)} knowledge bases)" if len(kbs) > 1 else ""))
     except CitebotError as e:
         report("FAIL", f"configuration: {e}")
         return 1
 
-    corpus = Path(settings.corpus)
-    if corpus.is_dir():
-        n = sum(1 for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
-        report("ok", f"corpus: {corpus} ({n} files)")
-    elif corpus.is_file():
-        report("ok", f"corpus: {corpus} (single file)")
-    else:
-        report("FAIL", f"corpus not found: {corpus}")
-
-    try:
-        from retrieval.errors import IndexMissing
-        from retrieval.index import open_index
-
-        index = open_index(settings.index_dir)
-        index.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
-        m = index.manifest
-        report("ok", f"index: {settings.index_dir} — {m.get('documents')} documents, {m.get('passages')} passages, "
-                     f"built {m.get('created')}, version {index.version}")
-    except IndexMissing:
-        report("warn", f"no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
-    except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
-        report("FAIL", f"index: {e}")
+    for kb in kbs:
+        _doctor_kb(kb.settings, report, f"[{kb.name}] " if len(kbs) > 1 else "")
 
     problem = token_problem(cfg.token)
     report("FAIL" if problem else "ok", problem or "DISCORD_TOKEN is set and looks like a bot token (format only)")
@@ -206,6 +197,32 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     failed = sum(1 for level, _ in results if level == "FAIL")
     print(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _doctor_kb(settings, report, prefix: str = "") -> None:
+    """The corpus and index checks of one knowledge base (``prefix`` names it in each line)."""
+    corpus = Path(settings.corpus)
+    if corpus.is_dir():
+        n = sum(1 for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
+        report("ok", f"{prefix}corpus: {corpus} ({n} files)")
+    elif corpus.is_file():
+        report("ok", f"{prefix}corpus: {corpus} (single file)")
+    else:
+        report("FAIL", f"{prefix}corpus not found: {corpus}")
+
+    try:
+        from retrieval.errors import IndexMissing
+        from retrieval.index import open_index
+
+        index = open_index(settings.index_dir)
+        index.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
+        m = index.manifest
+        report("ok", f"{prefix}index: {settings.index_dir} — {m.get('documents')} documents, {m.get('passages')} passages, "
+                     f"built {m.get('created')}, version {index.version}")
+    except IndexMissing:
+        report("warn", f"{prefix}no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
+    except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
+        report("FAIL", f"{prefix}index: {e}")
 
 
 # ---------------------------------------------------------------------- feedback export

@@ -52,6 +52,9 @@ class BotConfig:
         send_retries: further attempts at sending an answer after discord.py gave up on it (5xx,
             rate limits outlasting its own five tries, network errors).
         send_retry_delay: seconds before the first of those attempts; doubled before each next one.
+        memory_budget_mb: the most the open indexes of all knowledge bases may take together
+            (estimated from their files; 0: no limit). Idle ones are closed to make room.
+        kb_idle_minutes: an index nobody asked for in this long is closed (reopened on demand).
     """
 
     token: str | None = field(default=None, repr=False)
@@ -72,6 +75,8 @@ class BotConfig:
     documents_per_page: int = 10
     send_retries: int = 2
     send_retry_delay: float = 3.0
+    memory_budget_mb: float = 0.0
+    kb_idle_minutes: float = 30.0
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "BotConfig":
@@ -114,6 +119,8 @@ class BotConfig:
             raise ConfigError("upload_max_mb must be positive")
         if self.send_retries < 0 or self.send_retry_delay < 0:
             raise ConfigError("send_retries and send_retry_delay must not be negative")
+        if self.memory_budget_mb < 0 or self.kb_idle_minutes <= 0:
+            raise ConfigError("memory_budget_mb must not be negative and kb_idle_minutes must be positive")
         self.upload_types = [t.lower() if t.startswith(".") else "." + t.lower() for t in self.upload_types]
 
 

@@ -567,9 +567,10 @@ def render_summary(summary: IndexSummary) -> str:
     return truncate("\n".join(lines), CONTENT)
 
 
-def render_stats(stats: dict, *, answered: int, latencies: Sequence[float], feedback: dict | None = None) -> Reply:
-    """The /stats embed: index size and age, questions answered, latency percentiles."""
-    embed = discord.Embed(colour=EMBED_COLOUR, title="citebot stats")
+def render_stats(stats: dict, *, answered: int, latencies: Sequence[float], feedback: dict | None = None,
+                 kb: str | None = None) -> Reply:
+    """The /stats embed of knowledge base ``kb``: index size and age, questions answered, latency percentiles."""
+    embed = discord.Embed(colour=EMBED_COLOUR, title=f"citebot stats · {kb}" if kb else "citebot stats")
     embed.add_field(name="Documents", value=str(stats.get("documents", "?")))
     embed.add_field(name="Passages", value=str(stats.get("passages", "?")))
     embed.add_field(name="Index age", value=_age(stats.get("built_at")))

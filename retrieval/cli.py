@@ -40,6 +40,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--index-dir", type=Path, help="index directory (default: per-user data folder)")
     g.add_argument("--config", type=Path,
                    help="TOML config file (default: $CITEBOT_CONFIG, else ./citebot.toml, else the per-user config folder)")
+    g.add_argument("--kb", metavar="NAME", help="a knowledge base of the config file ([[knowledge_bases]] name)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    if getattr(args, "kb", None) is not None:  # a [[knowledge_bases]] entry: its corpus, index and overrides
+        from .kb import load_registry
+
+        if getattr(args, "corpus", None) or getattr(args, "index_dir", None):
+            raise CitebotError("--kb names a corpus and an index; leave out --corpus and --index-dir")
+        return load_registry(getattr(args, "config", None)).get(args.kb).settings
     return Settings.load(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
                          index_dir=getattr(args, "index_dir", None))
 
