@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 if TYPE_CHECKING:
     from retrieval.kb import KnowledgeBase
@@ -98,29 +99,29 @@ def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | N
 class UserCooldown:
     """Per-user token bucket: ``rate`` questions per ``per`` seconds, shared by /ask and mentions.
 
-    ``clock`` is injectable so the behaviour can be tested without sleeping.
+    discord.py's :class:`~discord.ext.commands.CooldownMapping` keyed by user id keeps the buckets
+    (and drops those idle for a whole window, so memory stays bounded). ``clock`` is injectable so
+    the behaviour can be tested without sleeping.
     """
 
     def __init__(self, rate: int, per: float, *, clock: Callable[[], float] = time.monotonic):
         self.rate, self.per, self.clock = rate, per, clock
-        self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._mapping = self._new()
+
+    def _new(self) -> commands.CooldownMapping:
+        return commands.CooldownMapping.from_cooldown(self.rate, self.per, lambda user_id: user_id)
 
     def hit(self, user_id: int) -> float | None:
         """Count one question; returns seconds to wait if the user is over the limit (not counted)."""
-        now = self.clock()
-        bucket = self._buckets.get(user_id)
-        if bucket is None or (bucket._window and now > bucket._window + self.per):
-            bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
-        retry = bucket.update_rate_limit(now)
-        if len(self._buckets) > 10_000:  # forget idle users so memory stays bounded
-            self._buckets = {u: b for u, b in self._buckets.items() if b._window and now <= b._window + self.per}
-        return retry
+        return self._mapping.update_rate_limit(user_id, self.clock())
 
     def reset(self, user_id: int | None = None) -> None:
         if user_id is None:
-            self._buckets.clear()
+            self._mapping = self._new()
         else:
-            self._buckets.pop(user_id, None)
+            bucket = self._mapping.get_bucket(user_id, self.clock())
+            if bucket is not None:
+                bucket.reset()
 
 
 def cooldown_message(retry_after: float) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from retrieval.config import APP, find_config, read_toml
+from retrieval.config import APP, coerce, find_config, read_toml
 from retrieval.errors import ConfigError
 
 TOKEN_ENV = "DISCORD_TOKEN"
@@ -136,18 +136,18 @@ def token_problem(token: str | None) -> str | None:
 
 
 def _coerce(name: str, raw, default):
+    """``raw`` (TOML value or environment string) as the type of ``default``, as strictly as the
+    retrieval settings (``retrieval.config.coerce``): ``sync_commands = "maybe"``, ``cooldown_rate =
+    1.9`` or ``true`` for a number are errors, not guesses."""
     try:
         if isinstance(default, list):
             items = raw if isinstance(raw, (list, tuple)) else [x for x in re.split(r"[,\s]+", str(raw)) if x]
-            if name == "upload_types":
-                return [str(x) for x in items]
-            return [int(x) for x in items]
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
-        if isinstance(default, Path):
-            return Path(os.path.expanduser(str(raw)))
+            item_type = str if name == "upload_types" else int
+            if item_type is str and not all(isinstance(x, str) for x in items):
+                raise ConfigError(f"setting {name}: cannot use {raw!r} as a list of text")
+            return [coerce(name, x, item_type) for x in items]
         if default is None:  # token
             return None if raw is None else str(raw)
-        return type(default)(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"[bot] setting {name}: cannot use {raw!r}") from None
+        return coerce(name, raw, type(default))
+    except ConfigError as e:
+        raise ConfigError(f"[bot] {e}") from None

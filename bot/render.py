@@ -308,6 +308,36 @@ def number_citations(results: Sequence[Result]) -> tuple[list[NumberedCitation],
     return ordered, also
 
 
+@dataclass
+class NumberedAnswer:
+    """An answer with the numbers its citations carry in the reply, computed once per reply and
+    used by the renderer (:func:`render_answer`), the buttons and the feedback store.
+
+    ``shown`` are the results quoted ([1]..[n]); ``citations`` number them, then their "also in"
+    sources after them; ``also[i]`` are the numbers of result i's "also in" sources.
+    """
+
+    answer: Answer
+    shown: list[Result]
+    citations: list[NumberedCitation]
+    also: dict[int, list[int]]
+
+    @classmethod
+    def of(cls, answer: Answer, max_results: int = MAX_RESULTS) -> "NumberedAnswer":
+        shown = list(answer.results[:max_results]) if answer.answered else []
+        citations, also = number_citations(shown)
+        return cls(answer, shown, citations, also)
+
+    @property
+    def also_in(self) -> list[NumberedCitation]:
+        """The "also in" sources, numbered after the results shown."""
+        return self.citations[len(self.shown):]
+
+    def buttons(self) -> list[tuple[int, str | None]]:
+        """``(number, title)`` of every citation, for the source buttons."""
+        return [(n.number, n.citation.title or n.citation.doc_id) for n in self.citations]
+
+
 def _where(source: str | None, limit: int) -> str:
     """A citation's file or URL for one line: plain URLs stay clickable (in ``<>``), the rest is escaped."""
     w = one_line(source)
@@ -355,15 +385,16 @@ def answer_title(question: str) -> str:
     return truncate(escape(one_line(question)), 200)
 
 
-def render_answer(answer: Answer, *, max_results: int = MAX_RESULTS) -> Reply:
+def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RESULTS) -> Reply:
     """The reply to a question: passages quoted with citation numbers and a sources footer.
 
     A not-answered question gets :func:`render_not_found` instead.
     """
+    na = answer if isinstance(answer, NumberedAnswer) else NumberedAnswer.of(answer, max_results)
+    answer = na.answer
     if not answer.answered or not answer.results:
         return render_not_found(answer)
-    results = answer.results[:max_results]
-    numbered, also = number_citations(results)
+    results, numbered, also = na.shown, na.citations, na.also
 
     embed = discord.Embed(colour=EMBED_COLOUR, title=answer_title(answer.question))
     # sources get at most ~1,500 chars so the passages keep most of the 6,000 budget: long titles are

@@ -185,6 +185,11 @@ def _from_env() -> dict:
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
+def coerce(name: str, raw, typ):
+    """The one strict coercion of a config value, shared by :class:`Settings` and the bot's settings."""
+    return _coerce(name, raw, typ)
+
+
 def _coerce(name: str, raw, typ):
     """``raw`` (TOML value or environment string) as ``typ``; a value that would be silently
     truncated or guessed (``k = 1.9``, ``k = true``, ``embed_title = "maybe"``) is an error."""

@@ -23,12 +23,11 @@ from discord.ext import commands
 
 from retrieval.errors import CitebotError, QuestionError
 from retrieval.kb import KnowledgeBase, MemoryBudgetExceeded
-from retrieval.types import Answer
 
 from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
 from ..client import BUSY
 from ..feedback import also_in_payload, results_payload
-from ..render import MAX_RESULTS, Reply, number_citations, render_answer, render_text
+from ..render import NumberedAnswer, Reply, render_answer, render_text
 from ..views import AnswerView
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ class Ask(commands.Cog):
             return cooldown_message(retry)
         return None
 
-    async def compute(self, question: str, kb: KnowledgeBase) -> tuple[Reply, AnswerView | None, Answer | None]:
+    async def compute(self, question: str, kb: KnowledgeBase) -> tuple[Reply, AnswerView | None, NumberedAnswer | None]:
         """Ask ``kb``'s engine off the event loop and render the reply (or a one-line error)."""
         q = question.strip()
         try:
@@ -109,13 +108,9 @@ class Ask(commands.Cog):
             # a mention has no command error handler: without this the asker would get no reply at all
             log.exception("error while answering a question")
             return render_text(ANSWER_FAILED), None, None
-        reply = render_answer(answer)
-        sources = []
-        if answer.answered:
-            # the results, then their "also in" sources while there is room for buttons
-            numbered, _ = number_citations(answer.results[:MAX_RESULTS])
-            sources = [(n.number, n.citation.title or n.citation.doc_id) for n in numbered]
-        return reply, AnswerView(kb.name, sources, votes=True), answer
+        numbered = NumberedAnswer.of(answer)  # once: the reply, its buttons and the stored record agree
+        # the buttons: the results, then their "also in" sources while there is room
+        return render_answer(numbered), AnswerView(kb.name, numbered.buttons(), votes=True), numbered
 
     async def deliver(
         self,
@@ -160,11 +155,10 @@ class Ask(commands.Cog):
             log.info("%s: attempt %d failed (%s); trying again in %.1f s", what, attempt, describe(error), delay)
             await asyncio.sleep(delay)
 
-    async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None, answer: Answer,
-                       kb: KnowledgeBase) -> None:
+    async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None,
+                       numbered: NumberedAnswer, kb: KnowledgeBase) -> None:
         """Store the answer under its message id and knowledge base (buttons and "Show sources" find it there)."""
-        shown = answer.results[:MAX_RESULTS] if answer.answered else []
-        numbered, _ = number_citations(shown)
+        answer = numbered.answer
         await asyncio.to_thread(
             self.bot.store.record_answer,
             message.id,
@@ -174,7 +168,7 @@ class Ask(commands.Cog):
             answered=answer.answered,
             results=results_payload(answer) if answer.answered else [],
             index_version=answer.index_version,
-            also_in=also_in_payload(numbered[len(shown):]),
+            also_in=also_in_payload(numbered.also_in),
             kb=kb.name,
         )
 

@@ -52,6 +52,31 @@ def test_config_refuses_token_in_file_and_unknown_keys(tmp_path, monkeypatch):
         BotConfig.load(f)
 
 
+@pytest.mark.parametrize("values,message", [
+    ({"sync_commands": "maybe"}, "sync_commands: cannot use 'maybe' as bool"),
+    ({"cooldown_rate": 1.9}, "cooldown_rate: cannot use 1.9 as int"),
+    ({"cooldown_rate": True}, "cooldown_rate: cannot use True as int"),
+    ({"documents_per_page": "7.5"}, "documents_per_page: cannot use '7.5'"),
+    ({"admin_user_ids": [True]}, "admin_user_ids: cannot use True as int"),
+    ({"allowed_guilds": "1,x"}, "allowed_guilds: cannot use 'x' as int"),
+    ({"upload_types": [5]}, "upload_types: cannot use [5]"),
+    ({"feedback_db": 3}, "feedback_db: cannot use 3 as path"),
+    ({"memory_budget_mb": -1}, "memory_budget_mb must not be negative"),
+])
+def test_bot_settings_are_as_strict_as_retrieval_settings(values, message):
+    """One coercer for both packages: what Settings refuses, BotConfig refuses too (one line)."""
+    with pytest.raises(ConfigError) as e:
+        BotConfig.from_mapping(values)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bot_settings_from_the_environment_still_parse():
+    cfg = BotConfig.from_mapping({"sync_commands": "off", "cooldown_rate": "4", "cooldown_per": 2,
+                                  "allowed_guilds": "1, 2", "upload_types": "txt,.MD", "memory_budget_mb": "512"})
+    assert (cfg.sync_commands, cfg.cooldown_rate, cfg.cooldown_per) == (False, 4, 2.0)
+    assert cfg.allowed_guilds == [1, 2] and cfg.upload_types == [".txt", ".md"] and cfg.memory_budget_mb == 512.0
+
+
 def test_config_send_retries():
     assert (BotConfig().send_retries, BotConfig().send_retry_delay) == (2, 3.0)
     cfg = BotConfig.from_mapping({"send_retries": "0", "send_retry_delay": "0.5"})  # as the environment gives them
