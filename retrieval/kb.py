@@ -43,10 +43,10 @@ KB_KEYS = ("name", "corpus", "index_dir", "guilds", "channels")
 # one encoder serves every knowledge base: these can only be set once, at top level
 SHARED_ONLY = ("model", "precision", "batch_size")
 MAX_SNOWFLAKE = 2**63 - 1
-# index files read into memory whole when an index is opened; the others (the SQLite store, the
-# memory-mapped sentence vectors) are paged in as questions touch them (see bench/kb_memory.py)
-RESIDENT_SHARE = {"store.sqlite": 0.15, "sentences.npy": 0.35}
-BASE_OVERHEAD = 8 * 2**20  # Python objects, FAISS and bm25s structures beside their files
+# An open index holds FAISS and BM25 in memory and pages in its SQLite store and memory-mapped
+# sentence vectors as questions touch them: at most every file of the version, plus this for the
+# Python, FAISS and bm25s objects beside them. An upper bound (bench/kb_memory.py, docs/SCALING.md).
+BASE_OVERHEAD = 8 * 2**20
 
 
 class MemoryBudgetExceeded(CitebotError):
@@ -220,7 +220,7 @@ def load_registry(config: str | os.PathLike | None = None, **overrides) -> Regis
 
 
 def estimate_bytes(index_dir: Path) -> int:
-    """Memory an index will take once open and answering, from its current version's files.
+    """Memory an index can take once open and answering (an upper bound), from its current version's files.
 
     Raises:
         IndexMissing: no index built yet in ``index_dir``.
@@ -231,7 +231,7 @@ def estimate_bytes(index_dir: Path) -> int:
     total = BASE_OVERHEAD
     for p in version.rglob("*"):
         if p.is_file() and p.name != "manifest.json":
-            total += int(p.stat().st_size * RESIDENT_SHARE.get(p.name, 1.0))
+            total += p.stat().st_size
     return total
 
 

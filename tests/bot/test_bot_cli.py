@@ -70,6 +70,27 @@ def test_doctor(clean_env, capsys, monkeypatch, engine):
     assert "FAIL corpus not found" in out and "FAIL DISCORD_TOKEN" in out and "warn no index" in out
 
 
+def test_doctor_checks_each_knowledge_base(clean_env, capsys, monkeypatch, engine):
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    config = clean_env / "citebot.toml"
+    config.write_text(
+        f'[[knowledge_bases]]\nname = "seeds"\ncorpus = "{engine.settings.corpus}"\n'
+        f'index_dir = "{engine.settings.index_dir}"\nguilds = [1]\n\n'
+        f'[[knowledge_bases]]\nname = "empty"\ncorpus = "{clean_env / "nothing"}"\n'
+        f'index_dir = "{clean_env / "idx"}"\nguilds = [2]\n', encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "(2 knowledge bases)" in out
+    assert f"ok   [seeds] index: {engine.settings.index_dir} — {engine.stats()['documents']} documents" in out
+    assert "FAIL [empty] corpus not found" in out and "warn [empty] no index" in out
+    assert main(["doctor", "--config", str(config), "--kb", "seeds"]) == 0, "one knowledge base: that one only"
+    out = capsys.readouterr().out
+    assert "empty" not in out and "ok   index:" in out
+    config.write_text('[[knowledge_bases]]\nname = "x"\ncorpus = "c"\nindex_dir = "i"\nguilds = ["abc"]\n')
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "FAIL configuration: knowledge base 'x': guilds has 'abc', not a Discord id" in capsys.readouterr().out
+
+
 def test_feedback_export(clean_env, capsys):
     db = clean_env / "fb.sqlite3"
     s = FeedbackStore(db)

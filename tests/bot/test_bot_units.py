@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +167,37 @@ def test_feedback_store_keeps_also_in_sources_and_reads_old_databases(tmp_path):
     rec = s.get_answer(2)
     assert rec.also_in == also and rec.source(3) == also[0] and rec.source(1) == results[0]
     assert s.get_answer(1).also_in == [] and s.vote(1, 42, 1)
+    s.close()
+
+
+def test_feedback_store_adds_the_kb_column_to_an_older_database(tmp_path):
+    """A database from before knowledge bases (no kb column in answers or feedback) is upgraded when
+    opened; its rows belong to the default knowledge base; counts and votes are per knowledge base."""
+    db = tmp_path / "fb.sqlite3"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE answers (message_id INTEGER PRIMARY KEY, channel_id INTEGER, guild_id INTEGER,"
+        " question TEXT NOT NULL, answered INTEGER NOT NULL, results TEXT NOT NULL, index_version TEXT,"
+        " created REAL NOT NULL, also_in TEXT);"
+        "CREATE TABLE feedback (message_id INTEGER NOT NULL, user_hash TEXT NOT NULL, vote INTEGER NOT NULL,"
+        " question TEXT NOT NULL, results TEXT NOT NULL, index_version TEXT, created REAL NOT NULL,"
+        " PRIMARY KEY (message_id, user_hash));"
+        "INSERT INTO answers VALUES (1, 5, 6, 'old?', 1, '[]', 'v0', 0, NULL);"
+        "INSERT INTO feedback VALUES (1, 'h', 1, 'old?', '[]', 'v0', 0);"
+    )
+    old.close()
+    ro = FeedbackStore.open_readonly(db)  # export of a database not yet upgraded
+    assert [v["kb"] for v in ro.votes()] == ["default"]
+    ro.close()
+    s = FeedbackStore(db)
+    assert s.get_answer(1).kb == "default"
+    s.record_answer(2, channel_id=7, guild_id=8, question="new?", answered=True, results=[], index_version="v1", kb="alpha")
+    assert s.vote(2, 42, -1) and s.get_answer(2).kb == "alpha"
+    assert s.count_answers() == 2 and s.count_answers("alpha") == 1 and s.count_answers("default") == 1
+    assert s.tally("alpha") == {"up": 0, "down": 1} and s.tally("default") == {"up": 1, "down": 0}
+    assert s.answered_in(7, "alpha") and not s.answered_in(7, "default") and s.answered_in(5, "default")
+    assert [v["kb"] for v in s.votes()] == ["default", "alpha"]
     s.close()
 
 
