@@ -281,3 +281,20 @@ async def test_shared_knowledge_base_only_for_the_bots_owners(fake, world, encod
         assert cb.json["data"]["embeds"][0]["title"].endswith("alpha")
     finally:
         await stop_bot(b)
+
+
+async def test_over_the_memory_budget_the_question_is_told_to_wait(fake, world, encoder, tmp_path):
+    """An index that does not fit the budget (even with every idle one closed) is not opened: the
+    asker gets one line, nothing from any corpus, and the bot keeps running."""
+    from bot.client import BUSY
+
+    b = await _start(fake, world, encoder, tmp_path, memory_budget_mb=1)
+    try:
+        r, _ = await _ask(fake, ALPHA_Q, fake.general_id)
+        assert _content(r) == BUSY and not r.body().get("embeds")
+        inter = await fake.slash("sources", channel_id=world.b.general_id)
+        cb = await fake.wait_interaction(inter, kind="callback")
+        assert cb.json["data"]["content"] == BUSY and cb.json["data"]["flags"] & 64
+        assert not b.pool.is_open("alpha") and not b.pool.is_open("beta") and b.pool.used_bytes() == 0
+    finally:
+        await stop_bot(b)
