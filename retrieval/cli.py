@@ -91,14 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    if getattr(args, "kb", None) is not None:  # a [[knowledge_bases]] entry: its corpus, index and overrides
-        from .kb import load_registry
+    """The settings of ``--kb NAME`` (a ``[[knowledge_bases]]`` entry), else of the one or default
+    knowledge base: the top-level settings with ``--corpus``/``--index-dir`` (see retrieval.kb)."""
+    from .kb import load_registry
 
-        if getattr(args, "corpus", None) or getattr(args, "index_dir", None):
-            raise CitebotError("--kb names a corpus and an index; leave out --corpus and --index-dir")
-        return load_registry(getattr(args, "config", None)).get(args.kb).settings
-    return Settings.load(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
-                         index_dir=getattr(args, "index_dir", None))
+    kb, corpus, index_dir = getattr(args, "kb", None), getattr(args, "corpus", None), getattr(args, "index_dir", None)
+    if kb is not None and (corpus or index_dir):
+        raise CitebotError("--kb names a corpus and an index; leave out --corpus and --index-dir")
+    return load_registry(getattr(args, "config", None), corpus=corpus, index_dir=index_dir).get(kb).settings
 
 
 def _progress_bar(desc: str):
