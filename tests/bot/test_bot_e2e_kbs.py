@@ -298,3 +298,20 @@ async def test_over_the_memory_budget_the_question_is_told_to_wait(fake, world, 
         assert not b.pool.is_open("alpha") and not b.pool.is_open("beta") and b.pool.used_bytes() == 0
     finally:
         await stop_bot(b)
+
+
+async def test_auto_answer_channels_answer_from_their_own_knowledge_base(fake, world, encoder, tmp_path):
+    b = await _start(fake, world, encoder, tmp_path,
+                     auto_answer_channels=[fake.other_id, world.b.other_id, world.c.other_id])
+    try:
+        for channel, words, other in ((fake.other_id, "stonemasons", BETA_WORDS), (world.b.other_id, "1912", ALPHA_WORDS)):
+            q = ALPHA_Q if words == "stonemasons" else BETA_Q
+            msg = await fake.send_message(q, channel_id=channel)
+            r = await fake.wait_reply(msg)
+            assert words in r.text() and not any(w in r.text() for w in other)
+        quiet = await fake.send_message(ALPHA_Q, channel_id=world.c.other_id)  # no knowledge base: silence
+        probe = await fake.send_message(BETA_Q, channel_id=world.b.other_id)
+        await fake.wait_reply(probe)
+        assert not [r for r in fake.requests if str((r.body().get("message_reference") or {}).get("message_id")) == quiet["id"]]
+    finally:
+        await stop_bot(b)
