@@ -172,26 +172,31 @@ class CiteBot(commands.Bot):
 
     def prepare_indexes(self) -> None:
         """Build the index of every knowledge base that has none yet (the first question would
-        otherwise wait for it); with a single knowledge base, open it as before."""
+        otherwise wait for it). A single knowledge base is opened now, as before, and a failure
+        stops the start; with several, the others still serve and each opens at its first question."""
         from retrieval.errors import IndexMissing
         from retrieval.kb import estimate_bytes
 
+        single = len(self.registry.kbs) == 1
         for kb in self.registry.kbs:
             if self.pool.is_open(kb.name):
                 continue
-            try:
-                estimate_bytes(kb.settings.index_dir)
-                if len(self.registry.kbs) > 1:
-                    continue  # opened at its first question
-            except IndexMissing:
-                log.info("knowledge base %s: building its index at %s from %s…", kb.name, kb.settings.index_dir, kb.settings.corpus)
-            except CitebotError as e:
-                log.warning("knowledge base %s: %s", kb.name, e)
-                continue
+            if not single:
+                try:
+                    estimate_bytes(kb.settings.index_dir)
+                    continue  # built: opened at its first question
+                except IndexMissing:
+                    log.info("knowledge base %s: building its index at %s from %s…", kb.name, kb.settings.index_dir,
+                             kb.settings.corpus)
+                except CitebotError as e:
+                    log.warning("knowledge base %s: %s", kb.name, e)
+                    continue
             try:
                 with self.pool.use(kb.name) as engine:
                     log.info("knowledge base %s ready: %s", kb.name, engine.stats())
-            except CitebotError as e:  # a damaged index, over the budget: the others still serve
+            except CitebotError as e:  # a damaged index, over the budget
+                if single:
+                    raise
                 log.error("knowledge base %s is unavailable: %s", kb.name, e)
 
     @tasks.loop(minutes=1)

@@ -268,7 +268,8 @@ class EnginePool:
         self.estimator = estimator or (lambda kb: estimate_bytes(kb.settings.index_dir))
         self.clock = clock
         self._slots: dict[str, _Slot] = {}
-        self._lock = threading.Lock()  # the slots and the budget
+        self._pending: dict[str, int] = {}  # bytes reserved by indexes being opened right now
+        self._lock = threading.Lock()  # the slots, the reservations and the budget
         self._opening: dict[str, threading.Lock] = {name: threading.Lock() for name in registry.names}
 
     def _open(self, kb: KnowledgeBase):
@@ -317,17 +318,23 @@ class EnginePool:
                 need = self.estimator(kb)
             except IndexMissing:
                 need = None  # built by the opener; its size is known afterwards
-            if need is not None:
-                self._make_room(kb.name, need)
-            engine = self.opener(kb)
-            if need is None:
-                need = self.estimator(kb)
-                try:
-                    self._make_room(kb.name, need)
-                except MemoryBudgetExceeded:
-                    _close(engine)
-                    raise
+            try:
+                if need is not None:
+                    self._make_room(kb.name, need)  # reserved: another opening counts it
+                engine = self.opener(kb)
+                if need is None:
+                    need = self.estimator(kb)
+                    try:
+                        self._make_room(kb.name, need)
+                    except MemoryBudgetExceeded:
+                        _close(engine)
+                        raise
+            except BaseException:
+                with self._lock:
+                    self._pending.pop(kb.name, None)
+                raise
             with self._lock:
+                self._pending.pop(kb.name, None)
                 self._slots[kb.name] = _Slot(engine, need, self.clock(), users=1)
             log.info("knowledge base %s opened (~%d MB; %d MB open in all)", kb.name, need >> 20, self.used_bytes() >> 20)
             return engine
@@ -352,12 +359,13 @@ class EnginePool:
         return slot.users == 0 and not getattr(slot.engine, "reindexing", False)
 
     def _make_room(self, name: str, need: int) -> None:
-        """Close idle indexes, least recently used first, until ``need`` more bytes fit the budget."""
+        """Close idle indexes, least recently used first, until ``need`` more bytes fit the budget,
+        and reserve them for ``name`` (indexes being opened alongside count with their reservation)."""
         if not self.budget:
             return
         closed = []
         with self._lock:
-            used = sum(s.bytes for s in self._slots.values())
+            used = sum(s.bytes for s in self._slots.values()) + sum(b for n, b in self._pending.items() if n != name)
             for victim, slot in sorted(self._slots.items(), key=lambda kv: kv[1].last_used):
                 if used + need <= self.budget:
                     break
@@ -366,6 +374,8 @@ class EnginePool:
                     used -= slot.bytes
                     closed.append((victim, slot))
             fits = used + need <= self.budget
+            if fits:
+                self._pending[name] = need
         for victim, slot in closed:
             log.info("knowledge base %s closed to make room for %s", victim, name)
             if slot.owned:

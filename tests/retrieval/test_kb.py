@@ -186,6 +186,32 @@ def test_pool_opens_each_knowledge_base_once_under_concurrency(write):
     assert sorted(opened) == ["a", "b"]
 
 
+def test_two_indexes_opening_at_once_count_each_other(write):
+    """While one index is being opened its size is reserved: another opening alongside cannot take
+    the same room (both fitting alone, not together)."""
+    pool, now, opened = make_pool(write, 100, {"a": 60, "b": 60})
+    started, go = threading.Event(), threading.Event()
+    slow = pool.opener
+
+    def opener(kb):
+        if kb.name == "a":
+            started.set()
+            go.wait(10)
+        return slow(kb)
+
+    pool.opener = opener
+    t = threading.Thread(target=lambda: pool.release("a") if pool.acquire("a") else None)
+    t.start()
+    assert started.wait(10)
+    with pytest.raises(MemoryBudgetExceeded):
+        pool.acquire("b")
+    go.set()
+    t.join()
+    assert pool.is_open("a") and not pool.is_open("b") and pool.used_bytes() == 60 << 20
+    with pool.use("b"):  # a is idle now: closed to make room
+        assert not pool.is_open("a")
+
+
 def test_estimate_from_a_real_index(make_engine, tmp_path):
     corpus = tmp_path / "c"
     corpus.mkdir()
