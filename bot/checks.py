@@ -85,6 +85,13 @@ def interaction_is_admin(interaction: discord.Interaction, kb: "KnowledgeBase | 
     return is_admin(bot.config, user, interaction.permissions, kb, guild.id)
 
 
+def require_admin(interaction: discord.Interaction, kb: "KnowledgeBase") -> None:
+    """:class:`NotAdmin` unless the user may administer ``kb`` here; a server admin refused over a
+    shared knowledge base is told why."""
+    if not interaction_is_admin(interaction, kb):
+        raise NotAdmin(shared=kb.sole_guild is None and interaction_is_admin(interaction))
+
+
 def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | None) -> bool:
     """Whether the bot may answer in this guild/channel (threads count as their parent channel)."""
     if config.allowed_guilds and guild_id not in config.allowed_guilds:

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Sequence
 import discord
 
 from .buttons import SourceButton, VoteButton
-from .checks import NotAdmin, interaction_is_admin
+from .checks import NotAdmin, require_admin
 from .render import page_count, render_documents
 
 log = logging.getLogger("citebot.views")
@@ -140,8 +140,10 @@ class ReindexOfferView(ExpiringView):
         self.kb, self._run, self._busy = kb, run, busy
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if not interaction_is_admin(interaction, self.kb):
-            await interaction.response.send_message(str(NotAdmin(self.kb.sole_guild is None)), ephemeral=True)
+        try:
+            require_admin(interaction, self.kb)
+        except NotAdmin as e:
+            await interaction.response.send_message(str(e), ephemeral=True)
             return False
         return True
 

@@ -27,7 +27,7 @@ from discord.ext import commands
 from retrieval.errors import CitebotError, ReindexInProgress
 from retrieval.kb import KnowledgeBase
 
-from ..checks import NotAdmin, interaction_is_admin
+from ..checks import require_admin
 from ..render import escape, render_progress, render_stats, render_summary, render_text
 from ..views import ReindexOfferView
 
@@ -102,9 +102,7 @@ class Admin(commands.Cog):
     def authorize(self, interaction: discord.Interaction) -> KnowledgeBase:
         """The knowledge base of this place, when the user may administer it; else NotSetUp / NotAdmin."""
         kb = self.bot.require_kb(interaction)
-        if not interaction_is_admin(interaction, kb):
-            # a server admin refused over a shared knowledge base is told why
-            raise NotAdmin(shared=kb.sole_guild is None and interaction_is_admin(interaction))
+        require_admin(interaction, kb)
         return kb
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -129,6 +127,7 @@ class Admin(commands.Cog):
     async def run_reindex(self, interaction: discord.Interaction, kb: KnowledgeBase, *, rebuild: bool = False) -> None:
         """Reindex ``kb`` off the event loop, editing a progress message, then post the summary.
         Other knowledge bases keep answering (and may reindex) meanwhile."""
+        require_admin(interaction, kb)  # whoever called: the command or the offer button
         if self.busy(kb):
             await interaction.response.send_message(ALREADY_RUNNING, ephemeral=True, allowed_mentions=NONE)
             return
