@@ -117,10 +117,11 @@ def measure(index_dir: Path, warm_dir: Path, questions: int) -> dict:
     for q in qs:
         eng.ask(q)
     asked = rss_bytes()
-    files = sum(p.stat().st_size for p in Path(eng.index.path).rglob("*") if p.is_file())
+    st = eng.stats()
+    files = sum(p.stat().st_size for p in (Path(st["index_dir"]) / st["version"]).rglob("*") if p.is_file())
     return {"base_mb": base / 2**20, "open_delta_mb": (opened - base) / 2**20, "asked_delta_mb": (asked - base) / 2**20,
             "estimate_mb": estimate_bytes(index_dir) / 2**20, "files_mb": files / 2**20, "open_s": round(open_s, 2),
-            "passages": eng.stats()["passages"], "questions": len(qs)}
+            "passages": st["passages"], "questions": len(qs)}
 
 
 def main() -> int:
