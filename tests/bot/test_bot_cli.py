@@ -44,6 +44,19 @@ def test_run_with_malformed_token(clean_env, capsys, monkeypatch):
     assert "does not look like a Discord bot token" in line and "hello" not in line
 
 
+def test_run_with_a_bad_knowledge_base_config_stops_in_one_line(clean_env, capsys, monkeypatch):
+    """The knowledge bases are checked before anything connects: one line, nothing started."""
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    config = clean_env / "citebot.toml"
+    table = '[[knowledge_bases]]\nname = "{n}"\ncorpus = "c{n}"\nindex_dir = "i{n}"\nguilds = [5]\n'
+    config.write_text(table.format(n="a") + table.format(n="b"), encoding="utf-8")
+    assert main(["run", "--config", str(config)]) == 1
+    line = _one_line_error(capsys.readouterr().err)
+    assert line == "citebot: error: guild 5 is claimed by knowledge bases 'a' and 'b'; split it with `channels`"
+    assert main(["run", "--config", str(config), "--kb", "a"]) == 1
+    assert "serves every knowledge base" in _one_line_error(capsys.readouterr().err)
+
+
 def test_run_with_rejected_token(clean_env, capsys, monkeypatch, tmp_path):
     """Discord answers 401 at login: one line, exit 2, and the index is never opened."""
     monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
