@@ -165,6 +165,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     for kb in kbs:
         _doctor_kb(kb.settings, report, f"[{kb.name}] " if len(kbs) > 1 else "")
+    _doctor_memory(kbs, cfg.memory_budget_mb, report)
 
     problem = token_problem(cfg.token)
     report("FAIL" if problem else "ok", problem or "DISCORD_TOKEN is set and looks like a bot token (format only)")
@@ -223,6 +224,29 @@ def _doctor_kb(settings, report, prefix: str = "") -> None:
         report("warn", f"{prefix}no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
     except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
         report("FAIL", f"{prefix}index: {e}")
+
+
+def _doctor_memory(kbs, budget_mb: float, report) -> None:
+    """Each built index's memory once in use (what the pool budgets), against ``memory_budget_mb``:
+    an index larger than the whole budget could never be opened."""
+    from retrieval.kb import estimate_bytes
+
+    sizes = {}
+    for kb in kbs:
+        try:
+            sizes[kb.name] = estimate_bytes(kb.settings.index_dir) / 2**20
+        except CitebotError:  # missing or damaged: reported above
+            continue
+    for name, mb in sizes.items():
+        prefix = f"[{name}] " if len(kbs) > 1 else ""
+        if budget_mb and mb > budget_mb:
+            report("FAIL", f"{prefix}memory: the index needs about {mb:,.0f} MB, more than memory_budget_mb "
+                           f"({budget_mb:,.0f}): it can never be opened")
+        else:
+            report("ok", f"{prefix}memory: about {mb:,.0f} MB once in use")
+    if budget_mb and len(sizes) > 1 and sum(sizes.values()) > budget_mb:
+        report("warn", f"memory: all indexes together need about {sum(sizes.values()):,.0f} MB, more than "
+                       f"memory_budget_mb ({budget_mb:,.0f}): idle ones are closed to make room")
 
 
 # ---------------------------------------------------------------------- feedback export

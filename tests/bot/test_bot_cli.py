@@ -96,6 +96,11 @@ def test_doctor_checks_each_knowledge_base(clean_env, capsys, monkeypatch, engin
     assert "(2 knowledge bases)" in out
     assert f"ok   [seeds] index: {engine.settings.index_dir} — {engine.stats()['documents']} documents" in out
     assert "FAIL [empty] corpus not found" in out and "warn [empty] no index" in out
+    assert "ok   [seeds] memory: about " in out and " MB once in use" in out
+    monkeypatch.setenv("CITEBOT_BOT_MEMORY_BUDGET_MB", "1")
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "FAIL [seeds] memory: the index needs about" in capsys.readouterr().out
+    monkeypatch.delenv("CITEBOT_BOT_MEMORY_BUDGET_MB")
     assert main(["doctor", "--config", str(config), "--kb", "seeds"]) == 0, "one knowledge base: that one only"
     out = capsys.readouterr().out
     assert "empty" not in out and "ok   index:" in out
