@@ -7,17 +7,23 @@ from typing import TYPE_CHECKING, Callable
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 if TYPE_CHECKING:
+    from retrieval.kb import KnowledgeBase
+
     from .client import CiteBot
     from .config import BotConfig
 
 
 class NotAdmin(app_commands.CheckFailure):
-    """Raised when a member without rights runs an admin command."""
+    """Raised when a member without rights over this place's knowledge base runs an admin command."""
 
-    def __init__(self) -> None:
-        super().__init__("Only members with Manage Server or a configured admin role can do that.")
+    def __init__(self, shared: bool = False) -> None:
+        super().__init__(
+            "The knowledge base here is shared by several servers: only the bot's owners can change it."
+            if shared else "Only members with Manage Server or a configured admin role can do that."
+        )
 
 
 class NotHere(app_commands.CheckFailure):
@@ -27,10 +33,30 @@ class NotHere(app_commands.CheckFailure):
         super().__init__("I'm not enabled in this channel.")
 
 
-def is_admin(config: "BotConfig", user: discord.abc.User, permissions: discord.Permissions | None = None) -> bool:
-    """Manage Server (in the guild or this channel), a configured admin role, or a configured admin user id."""
+NOT_SET_UP = "I'm not set up here: no knowledge base serves this server or channel."
+
+
+class NotSetUp(app_commands.CheckFailure):
+    """Raised when no knowledge base serves the guild/channel of an interaction."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_SET_UP)
+
+
+def is_admin(config: "BotConfig", user: discord.abc.User, permissions: discord.Permissions | None = None,
+             kb: "KnowledgeBase | None" = None, guild_id: int | None = None) -> bool:
+    """May ``user`` administer ``kb`` from ``guild_id``?
+
+    A configured admin user id (the bot's owners) always may. Otherwise Manage Server (in the guild
+    or this channel) or a configured admin role counts only over a knowledge base that serves this
+    guild alone: one shared by several guilds (the top-level default among them) would let one
+    server's admins change what the others' members are quoted from. ``kb=None``: rights in the
+    guild only (no knowledge base involved).
+    """
     if user.id in config.admin_user_ids:
         return True
+    if kb is not None and (kb.sole_guild is None or kb.sole_guild != guild_id):
+        return False
     if isinstance(user, discord.Member):
         if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
             return True
@@ -42,8 +68,9 @@ def is_admin(config: "BotConfig", user: discord.abc.User, permissions: discord.P
     return False
 
 
-def interaction_is_admin(interaction: discord.Interaction) -> bool:
-    """Admin rights for this interaction, decided here and not by the command's default permissions.
+def interaction_is_admin(interaction: discord.Interaction, kb: "KnowledgeBase | None" = None) -> bool:
+    """Admin rights over ``kb`` for this interaction, decided here and not by the command's default
+    permissions.
 
     Only in a guild the bot is actually in, and only for a resolved member of it: DMs, other guilds
     and forged payloads without member data are refused whatever ids or permissions they carry.
@@ -55,7 +82,14 @@ def interaction_is_admin(interaction: discord.Interaction) -> bool:
     user = getattr(interaction, "user", None)
     if not isinstance(user, discord.Member) or user.guild.id != guild.id:
         return False
-    return is_admin(bot.config, user, interaction.permissions)
+    return is_admin(bot.config, user, interaction.permissions, kb, guild.id)
+
+
+def require_admin(interaction: discord.Interaction, kb: "KnowledgeBase") -> None:
+    """:class:`NotAdmin` unless the user may administer ``kb`` here; a server admin refused over a
+    shared knowledge base is told why."""
+    if not interaction_is_admin(interaction, kb):
+        raise NotAdmin(shared=kb.sole_guild is None and interaction_is_admin(interaction))
 
 
 def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | None) -> bool:
@@ -72,29 +106,29 @@ def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | N
 class UserCooldown:
     """Per-user token bucket: ``rate`` questions per ``per`` seconds, shared by /ask and mentions.
 
-    ``clock`` is injectable so the behaviour can be tested without sleeping.
+    discord.py's :class:`~discord.ext.commands.CooldownMapping` keyed by user id keeps the buckets
+    (and drops those idle for a whole window, so memory stays bounded). ``clock`` is injectable so
+    the behaviour can be tested without sleeping.
     """
 
     def __init__(self, rate: int, per: float, *, clock: Callable[[], float] = time.monotonic):
         self.rate, self.per, self.clock = rate, per, clock
-        self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._mapping = self._new()
+
+    def _new(self) -> commands.CooldownMapping:
+        return commands.CooldownMapping.from_cooldown(self.rate, self.per, lambda user_id: user_id)
 
     def hit(self, user_id: int) -> float | None:
         """Count one question; returns seconds to wait if the user is over the limit (not counted)."""
-        now = self.clock()
-        bucket = self._buckets.get(user_id)
-        if bucket is None or (bucket._window and now > bucket._window + self.per):
-            bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
-        retry = bucket.update_rate_limit(now)
-        if len(self._buckets) > 10_000:  # forget idle users so memory stays bounded
-            self._buckets = {u: b for u, b in self._buckets.items() if b._window and now <= b._window + self.per}
-        return retry
+        return self._mapping.update_rate_limit(user_id, self.clock())
 
     def reset(self, user_id: int | None = None) -> None:
         if user_id is None:
-            self._buckets.clear()
+            self._mapping = self._new()
         else:
-            self._buckets.pop(user_id, None)
+            bucket = self._mapping.get_bucket(user_id, self.clock())
+            if bucket is not None:
+                bucket.reset()
 
 
 def cooldown_message(retry_after: float) -> str:

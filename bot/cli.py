@@ -91,7 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problem:
         print(f"citebot: error: {problem}", file=sys.stderr)
         return EXIT_BAD_TOKEN
-    settings = rcli.settings_from(args)
+    if getattr(args, "kb", None):
+        raise CitebotError("`citebot run` serves every knowledge base of the config file; leave out --kb")
+    from retrieval.kb import load_registry
+
+    registry = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
+                             index_dir=getattr(args, "index_dir", None))
     configure_logging(verbose=args.verbose, debug_discord=getattr(args, "debug_discord", False))
 
     import discord
@@ -101,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def runner() -> None:
         import signal
 
-        bot = CiteBot(cfg, settings)
+        bot = CiteBot(cfg, registry=registry)
         loop = asyncio.get_running_loop()
         # a service manager stops us with SIGTERM: close the gateway and the store cleanly
         with contextlib.suppress(NotImplementedError):
@@ -142,40 +147,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         results.append((level, text))
         print(f"{level:4} {text}")
 
+    from retrieval.kb import load_registry
+
     try:
         path = find_config(getattr(args, "config", None))
         report("ok", f"config file: {path}" if path else "config file: none (defaults and environment)")
-        settings = rcli.settings_from(args)
+        if getattr(args, "kb", None):
+            kbs = [load_registry(getattr(args, "config", None)).get(args.kb)]
+        else:
+            kbs = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
+                                index_dir=getattr(args, "index_dir", None)).kbs
         cfg = BotConfig.load(getattr(args, "config", None))
-        report("ok", "settings are valid")
+        report("ok", "settings are valid" + (f" ({len(kbs)} knowledge bases)" if len(kbs) > 1 else ""))
     except CitebotError as e:
         report("FAIL", f"configuration: {e}")
         return 1
 
-    corpus = Path(settings.corpus)
-    if corpus.is_dir():
-        n = sum(1 for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
-        report("ok", f"corpus: {corpus} ({n} files)")
-    elif corpus.is_file():
-        report("ok", f"corpus: {corpus} (single file)")
-    else:
-        report("FAIL", f"corpus not found: {corpus}")
-
-    try:
-        from retrieval.engine import Engine
-        from retrieval.errors import IndexMissing
-
-        engine = Engine(settings)  # no model load: the index is only opened and checked
-        engine.load()
-        engine.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
-        st = engine.stats()
-        engine.close()
-        report("ok", f"index: {settings.index_dir} — {st['documents']} documents, {st['passages']} passages, "
-                     f"built {st['built_at']}, version {st['version']}")
-    except IndexMissing:
-        report("warn", f"no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
-    except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
-        report("FAIL", f"index: {e}")
+    for kb in kbs:
+        _doctor_kb(kb.settings, report, f"[{kb.name}] " if len(kbs) > 1 else "")
+    _doctor_memory(kbs, cfg.memory_budget_mb, report)
 
     problem = token_problem(cfg.token)
     report("FAIL" if problem else "ok", problem or "DISCORD_TOKEN is set and looks like a bot token (format only)")
@@ -208,6 +198,57 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     failed = sum(1 for level, _ in results if level == "FAIL")
     print(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _doctor_kb(settings, report, prefix: str = "") -> None:
+    """The corpus and index checks of one knowledge base (``prefix`` names it in each line)."""
+    corpus = Path(settings.corpus)
+    if corpus.is_dir():
+        n = sum(1 for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
+        report("ok", f"{prefix}corpus: {corpus} ({n} files)")
+    elif corpus.is_file():
+        report("ok", f"{prefix}corpus: {corpus} (single file)")
+    else:
+        report("FAIL", f"{prefix}corpus not found: {corpus}")
+
+    try:
+        from retrieval.engine import Engine
+        from retrieval.errors import IndexMissing
+
+        engine = Engine(settings)  # no model load: the index is only opened and checked
+        engine.load()
+        engine.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
+        st = engine.stats()
+        engine.close()
+        report("ok", f"{prefix}index: {settings.index_dir} — {st['documents']} documents, {st['passages']} passages, "
+                     f"built {st['built_at']}, version {st['version']}")
+    except IndexMissing:
+        report("warn", f"{prefix}no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
+    except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
+        report("FAIL", f"{prefix}index: {e}")
+
+
+def _doctor_memory(kbs, budget_mb: float, report) -> None:
+    """Each built index's memory once in use (what the pool budgets), against ``memory_budget_mb``:
+    an index larger than the whole budget could never be opened."""
+    from retrieval.kb import estimate_bytes
+
+    sizes = {}
+    for kb in kbs:
+        try:
+            sizes[kb.name] = estimate_bytes(kb.settings.index_dir) / 2**20
+        except CitebotError:  # missing or damaged: reported above
+            continue
+    for name, mb in sizes.items():
+        prefix = f"[{name}] " if len(kbs) > 1 else ""
+        if budget_mb and mb > budget_mb:
+            report("FAIL", f"{prefix}memory: the index needs about {mb:,.0f} MB, more than memory_budget_mb "
+                           f"({budget_mb:,.0f}): it can never be opened")
+        else:
+            report("ok", f"{prefix}memory: about {mb:,.0f} MB once in use")
+    if budget_mb and len(sizes) > 1 and sum(sizes.values()) > budget_mb:
+        report("warn", f"memory: all indexes together need about {sum(sizes.values()):,.0f} MB, more than "
+                       f"memory_budget_mb ({budget_mb:,.0f}): idle ones are closed to make room")
 
 
 # ---------------------------------------------------------------------- feedback export

@@ -1,4 +1,5 @@
-"""The bot: a ``commands.Bot`` that opens the retrieval engine and loads the cogs in ``setup_hook``."""
+"""The bot: a ``commands.Bot`` serving one or more knowledge bases (``retrieval.kb``) from a pool of
+engines sharing one encoder; cogs are loaded in ``setup_hook``."""
 
 from __future__ import annotations
 
@@ -9,29 +10,34 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from retrieval.config import Settings
+from retrieval.errors import CitebotError
+from retrieval.kb import DEFAULT, EnginePool, KnowledgeBase, MemoryBudgetExceeded, Registry
 
-from .checks import NotHere, place_allowed
+from .buttons import SourceButton, VoteButton
+from .checks import NotHere, NotSetUp, place_allowed
 from .config import BotConfig
 from .feedback import FeedbackStore
 from .render import render_text
-from .views import AnswerView, ExpiredControls
+from .views import ExpiredControls
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
+
+T = TypeVar("T")
+BUSY = "This server's knowledge base can't be opened right now (the bot is at its memory limit); please try again shortly."
 
 log = logging.getLogger("citebot.bot")
 
 INITIAL_EXTENSIONS = (
     "bot.cogs.ask",
     "bot.cogs.sources",
-    "bot.cogs.feedback",
     "bot.cogs.admin",
 )
 
@@ -50,12 +56,14 @@ class Metrics:
 
 
 class CitebotTree(app_commands.CommandTree):
-    """Command tree with a global place check and one error reporter for every command."""
+    """Command tree with a global place check, the knowledge base of the place in
+    ``interaction.extras["kb"]``, and one error reporter for every command."""
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         bot: CiteBot = interaction.client  # type: ignore[assignment]
         if not place_allowed(bot.config, interaction.guild_id, interaction.channel):
             raise NotHere()
+        interaction.extras["kb"] = bot.require_kb(interaction)
         return True
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
@@ -67,11 +75,13 @@ class CiteBot(commands.Bot):
     """citebot's Discord client.
 
     Args:
-        config: bot settings (token, allow lists, admins, cooldown, …).
-        settings: retrieval settings used to open the engine.
-        engine: an already-open engine (tests share one); otherwise it is opened in ``setup_hook``.
+        config: bot settings (token, allow lists, admins, cooldown, memory budget, …).
+        settings: retrieval settings of the one (default) knowledge base when ``registry`` is None.
+        engine: an already-open engine for that knowledge base (tests share one).
         store: an open feedback store; otherwise ``config.feedback_db`` is opened.
-        engine_options: extra keyword arguments for ``Engine.open`` (e.g. a shared ``encoder``).
+        engine_options: ``{"encoder": …}``: the loaded encoder every engine shares.
+        registry: the knowledge bases (``retrieval.kb.load_registry``); default: one from ``settings``.
+        pool: the engines (default: a pool over ``registry`` within ``config.memory_budget_mb``).
     """
 
     def __init__(
@@ -82,6 +92,8 @@ class CiteBot(commands.Bot):
         engine: "Engine | None" = None,
         store: FeedbackStore | None = None,
         engine_options: dict | None = None,
+        registry: Registry | None = None,
+        pool: EnginePool | None = None,
         **options: Any,
     ):
         intents = discord.Intents.default()
@@ -97,33 +109,100 @@ class CiteBot(commands.Bot):
             **options,
         )
         self.config = config
-        self.settings = settings if settings is not None else (engine.settings if engine is not None else Settings.load())
-        self.engine: Engine | None = engine
+        if registry is None:
+            base = settings if settings is not None else (engine.settings if engine is not None else Settings.load())
+            registry = Registry([KnowledgeBase(DEFAULT, base, default=True)])
+        self.registry = registry.limited_to(config.allowed_guilds)
         self.engine_options = dict(engine_options or {})
-        self._own_engine = engine is None
+        if pool is None:
+            pool = EnginePool(self.registry, encoder=self.engine_options.get("encoder"),
+                              memory_budget_mb=config.memory_budget_mb, idle_seconds=config.kb_idle_minutes * 60)
+        pool.registry = self.registry
+        self.pool = pool
+        if engine is not None:
+            pool.adopt(self.registry.get(None).name, engine)
         self.store = store
         self._own_store = store is None
-        self.metrics = Metrics()
+        self.metrics: dict[str, Metrics] = collections.defaultdict(Metrics)  # per knowledge base
         self.synced: list[Any] | None = None
 
+    @property
+    def engine(self) -> "Engine | None":
+        """The open engine of the only (or default) knowledge base, or None."""
+        kb = self.registry.default or (self.registry.kbs[0] if len(self.registry.kbs) == 1 else None)
+        return self.pool.peek(kb.name) if kb is not None else None
+
+    def kb_here(self, guild_id: int | None, channel: object | None) -> KnowledgeBase | None:
+        """The knowledge base answering in this guild/channel (a thread counts as its parent), or
+        None when the bot is not allowed there or none is set up."""
+        if not place_allowed(self.config, guild_id, channel):
+            return None
+        return self.registry.route(guild_id, getattr(channel, "id", None), getattr(channel, "parent_id", None))
+
+    def require_kb(self, interaction: discord.Interaction) -> KnowledgeBase:
+        """:meth:`kb_here` for an interaction; :class:`NotSetUp` (a short private refusal) when none."""
+        kb = self.kb_here(interaction.guild_id, interaction.channel)
+        if kb is None:
+            raise NotSetUp()
+        return kb
+
+    async def in_kb(self, name: str, work: Callable[["Engine"], T]) -> T:
+        """``work(engine)`` off the event loop with ``name``'s engine open (opened now if needed)."""
+
+        def run() -> T:
+            with self.pool.use(name) as engine:
+                return work(engine)
+
+        return await asyncio.to_thread(run)
+
     async def setup_hook(self) -> None:
-        """Open the store and the engine (off the event loop), load cogs, register persistent views."""
+        """Open the store, build missing indexes (off the event loop), load cogs, register buttons."""
         if self.store is None:
             self.store = await asyncio.to_thread(FeedbackStore, self.config.feedback_db)
-        if self.engine is None:
-            from retrieval.engine import Engine  # heavy: torch, the model
-
-            log.info("opening the index at %s (building it from %s if missing)…", self.settings.index_dir, self.settings.corpus)
-            self.engine = await asyncio.to_thread(Engine.open, self.settings, build_if_missing=True, **self.engine_options)
-            log.info("index ready: %s", self.engine.stats())
+        await asyncio.to_thread(self.prepare_indexes)
         for ext in INITIAL_EXTENSIONS:
             await self.load_extension(ext)
-        # one view with every possible custom_id, so buttons on old answers work after a restart
-        self.add_view(AnswerView.persistent())
+        # the answer buttons: knowledge base and number in the custom_id, so old answers' buttons work after a restart
+        self.add_dynamic_items(SourceButton, VoteButton)
         # answers clicks on pager / reindex-offer buttons whose view timed out or was lost in a restart
         self.add_view(ExpiredControls())
+        self.close_idle_indexes.start()
         if self.config.sync_commands:
             await self.sync_commands()
+
+    def prepare_indexes(self) -> None:
+        """Build the index of every knowledge base that has none yet (the first question would
+        otherwise wait for it). A single knowledge base is opened now, as before, and a failure
+        stops the start; with several, the others still serve and each opens at its first question."""
+        from retrieval.errors import IndexMissing
+        from retrieval.kb import estimate_bytes
+
+        single = len(self.registry.kbs) == 1
+        for kb in self.registry.kbs:
+            if self.pool.is_open(kb.name):
+                continue
+            if not single:
+                try:
+                    estimate_bytes(kb.settings.index_dir)
+                    continue  # built: opened at its first question
+                except IndexMissing:
+                    log.info("knowledge base %s: building its index at %s from %s…", kb.name, kb.settings.index_dir,
+                             kb.settings.corpus)
+                except CitebotError as e:
+                    log.warning("knowledge base %s: %s", kb.name, e)
+                    continue
+            try:
+                with self.pool.use(kb.name) as engine:
+                    log.info("knowledge base %s ready: %s", kb.name, engine.stats())
+            except CitebotError as e:  # a damaged index, over the budget
+                if single:
+                    raise
+                log.error("knowledge base %s is unavailable: %s", kb.name, e)
+
+    @tasks.loop(minutes=1)
+    async def close_idle_indexes(self) -> None:
+        """Close the indexes nobody asked for in ``kb_idle_minutes`` (they reopen on the next question)."""
+        await asyncio.to_thread(self.pool.close_idle)
 
     async def sync_commands(self) -> None:
         """Sync slash commands, skipping the call when the command set has not changed since last time."""
@@ -160,7 +239,9 @@ class CiteBot(commands.Bot):
         return
 
     async def close(self) -> None:
+        self.close_idle_indexes.cancel()
         await super().close()
+        self.pool.close_all()  # engines handed in (tests) are not owned: left open
         if self._own_store and self.store is not None:
             self.store.close()
 
@@ -171,8 +252,11 @@ class CiteBot(commands.Bot):
         original = getattr(error, "original", error)
         # the command, or for a button the custom_id of the component that was clicked
         what = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id")
-        if isinstance(error, app_commands.CheckFailure):
-            text = str(error) or "You can't use that here."
+        if isinstance(original, app_commands.CheckFailure):  # also re-raised inside a handler
+            text = str(original) or "You can't use that here."
+        elif isinstance(original, MemoryBudgetExceeded):
+            log.warning("in %s: %s", what, original)
+            text = BUSY
         elif isinstance(original, discord.HTTPException):
             log.warning("Discord error in %s: %s", what, original)
             text = "Discord refused that request; please try again."

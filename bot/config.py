@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from retrieval.config import APP, find_config, read_toml
+from retrieval.config import APP, coerce, find_config, read_toml
 from retrieval.documents import SUFFIXES
 from retrieval.errors import ConfigError
 
@@ -53,6 +53,9 @@ class BotConfig:
         send_retries: further attempts at sending an answer after discord.py gave up on it (5xx,
             rate limits outlasting its own five tries, network errors).
         send_retry_delay: seconds before the first of those attempts; doubled before each next one.
+        memory_budget_mb: the most the open indexes of all knowledge bases may take together
+            (estimated from their files; 0: no limit). Idle ones are closed to make room.
+        kb_idle_minutes: an index nobody asked for in this long is closed (reopened on demand).
     """
 
     token: str | None = field(default=None, repr=False)
@@ -73,6 +76,8 @@ class BotConfig:
     documents_per_page: int = 10
     send_retries: int = 2
     send_retry_delay: float = 3.0
+    memory_budget_mb: float = 0.0
+    kb_idle_minutes: float = 30.0
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "BotConfig":
@@ -115,6 +120,8 @@ class BotConfig:
             raise ConfigError("upload_max_mb must be positive")
         if self.send_retries < 0 or self.send_retry_delay < 0:
             raise ConfigError("send_retries and send_retry_delay must not be negative")
+        if self.memory_budget_mb < 0 or self.kb_idle_minutes <= 0:
+            raise ConfigError("memory_budget_mb must not be negative and kb_idle_minutes must be positive")
         self.upload_types = [t.lower() if t.startswith(".") else "." + t.lower() for t in self.upload_types]
 
 
@@ -130,18 +137,18 @@ def token_problem(token: str | None) -> str | None:
 
 
 def _coerce(name: str, raw, default):
+    """``raw`` (TOML value or environment string) as the type of ``default``, as strictly as the
+    retrieval settings (``retrieval.config.coerce``): ``sync_commands = "maybe"``, ``cooldown_rate =
+    1.9`` or ``true`` for a number are errors, not guesses."""
     try:
         if isinstance(default, list):
             items = raw if isinstance(raw, (list, tuple)) else [x for x in re.split(r"[,\s]+", str(raw)) if x]
-            if name == "upload_types":
-                return [str(x) for x in items]
-            return [int(x) for x in items]
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
-        if isinstance(default, Path):
-            return Path(os.path.expanduser(str(raw)))
+            item_type = str if name == "upload_types" else int
+            if item_type is str and not all(isinstance(x, str) for x in items):
+                raise ConfigError(f"setting {name}: cannot use {raw!r} as a list of text")
+            return [coerce(name, x, item_type) for x in items]
         if default is None:  # token
             return None if raw is None else str(raw)
-        return type(default)(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"[bot] setting {name}: cannot use {raw!r}") from None
+        return coerce(name, raw, type(default))
+    except ConfigError as e:
+        raise ConfigError(f"[bot] {e}") from None

@@ -20,10 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-# columns added to ``answers`` after its first version: a database made before gets them when it is
-# opened (NULL in its old rows, read as empty)
-ADDED_COLUMNS = {"also_in": "TEXT"}
-ANSWER_COLUMNS = "message_id, channel_id, guild_id, question, answered, results, index_version, created, also_in"
+# columns added after the first version of a table: a database made before gets them when it is
+# opened (NULL in its old rows: no "also in" sources, and the default knowledge base)
+ADDED_COLUMNS = {"answers": {"also_in": "TEXT", "kb": "TEXT"}, "feedback": {"kb": "TEXT"}}
+ANSWER_COLUMNS = "message_id, channel_id, guild_id, question, answered, results, index_version, created, also_in, kb"
+DEFAULT_KB = "default"  # the knowledge base of rows stored before there were several (kb NULL)
+_KB_IS = "COALESCE(kb, 'default') = ?"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS answers (
     results TEXT NOT NULL,
     index_version TEXT,
     created REAL NOT NULL,
-    also_in TEXT
+    also_in TEXT,
+    kb TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_channel ON answers(channel_id);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -47,6 +50,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     results TEXT NOT NULL,
     index_version TEXT,
     created REAL NOT NULL,
+    kb TEXT,
     PRIMARY KEY (message_id, user_hash)
 );
 """
@@ -57,7 +61,7 @@ class AnswerRecord:
     """A stored answer: what was asked and which passages were shown (as JSON-friendly dicts).
 
     ``results`` are citations [1]..[n]; ``also_in`` are the "also in" sources numbered after them
-    (empty for answers stored before those were kept).
+    (empty for answers stored before those were kept); ``kb`` is the knowledge base that answered.
     """
 
     message_id: int
@@ -69,6 +73,7 @@ class AnswerRecord:
     index_version: str | None
     created: float
     also_in: list[dict] = field(default_factory=list)
+    kb: str = DEFAULT_KB
 
     def source(self, number: int) -> dict | None:
         """What citation ``[number]`` of the answer points at: a result or an "also in" source, or None.
@@ -168,14 +173,15 @@ class FeedbackStore:
     def _add_columns(self) -> None:
         """Bring a database made by an earlier version up to :data:`SCHEMA`; its rows stay readable."""
         with self._lock:
-            have = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
-            for name, kind in ADDED_COLUMNS.items():
-                if name not in have:
-                    try:
-                        self._db.execute(f"ALTER TABLE answers ADD COLUMN {name} {kind}")
-                    except sqlite3.OperationalError as e:  # another process added it meanwhile
-                        if "duplicate column" not in str(e):
-                            raise
+            for table, columns in ADDED_COLUMNS.items():
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns.items():
+                    if name not in have:
+                        try:
+                            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                        except sqlite3.OperationalError as e:  # another process added it meanwhile
+                            if "duplicate column" not in str(e):
+                                raise
 
     def close(self) -> None:
         with self._lock:
@@ -198,11 +204,13 @@ class FeedbackStore:
         results: list[dict],
         index_version: str | None,
         also_in: list[dict] | None = None,
+        kb: str = DEFAULT_KB,
     ) -> None:
-        """Remember the answer carried by ``message_id`` (replaces an earlier record for it)."""
+        """Remember the answer carried by ``message_id`` (replaces an earlier record for it);
+        ``kb`` is the knowledge base that answered."""
         with self._lock:
             self._db.execute(
-                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     int(message_id),
                     channel_id,
@@ -213,6 +221,7 @@ class FeedbackStore:
                     index_version,
                     time.time(),
                     json.dumps(also_in or [], ensure_ascii=False),
+                    kb,
                 ),
             )
 
@@ -223,16 +232,22 @@ class FeedbackStore:
         if row is None:
             return None
         also_in = json.loads(row[8]) if row[8] else []
-        return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7], also_in)
+        return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7], also_in,
+                            row[9] or DEFAULT_KB)
 
-    def answered_in(self, channel_id: int) -> bool:
-        """Whether the bot has answered in this channel (used to follow threads)."""
+    def answered_in(self, channel_id: int, kb: str | None = None) -> bool:
+        """Whether the bot has answered in this channel (from knowledge base ``kb``; used to follow threads)."""
+        sql, args = "SELECT 1 FROM answers WHERE channel_id=?", [int(channel_id)]
+        if kb is not None:
+            sql, args = f"{sql} AND {_KB_IS}", [*args, kb]
         with self._lock:
-            return self._db.execute("SELECT 1 FROM answers WHERE channel_id=? LIMIT 1", (int(channel_id),)).fetchone() is not None
+            return self._db.execute(sql + " LIMIT 1", args).fetchone() is not None
 
-    def count_answers(self) -> int:
+    def count_answers(self, kb: str | None = None) -> int:
+        """Answers stored (of knowledge base ``kb``, or all)."""
+        where, args = (f" WHERE {_KB_IS}", (kb,)) if kb is not None else ("", ())
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            return self._db.execute("SELECT COUNT(*) FROM answers" + where, args).fetchone()[0]
 
     # -------------------------------------------------------------- votes
 
@@ -245,7 +260,8 @@ class FeedbackStore:
             return False
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO feedback VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO feedback (message_id, user_hash, vote, question, results, index_version, created, kb)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 (
                     int(message_id),
                     self.hash_user(user_id),
@@ -254,6 +270,7 @@ class FeedbackStore:
                     json.dumps(rec.results, ensure_ascii=False),
                     rec.index_version,
                     time.time(),
+                    rec.kb,
                 ),
             )
         return True
@@ -261,8 +278,11 @@ class FeedbackStore:
     def votes(self) -> list[dict]:
         """All votes, oldest first, as export records."""
         with self._lock:
+            # a database opened read-only from before knowledge bases has no kb column: all default
+            has_kb = any(r[1] == "kb" for r in self._db.execute("PRAGMA table_info(feedback)"))
             rows = self._db.execute(
-                "SELECT message_id, user_hash, vote, question, results, index_version, created FROM feedback ORDER BY created, rowid"
+                "SELECT message_id, user_hash, vote, question, results, index_version, created, "
+                f"{'kb' if has_kb else 'NULL'} FROM feedback ORDER BY created, rowid"
             ).fetchall()
         return [
             {
@@ -273,13 +293,16 @@ class FeedbackStore:
                 "user": r[1],
                 "message_id": str(r[0]),
                 "index_version": r[5],
+                "kb": r[7] or DEFAULT_KB,
             }
             for r in rows
         ]
 
-    def tally(self) -> dict:
+    def tally(self, kb: str | None = None) -> dict:
+        """👍/👎 counts (on answers of knowledge base ``kb``, or all)."""
+        where, args = (f" WHERE {_KB_IS}", (kb,)) if kb is not None else ("", ())
         with self._lock:
-            rows = self._db.execute("SELECT vote, COUNT(*) FROM feedback GROUP BY vote").fetchall()
+            rows = self._db.execute(f"SELECT vote, COUNT(*) FROM feedback{where} GROUP BY vote", args).fetchall()
         d = {"up": 0, "down": 0}
         for v, n in rows:
             d["up" if v > 0 else "down"] = n

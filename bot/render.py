@@ -3,12 +3,11 @@
 Every piece of corpus or user text goes through :func:`escape` (markdown and mentions), and every
 message is built to stay inside the limits below: long passages are trimmed around the quoted
 sentence with an ellipsis on the cut side, and a quote that is itself too long is cut with a visible
-ellipsis, never silently.
+ellipsis, never silently. The escaping and trimming are in :mod:`bot.fit`; this module builds messages.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -16,6 +15,20 @@ from typing import Any, Iterable, Sequence
 import discord
 
 from retrieval.types import Answer, Citation, IndexSummary, Result, SourceView
+
+# the text pieces, also imported from here by callers
+from .fit import (  # noqa: F401
+    ELLIPSIS,
+    ZWSP,
+    Excerpt,
+    escape,
+    escape_marked,
+    excerpt,
+    one_line,
+    render_passage,
+    tail_passage,
+    truncate,
+)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT = 2000
@@ -32,84 +45,8 @@ BUTTON_LABEL = 80
 SOURCES_BUDGET = 1500  # characters of an answer's "Sources" list (the passages get the rest)
 MAX_RESULTS = 10  # results quoted in an answer; its "also in" sources are numbered after them
 
-ELLIPSIS = "…"
 EMBED_COLOUR = discord.Colour(0x3B82F6)
 NOT_FOUND_COLOUR = discord.Colour(0x9CA3AF)
-
-# Discord's markdown, as its client parses it: an escape is a backslash before any character that is
-# not a letter, digit or space. We escape ourselves instead of using discord.utils.escape_markdown: it
-# puts the backslash of a list marker before the leading whitespace ("\\ -", shown as a stray "\\"),
-# leaves unpaired specials and some masked links alone, and only knows 17-20 digit mentions.
-ZWSP = "\u200b"
-# inline markdown (bold, italics, underline, strike, spoiler, code), escapes and masked-link brackets
-_SPECIAL = re.compile(r"[\\*_~|`\[\]]")
-# syntax that only counts at the start of a line: quote (> and >>>), heading (#), subtext (-#), lists
-# (-, +, 1.); "\r" counts as a line break because Discord reads it as one
-_LINE_START = re.compile(r"(?:\A|(?<=[\n\r]))[ \t]*(?:[>#+-]|\d{1,9}(?=\.\s))")
-# the "@" of @everyone, @here and <@id>, <@!id>, <@&id> with an id of any length (a zero-width space
-# after it breaks the mention, as discord.utils.escape_mentions does for 17-20 digit ids only)
-_MENTION_AT = re.compile(r"@(?=everyone|here|[!&]?\d)")
-# the "<" of the other tokens Discord renders specially: channels <#id>, slash commands </name:id>,
-# custom emoji <:name:id> and <a:name:id>, timestamps <t:unix:style>, guild navigation <id:browse>
-_TOKEN_OPEN = re.compile(r"<(?=[#/:]|(?![A-Za-z][\w+.-]*://)[A-Za-z][\w-]*:)")  # <https://…> stays a link
-_WS = re.compile(r"\s+")
-_LINE_BREAK = re.compile(r"\r\n?|\n")
-_LINE = re.compile(r"[^\r\n]+")
-
-
-def escape_marked(text: str, marks: dict[int, str] | None = None) -> str:
-    """Escape markdown and mentions in ``text`` as one string, inserting our own markup afterwards.
-
-    Args:
-        text: untrusted text (corpus passages, titles, questions), escaped as a whole so that line
-            starts and mentions are seen where Discord will see them.
-        marks: renderer markup (``**``, ellipses) to insert, keyed by offset into ``text``; inserted
-            verbatim, before the escape of the character at that offset.
-
-    Discord, unescaping the result (a backslash before any non-alphanumeric, non-space character
-    shows that character), shows ``text`` exactly, except for zero-width spaces after the "@" of
-    mentions; with ``marks`` removed it is the same string.
-    """
-    events: list[tuple[int, int, str]] = []  # (offset, order at the same offset, inserted text)
-    events += [(m.start() + 1, 0, ZWSP) for m in _MENTION_AT.finditer(text)]
-    if marks:
-        events += [(i, 1, s) for i, s in marks.items()]
-    events += [(m.start(), 2, "\\") for m in _SPECIAL.finditer(text)]
-    events += [(m.end() if text[m.end() - 1].isdigit() else m.end() - 1, 2, "\\") for m in _LINE_START.finditer(text)]
-    events += [(m.start(), 2, "\\") for m in _TOKEN_OPEN.finditer(text)]
-    if not events:
-        return text
-    events.sort(key=lambda e: (e[0], e[1]))
-    out, last = [], 0
-    for pos, _, ins in events:
-        out.append(text[last:pos])
-        out.append(ins)
-        last = pos
-    out.append(text[last:])
-    return "".join(out)
-
-
-def escape(text: str | None) -> str:
-    """Escape markdown and mentions in untrusted text (corpus passages, titles, questions)."""
-    if not text:
-        return ""
-    return escape_marked(text)
-
-
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters with an ellipsis when it was longer."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(0, limit - 1)]
-    # don't leave a dangling escape backslash that would swallow the ellipsis
-    cut = cut.rstrip("\\")
-    return cut + ELLIPSIS
-
-
-def one_line(text: str | None) -> str:
-    """Collapse all whitespace (titles, labels) to single spaces."""
-    return _WS.sub(" ", text or "").strip()
-
 
 @dataclass
 class Reply:
@@ -133,132 +70,6 @@ class Reply:
             if e.footer and e.footer.text:
                 parts.append(e.footer.text)
         return "\n".join(parts)
-
-
-# ---------------------------------------------------------------- trimming around the quote
-
-
-@dataclass
-class Excerpt:
-    """A passage cut to size: ``before`` + ``quote`` + ``after`` with cut flags."""
-
-    before: str
-    quote: str
-    after: str
-    cut_before: bool
-    cut_after: bool
-    quote_cut: bool
-
-
-def _locate_quote(text: str, quote: str, start: int) -> tuple[int, int]:
-    """(start, end) of the quote in text, trusting ``start`` only when it matches."""
-    quote = quote or ""
-    if quote and text[start : start + len(quote)] == quote:
-        s, e = start, start + len(quote)
-    elif quote and (i := text.find(quote)) >= 0:
-        s, e = i, i + len(quote)
-    else:
-        return 0, 0
-    # keep the emphasis tight: whitespace at the quote's edges belongs to the context
-    while s < e and text[s].isspace():
-        s += 1
-    while e > s and text[e - 1].isspace():
-        e -= 1
-    return s, e
-
-
-def _cut_left(s: str, keep: int) -> str:
-    """The last ``keep`` chars of s, starting at a word boundary when possible."""
-    if keep <= 0:
-        return ""
-    if len(s) <= keep:
-        return s
-    tail = s[-keep:]
-    sp = tail.find(" ")
-    if 0 <= sp < len(tail) // 2:
-        tail = tail[sp + 1 :]
-    return tail
-
-
-def _cut_right(s: str, keep: int) -> str:
-    """The first ``keep`` chars of s, ending at a word boundary when possible."""
-    if keep <= 0:
-        return ""
-    if len(s) <= keep:
-        return s
-    head = s[:keep]
-    sp = head.rfind(" ")
-    if sp > len(head) // 2:
-        head = head[:sp]
-    return head
-
-
-def excerpt(text: str, quote: str, quote_start: int, budget: int) -> Excerpt:
-    """Cut ``text`` to about ``budget`` raw characters, keeping the quote and context on both sides.
-
-    Ellipses are not counted here; callers add them (see :func:`render_passage`).
-    """
-    s, e = _locate_quote(text, quote, quote_start)
-    if len(text) <= budget:
-        return Excerpt(text[:s], text[s:e], text[e:], False, False, False)
-    q = text[s:e]
-    if len(q) >= budget:
-        # the quote alone is too long: cut it, visibly
-        return Excerpt("", _cut_right(q, budget).rstrip(), "", s > 0, True, True)
-    room = budget - len(q)
-    before_full, after_full = text[:s], text[e:]
-    # share the room, giving what one side does not need to the other
-    left = min(len(before_full), room // 2)
-    right = min(len(after_full), room - left)
-    left = min(len(before_full), room - right)
-    before = _cut_left(before_full, left)
-    after = _cut_right(after_full, right)
-    return Excerpt(before, q, after, len(before) < len(before_full), len(after) < len(after_full), False)
-
-
-def _compose(ex: Excerpt, *, quote_prefix: str = "> ") -> str:
-    """Escaped excerpt with the quote in bold, ellipses on cut sides, each line block-quoted."""
-    # The excerpt is escaped as one string and our markup goes in by offset afterwards: escaping
-    # the pieces apart made each piece's start look like a line start (a stray "\\ -") and let a
-    # mention cut by the quote's edge reassemble.
-    before = ex.before.lstrip() if ex.cut_before else ex.before
-    after = "" if ex.quote_cut else (ex.after.rstrip() if ex.cut_after else ex.after)
-    raw = before + ex.quote + after
-    marks: dict[int, str] = {}
-
-    def mark(i: int, s: str) -> None:
-        marks[i] = marks.get(i, "") + s
-
-    if ex.cut_before:
-        mark(0, ELLIPSIS)
-    for line in _LINE.finditer(ex.quote):
-        # bold does not span lines; emphasise each line of the quote on its own, edges tight
-        core = line.group().strip()
-        if core:
-            start = len(before) + line.start() + line.group().index(core)
-            mark(start, "**")
-            mark(start + len(core), "**")
-    if ex.quote_cut:
-        mark(len(before) + len(ex.quote), ELLIPSIS)
-    elif ex.cut_after:
-        mark(len(raw), ELLIPSIS)
-    body = escape_marked(raw, marks)
-    # Discord reads "\r" and "\r\n" as line breaks too; each line gets the block-quote prefix
-    lines = _LINE_BREAK.split(body)
-    return "\n".join(quote_prefix + ln if ln.strip() else quote_prefix.rstrip() for ln in lines)
-
-
-def render_passage(text: str, quote: str, quote_start: int, budget: int, *, quote_prefix: str = "> ") -> str:
-    """A passage as block-quoted markdown of at most ``budget`` characters, quote emphasised."""
-    budget = max(budget, 8)
-    raw = budget
-    for _ in range(12):
-        out = _compose(excerpt(text, quote, quote_start, raw), quote_prefix=quote_prefix)
-        if len(out) <= budget:
-            return out
-        # escaping and markup grew it: shrink the raw budget in proportion and retry
-        raw = max(1, int(raw * budget / len(out)) - 8)
-    return truncate(out, budget)
 
 
 # ---------------------------------------------------------------- answers
@@ -306,6 +117,36 @@ def number_citations(results: Sequence[Result]) -> tuple[list[NumberedCitation],
                 nums.append(n)
         also[i] = nums
     return ordered, also
+
+
+@dataclass
+class NumberedAnswer:
+    """An answer with the numbers its citations carry in the reply, computed once per reply and
+    used by the renderer (:func:`render_answer`), the buttons and the feedback store.
+
+    ``shown`` are the results quoted ([1]..[n]); ``citations`` number them, then their "also in"
+    sources after them; ``also[i]`` are the numbers of result i's "also in" sources.
+    """
+
+    answer: Answer
+    shown: list[Result]
+    citations: list[NumberedCitation]
+    also: dict[int, list[int]]
+
+    @classmethod
+    def of(cls, answer: Answer, max_results: int = MAX_RESULTS) -> "NumberedAnswer":
+        shown = list(answer.results[:max_results]) if answer.answered else []
+        citations, also = number_citations(shown)
+        return cls(answer, shown, citations, also)
+
+    @property
+    def also_in(self) -> list[NumberedCitation]:
+        """The "also in" sources, numbered after the results shown."""
+        return self.citations[len(self.shown):]
+
+    def buttons(self) -> list[tuple[int, str | None]]:
+        """``(number, title)`` of every citation, for the source buttons."""
+        return [(n.number, n.citation.title or n.citation.doc_id) for n in self.citations]
 
 
 def _where(source: str | None, limit: int) -> str:
@@ -362,15 +203,16 @@ def answer_title(question: str) -> str:
     return truncate(escape(one_line(question)), 200)
 
 
-def render_answer(answer: Answer, *, max_results: int = MAX_RESULTS) -> Reply:
+def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RESULTS) -> Reply:
     """The reply to a question: passages quoted with citation numbers and a sources footer.
 
     A not-answered question gets :func:`render_not_found` instead.
     """
+    na = answer if isinstance(answer, NumberedAnswer) else NumberedAnswer.of(answer, max_results)
+    answer = na.answer
     if not answer.answered or not answer.results:
         return render_not_found(answer)
-    results = answer.results[:max_results]
-    numbered, also = number_citations(results)
+    results, numbered, also = na.shown, na.citations, na.also
 
     embed = discord.Embed(colour=EMBED_COLOUR, title=answer_title(answer.question))
     # sources get at most ~1,500 chars so the passages keep most of the 6,000 budget: long titles are
@@ -471,7 +313,7 @@ def render_source(view: SourceView, *, number: int | None = None, quote: str | N
             body = render_passage(p.text, q, max(start, 0), max(room, 40))
         elif p.number < view.paragraph:
             # context before: keep its end, nearest the cited paragraph
-            body = render_passage(p.text, "", 0, max(room, 40)) if len(p.text) <= room else _tail_passage(p.text, room)
+            body = render_passage(p.text, "", 0, max(room, 40)) if len(p.text) <= room else tail_passage(p.text, room)
         else:
             body = render_passage(p.text, "", 0, max(room, 40))
         blocks.append(f"{head}\n{body}")
@@ -480,18 +322,6 @@ def render_source(view: SourceView, *, number: int | None = None, quote: str | N
     if not cited:
         embed.description = truncate("(that paragraph was not found)\n\n" + embed.description, budget)
     return Reply(content=None, embeds=[embed])
-
-
-def _tail_passage(text: str, room: int) -> str:
-    room = max(room, 40)
-    raw = room
-    for _ in range(12):
-        part = _cut_left(text, raw)
-        out = "> " + ELLIPSIS + escape(part).replace("\n", "\n> ")
-        if len(out) <= room:
-            return out
-        raw = max(1, int(raw * room / len(out)) - 8)
-    return truncate(out, room)
 
 
 def render_answer_sources(question: str, results: Sequence[dict], also_in: Sequence[dict] = ()) -> Reply:
@@ -576,9 +406,10 @@ def render_summary(summary: IndexSummary) -> str:
     return truncate("\n".join(lines), CONTENT)
 
 
-def render_stats(stats: dict, *, answered: int, latencies: Sequence[float], feedback: dict | None = None) -> Reply:
-    """The /stats embed: index size and age, questions answered, latency percentiles."""
-    embed = discord.Embed(colour=EMBED_COLOUR, title="citebot stats")
+def render_stats(stats: dict, *, answered: int, latencies: Sequence[float], feedback: dict | None = None,
+                 kb: str | None = None) -> Reply:
+    """The /stats embed of knowledge base ``kb``: index size and age, questions answered, latency percentiles."""
+    embed = discord.Embed(colour=EMBED_COLOUR, title=f"citebot stats · {kb}" if kb else "citebot stats")
     embed.add_field(name="Documents", value=str(stats.get("documents", "?")))
     embed.add_field(name="Passages", value=str(stats.get("passages", "?")))
     embed.add_field(name="Index age", value=_age(stats.get("built_at")))

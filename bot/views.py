@@ -1,9 +1,8 @@
 """Views: the persistent answer buttons (sources, feedback), the documents pager, the reindex offer.
 
-Answer buttons follow discord.py's examples/views/persistent.py: ``timeout=None``, a fixed
-``custom_id`` on every item and one instance registered with ``Bot.add_view`` in ``setup_hook``.
-The buttons carry no state; the answer they belong to is looked up by the message id in the
-feedback store, so they keep working after a restart.
+Answer buttons are dynamic items (:mod:`bot.buttons`): their custom_id carries the knowledge base
+and the citation number, the answer is looked up by the message id in the feedback store, so they
+keep working after a restart.
 
 The pager and the reindex offer are short-lived: their buttons are disabled when they time out
 (or, for the offer, once used), and :class:`ExpiredControls` answers clicks that still arrive.
@@ -13,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 import discord
 
-from .render import button_label, page_count, render_documents
+from .buttons import SourceButton, VoteButton
+from .checks import NotAdmin, require_admin
+from .render import page_count, render_documents
 
 log = logging.getLogger("citebot.views")
 
-SOURCE_PREFIX = "citebot:src:"
-VOTE_UP = "citebot:vote:up"
-VOTE_DOWN = "citebot:vote:down"
 DOCS_PREVIOUS = "citebot:docs:previous"
 DOCS_NEXT = "citebot:docs:next"
 REINDEX_OFFER = "citebot:reindex:offer"
@@ -71,60 +69,22 @@ class ExpiringView(ReportingView):
         await self.expire()
 
 
-class SourceButton(discord.ui.Button):
-    """``[n] title``: shows citation n of this answer in context (ephemeral)."""
-
-    def __init__(self, number: int, title: str | None = None):
-        super().__init__(
-            style=discord.ButtonStyle.secondary,
-            label=button_label(number, title),
-            custom_id=f"{SOURCE_PREFIX}{number}",
-            row=(number - 1) // 5,
-        )
-        self.number = number
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Sources")  # type: ignore[union-attr]
-        await cog.show_citation(interaction, self.number)
-
-
-class VoteButton(discord.ui.Button):
-    """👍 / 👎 on an answer."""
-
-    def __init__(self, vote: int):
-        super().__init__(
-            style=discord.ButtonStyle.secondary,
-            emoji="👍" if vote > 0 else "👎",
-            custom_id=VOTE_UP if vote > 0 else VOTE_DOWN,
-            row=2,
-        )
-        self.vote = vote
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Feedback")  # type: ignore[union-attr]
-        await cog.record_vote(interaction, self.vote)
-
-
 class AnswerView(ReportingView):
-    """Buttons under an answer: one per citation, then 👍/👎.
+    """Buttons under an answer: one per citation, then 👍/👎 (see :mod:`bot.buttons`).
 
     Args:
+        kb: the knowledge base that answered (part of every button's custom_id).
         sources: ``(number, title)`` per citation shown as a button (at most 10).
         votes: include the feedback buttons.
     """
 
-    def __init__(self, sources: Sequence[tuple[int, str | None]] = (), *, votes: bool = True):
+    def __init__(self, kb: str, sources: Sequence[tuple[int, str | None]] = (), *, votes: bool = True):
         super().__init__(timeout=None)
         for number, title in list(sources)[:MAX_SOURCE_BUTTONS]:
-            self.add_item(SourceButton(number, title))
+            self.add_item(SourceButton(kb, number, title))
         if votes:
-            self.add_item(VoteButton(1))
-            self.add_item(VoteButton(-1))
-
-    @classmethod
-    def persistent(cls) -> "AnswerView":
-        """The instance registered at start-up: every custom_id an answer can carry."""
-        return cls([(n, None) for n in range(1, MAX_SOURCE_BUTTONS + 1)], votes=True)
+            self.add_item(VoteButton(kb, 1))
+            self.add_item(VoteButton(kb, -1))
 
 
 class DocumentsPager(ExpiringView):
@@ -165,34 +125,39 @@ class DocumentsPager(ExpiringView):
 
 
 class ReindexOfferView(ExpiringView):
-    """"Reindex now" after ``/corpus add``; admin-only like the command. One use: the button is
-    disabled once it started a reindex, or after ``timeout`` seconds."""
+    """"Reindex now" after ``/corpus add``; admin-only like the command, over the same knowledge
+    base. One use: the button is disabled once it started a reindex, or after ``timeout`` seconds.
 
-    def __init__(self, *, timeout: float = 600):
+    Args:
+        kb: the knowledge base the file was added to.
+        run: ``run(interaction, kb)`` starts the reindex (the Admin cog's, passed in: no cog lookup).
+        busy: ``busy(kb)``: a reindex of it is running.
+    """
+
+    def __init__(self, kb: Any, run: Callable[[discord.Interaction, Any], Awaitable[None]],
+                 busy: Callable[[Any], bool], *, timeout: float = 600):
         super().__init__(timeout=timeout)
+        self.kb, self._run, self._busy = kb, run, busy
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        from .checks import interaction_is_admin
-
-        if not interaction_is_admin(interaction):
-            await interaction.response.send_message(
-                "Only members with Manage Server or a configured admin role can do that.", ephemeral=True
-            )
+        try:
+            require_admin(interaction, self.kb)
+        except NotAdmin as e:
+            await interaction.response.send_message(str(e), ephemeral=True)
             return False
         return True
 
     @discord.ui.button(label="Reindex now", style=discord.ButtonStyle.primary, emoji="🔄", custom_id=REINDEX_OFFER)
     async def reindex(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        cog = interaction.client.get_cog("Admin")  # type: ignore[union-attr]
-        if cog.busy:
+        if self._busy(self.kb):
             # refused with "already running": the offer stays usable for when that run is over
-            await cog.run_reindex(interaction, rebuild=False)
+            await self._run(interaction, self.kb)
             return
-        # used up: grey the button out while the reindex runs (no await before run_reindex marks
+        # used up: grey the button out while the reindex runs (no await before the run marks
         # itself running, so a second click meanwhile is refused, not run twice)
         greying = asyncio.create_task(self.expire())
         try:
-            await cog.run_reindex(interaction, rebuild=False)
+            await self._run(interaction, self.kb)
         finally:
             await greying
 

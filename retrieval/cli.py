@@ -40,6 +40,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--index-dir", type=Path, help="index directory (default: per-user data folder)")
     g.add_argument("--config", type=Path,
                    help="TOML config file (default: $CITEBOT_CONFIG, else ./citebot.toml, else the per-user config folder)")
+    g.add_argument("--kb", metavar="NAME", help="a knowledge base of the config file ([[knowledge_bases]] name)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.load(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
-                         index_dir=getattr(args, "index_dir", None))
+    """The settings of ``--kb NAME`` (a ``[[knowledge_bases]]`` entry), else of the one or default
+    knowledge base: the top-level settings with ``--corpus``/``--index-dir`` (see retrieval.kb)."""
+    from .kb import load_registry
+
+    kb, corpus, index_dir = getattr(args, "kb", None), getattr(args, "corpus", None), getattr(args, "index_dir", None)
+    if kb is not None and (corpus or index_dir):
+        raise CitebotError("--kb names a corpus and an index; leave out --corpus and --index-dir")
+    return load_registry(getattr(args, "config", None), corpus=corpus, index_dir=index_dir).get(kb).settings
 
 
 def _progress_bar(desc: str, unit: str = "file"):

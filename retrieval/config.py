@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 APP = "citebot"
 SECTIONS = ("citebot", "bot")  # the tables a config file may have
+ARRAYS = ("knowledge_bases",)  # arrays of tables, read by retrieval.kb
 
 
 def default_index_dir() -> Path:
@@ -159,7 +160,7 @@ def read_toml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
     names = {f.name for f in fields(Settings)}
-    stray = sorted(k for k, v in data.items() if not isinstance(v, dict) and k not in names)
+    stray = sorted(k for k, v in data.items() if not isinstance(v, dict) and k not in names and k not in ARRAYS)
     if stray:
         raise ConfigError(f"unknown setting(s) in {path}: {', '.join(stray)}")
     tables = sorted(k for k, v in data.items() if isinstance(v, dict) and k not in SECTIONS)
@@ -182,6 +183,11 @@ def _from_env() -> dict:
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def coerce(name: str, raw, typ):
+    """The one strict coercion of a config value, shared by :class:`Settings` and the bot's settings."""
+    return _coerce(name, raw, typ)
 
 
 def _coerce(name: str, raw, typ):

@@ -1,8 +1,11 @@
-"""Admin: ``/reindex``, ``/corpus add`` and ``/stats``.
+"""Admin: ``/reindex``, ``/corpus add`` and ``/stats``, over the knowledge base of the place they
+are used in.
 
-Every command here is gated in :meth:`Admin.interaction_check` (Manage Server, a configured admin
-role or user id). ``default_member_permissions`` only hides the commands in Discord's UI; server
-admins can change that, so the handler check is what enforces it.
+Every command here is gated in :meth:`Admin.interaction_check` and again in its handler
+(:meth:`Admin.authorize`): a configured admin user id, or Manage Server / a configured admin role
+over a knowledge base that serves this guild alone (see ``checks.is_admin``).
+``default_member_permissions`` only hides the commands in Discord's UI; server admins can change
+that, so the handler check is what enforces it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval.errors import CitebotError, ReindexInProgress
+from retrieval.kb import KnowledgeBase
 
-from ..checks import NotAdmin, interaction_is_admin
+from ..checks import require_admin
 from ..render import escape, render_progress, render_stats, render_summary, render_text
 from ..views import ReindexOfferView
 
@@ -91,19 +95,24 @@ class Admin(commands.Cog):
 
     def __init__(self, bot: "CiteBot"):
         self.bot = bot
-        self._running = False
+        self._running: set[str] = set()  # knowledge bases being reindexed from here
         # called from the reindex worker thread with (done, total); for monitoring and tests
         self.progress_listeners: list[Callable[[int, int], None]] = []
 
+    def authorize(self, interaction: discord.Interaction) -> KnowledgeBase:
+        """The knowledge base of this place, when the user may administer it; else NotSetUp / NotAdmin."""
+        kb = self.bot.require_kb(interaction)
+        require_admin(interaction, kb)
+        return kb
+
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if not interaction_is_admin(interaction):
-            raise NotAdmin()
+        self.authorize(interaction)
         return True
 
-    @property
-    def busy(self) -> bool:
-        """A reindex is running: :meth:`run_reindex` would answer "already running"."""
-        return self._running or self.bot.engine.reindexing
+    def busy(self, kb: KnowledgeBase) -> bool:
+        """A reindex of ``kb`` is running: :meth:`run_reindex` would answer "already running"."""
+        engine = self.bot.pool.peek(kb.name)
+        return kb.name in self._running or (engine is not None and engine.reindexing)
 
     # ------------------------------------------------------------------ /reindex
 
@@ -113,15 +122,16 @@ class Admin(commands.Cog):
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
         """``/reindex [rebuild:<bool>]``."""
-        await self.run_reindex(interaction, rebuild=rebuild)
+        await self.run_reindex(interaction, self.authorize(interaction), rebuild=rebuild)
 
-    async def run_reindex(self, interaction: discord.Interaction, *, rebuild: bool) -> None:
-        """Reindex off the event loop, editing a progress message, then post the summary."""
-        engine = self.bot.engine
-        if self.busy:
+    async def run_reindex(self, interaction: discord.Interaction, kb: KnowledgeBase, *, rebuild: bool = False) -> None:
+        """Reindex ``kb`` off the event loop, editing a progress message, then post the summary.
+        Other knowledge bases keep answering (and may reindex) meanwhile."""
+        require_admin(interaction, kb)  # whoever called: the command or the offer button
+        if self.busy(kb):
             await interaction.response.send_message(ALREADY_RUNNING, ephemeral=True, allowed_mentions=NONE)
             return
-        self._running = True  # set before the first await: a second click can't slip in
+        self._running.add(kb.name)  # before the first await: a second click can't slip in
         try:
             await interaction.response.send_message(render_progress(None, None, rebuild=rebuild), allowed_mentions=NONE)
             loop = asyncio.get_running_loop()
@@ -140,15 +150,16 @@ class Admin(commands.Cog):
             updater = asyncio.create_task(self._edit_progress(interaction, latest, changed, rebuild))
             details = None
             try:
-                summary = await asyncio.to_thread(engine.reindex, rebuild=rebuild, progress=on_progress)
+                summary = await self.bot.in_kb(kb.name, lambda e: e.reindex(rebuild=rebuild, progress=on_progress))
+                self.bot.pool.resize(kb.name)
             except ReindexInProgress:
                 text = ALREADY_RUNNING
             except CitebotError as e:
                 # the message can hold server paths: the channel gets a generic line, the admin the details
-                log.warning("reindex failed: %s", e)
+                log.warning("reindex of %s failed: %s", kb.name, e)
                 text, details = REINDEX_FAILED, str(e)
             except Exception as e:  # keep the bot up; the old index stays in place
-                log.exception("reindex failed")
+                log.exception("reindex of %s failed", kb.name)
                 text, details = REINDEX_FAILED, f"{type(e).__name__}: {e}"
             else:
                 text = render_summary(summary)
@@ -160,7 +171,7 @@ class Admin(commands.Cog):
             if details is not None:
                 await self._failure_details(interaction, details)
         finally:
-            self._running = False
+            self._running.discard(kb.name)
 
     async def _edit_progress(self, interaction: discord.Interaction, latest: list, changed: asyncio.Event, rebuild: bool) -> None:
         """Edit the progress message with the newest (done, total), at most once per interval."""
@@ -210,7 +221,8 @@ class Admin(commands.Cog):
     @app_commands.describe(file="A document: .txt .md .html .pdf .docx .odt .rst, or a Discord export .json",
                            replace="Overwrite a file with the same name")
     async def corpus_add(self, interaction: discord.Interaction, file: discord.Attachment, replace: bool = False) -> None:
-        """``/corpus add file:<attachment> [replace:<bool>]``."""
+        """``/corpus add file:<attachment> [replace:<bool>]``: into this place's knowledge base."""
+        kb = self.authorize(interaction)
         cfg = self.bot.config
         problem, name = safe_upload_name(file.filename, cfg.upload_types)
         if problem:
@@ -222,7 +234,7 @@ class Admin(commands.Cog):
                 f"That file is {file.size / 1048576:.1f} MB; the limit is {cfg.upload_max_mb:g} MB.", ephemeral=True
             )
             return
-        folder = Path(self.bot.engine.settings.corpus)
+        folder = Path(kb.settings.corpus)
         if not folder.is_dir():
             await interaction.response.send_message(
                 "The corpus is not a folder, so files can't be added to it.", ephemeral=True
@@ -247,7 +259,7 @@ class Admin(commands.Cog):
             await interaction.followup.send(f"`{name}` appeared in the corpus meanwhile; not overwritten.", allowed_mentions=NONE)
             return
         verb = "Replaced" if replace else "Saved"
-        offer = ReindexOfferView()
+        offer = ReindexOfferView(kb, run=self.run_reindex, busy=self.busy)
         # wait=True: the view is tied to this message's id, and the offer can grey its button out
         offer.message = await interaction.followup.send(
             f"📄 {verb} `{name}` ({len(data):,} bytes) in the corpus. Reindex now so it can be quoted?",
@@ -261,11 +273,13 @@ class Admin(commands.Cog):
     @app_commands.command(name="stats", description="Index size and age, questions answered, latency (admins).")
     @app_commands.default_permissions(manage_guild=True)
     async def stats(self, interaction: discord.Interaction) -> None:
-        """``/stats``."""
-        stats = await asyncio.to_thread(self.bot.engine.stats)
-        answered = await asyncio.to_thread(self.bot.store.count_answers)
-        tally = await asyncio.to_thread(self.bot.store.tally)
-        reply = render_stats(stats, answered=answered, latencies=list(self.bot.metrics.latencies), feedback=tally)
+        """``/stats``: of this place's knowledge base."""
+        kb = self.authorize(interaction)
+        stats = await self.bot.in_kb(kb.name, lambda e: e.stats())
+        answered = await asyncio.to_thread(self.bot.store.count_answers, kb.name)
+        tally = await asyncio.to_thread(self.bot.store.tally, kb.name)
+        reply = render_stats(stats, answered=answered, latencies=list(self.bot.metrics[kb.name].latencies), feedback=tally,
+                             kb=kb.name)
         await interaction.response.send_message(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
 
 

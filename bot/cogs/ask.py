@@ -1,4 +1,9 @@
-"""Asking: ``/ask``, mentions, replies to the bot's answers, thread follow-ups and auto-answer channels."""
+"""Asking: ``/ask``, mentions, replies to the bot's answers, thread follow-ups and auto-answer channels.
+
+Every question is answered from the knowledge base of the place it was asked in (channel, else
+guild; a thread counts as its parent); where there is none, an explicit question gets a short
+"not set up here" and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval.errors import CitebotError, QuestionError
-from retrieval.types import Answer
+from retrieval.kb import KnowledgeBase, MemoryBudgetExceeded
 
-from ..checks import UserCooldown, cooldown_message, place_allowed
+from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
+from ..client import BUSY
 from ..feedback import also_in_payload, results_payload
-from ..render import MAX_RESULTS, Reply, number_citations, render_answer, render_text
+from ..render import NumberedAnswer, Reply, render_answer, render_text
 from ..views import AnswerView
 
 if TYPE_CHECKING:
@@ -63,23 +69,21 @@ class Ask(commands.Cog):
         self.cooldown = UserCooldown(bot.config.cooldown_rate, bot.config.cooldown_per)
         # declare the question's length limit on /ask so the Discord client enforces it while typing
         # (the limit is a setting, so it can't be written in the annotation); precheck still checks
+        # (the longest any knowledge base accepts: the client can't know which one will answer)
         param = self.ask._params["question"]
+        longest = max(kb.settings.max_question_chars for kb in bot.registry.kbs)
         self.ask._params["question"] = dataclasses.replace(
-            param, min_value=1, max_value=min(self.question_limit(), DISCORD_MAX_OPTION_LENGTH)
+            param, min_value=1, max_value=min(longest, DISCORD_MAX_OPTION_LENGTH)
         )
 
     # ------------------------------------------------------------------ shared logic
 
-    def question_limit(self) -> int:
-        """The longest question the engine accepts (``max_question_chars``)."""
-        return self.bot.engine.settings.max_question_chars if self.bot.engine else 1000
-
-    def precheck(self, question: str, user_id: int) -> str | None:
+    def precheck(self, question: str, user_id: int, kb: KnowledgeBase) -> str | None:
         """A refusal message (empty, too long, cooldown), or None when the question may be asked."""
         q = question.strip()
         if not q:
             return "Ask me a question: mention me with it, or use `/ask`."
-        limit = self.question_limit()
+        limit = kb.settings.max_question_chars
         if len(q) > limit:
             return f"That question is {len(q):,} characters long; the limit is {limit:,}. Please shorten it."
         retry = self.cooldown.hit(user_id)
@@ -87,13 +91,16 @@ class Ask(commands.Cog):
             return cooldown_message(retry)
         return None
 
-    async def compute(self, question: str) -> tuple[Reply, AnswerView | None, Answer | None]:
-        """Ask the engine off the event loop and render the reply (or a one-line error)."""
-        engine = self.bot.engine
+    async def compute(self, question: str, kb: KnowledgeBase) -> tuple[Reply, AnswerView | None, NumberedAnswer | None]:
+        """Ask ``kb``'s engine off the event loop and render the reply (or a one-line error)."""
+        q = question.strip()
         try:
-            answer = await asyncio.to_thread(engine.ask, question.strip())
+            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q))
         except QuestionError as e:
             return render_text(str(e)), None, None
+        except MemoryBudgetExceeded as e:
+            log.warning("knowledge base %s: %s", kb.name, e)
+            return render_text(BUSY), None, None
         except CitebotError as e:
             log.warning("engine error for a question: %s", e)
             return render_text(f"I can't answer right now: {e}"), None, None
@@ -101,13 +108,9 @@ class Ask(commands.Cog):
             # a mention has no command error handler: without this the asker would get no reply at all
             log.exception("error while answering a question")
             return render_text(ANSWER_FAILED), None, None
-        reply = render_answer(answer)
-        sources = []
-        if answer.answered:
-            # the results, then their "also in" sources while there is room for buttons
-            numbered, _ = number_citations(answer.results[:MAX_RESULTS])
-            sources = [(n.number, n.citation.title or n.citation.doc_id) for n in numbered]
-        return reply, AnswerView(sources, votes=True), answer
+        numbered = NumberedAnswer.of(answer)  # once: the reply, its buttons and the stored record agree
+        # the buttons: the results, then their "also in" sources while there is room
+        return render_answer(numbered), AnswerView(kb.name, numbered.buttons(), votes=True), numbered
 
     async def deliver(
         self,
@@ -152,10 +155,10 @@ class Ask(commands.Cog):
             log.info("%s: attempt %d failed (%s); trying again in %.1f s", what, attempt, describe(error), delay)
             await asyncio.sleep(delay)
 
-    async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None, answer: Answer) -> None:
-        """Store the answer under its message id (buttons and "Show sources" find it there)."""
-        shown = answer.results[:MAX_RESULTS] if answer.answered else []
-        numbered, _ = number_citations(shown)
+    async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None,
+                       numbered: NumberedAnswer, kb: KnowledgeBase) -> None:
+        """Store the answer under its message id and knowledge base (buttons and "Show sources" find it there)."""
+        answer = numbered.answer
         await asyncio.to_thread(
             self.bot.store.record_answer,
             message.id,
@@ -165,7 +168,8 @@ class Ask(commands.Cog):
             answered=answer.answered,
             results=results_payload(answer) if answer.answered else [],
             index_version=answer.index_version,
-            also_in=also_in_payload(numbered[len(shown):]),
+            also_in=also_in_payload(numbered.also_in),
+            kb=kb.name,
         )
 
     # ------------------------------------------------------------------ /ask
@@ -175,13 +179,14 @@ class Ask(commands.Cog):
     async def ask(self, interaction: discord.Interaction, question: str, private: bool = False) -> None:
         """``/ask question:<text> [private:<bool>]``."""
         started = time.perf_counter()
-        refusal = self.precheck(question, interaction.user.id)
+        kb = self.bot.require_kb(interaction)  # again in the handler: not only the tree's check
+        refusal = self.precheck(question, interaction.user.id, kb)
         if refusal:
             await interaction.response.send_message(refusal, ephemeral=True, allowed_mentions=NONE)
             return
         # Discord wants a response within 3 s; the engine may take longer under load
         await interaction.response.defer(thinking=True, ephemeral=private)
-        reply, view, answer = await self.compute(question)
+        reply, view, answer = await self.compute(question, kb)
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view
@@ -194,8 +199,8 @@ class Ask(commands.Cog):
             what=f"the /ask answer for interaction {interaction.id}",
         )
         if msg is not None and answer is not None:
-            await self.remember(msg, interaction.channel_id, interaction.guild_id, answer)
-            self.bot.metrics.record(time.perf_counter() - started)
+            await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb)
+            self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ mentions and follow-ups
 
@@ -231,8 +236,8 @@ class Ask(commands.Cog):
             return resolved.author.id == self.bot.user.id
         return await asyncio.to_thread(self.bot.store.get_answer, ref.message_id) is not None
 
-    async def should_answer(self, message: discord.Message) -> bool:
-        """Mention, reply to one of our answers, a DM, a thread we answered in, or an auto-answer channel."""
+    async def should_answer(self, message: discord.Message, kb: KnowledgeBase) -> bool:
+        """Mention, reply to one of our answers, a DM, a thread ``kb`` answered in, or an auto-answer channel."""
         if self._mentioned(message) or await self._is_reply_to_me(message):
             return True
         channel = message.channel
@@ -242,19 +247,29 @@ class Ask(commands.Cog):
         if auto and (channel.id in auto or getattr(channel, "parent_id", None) in auto):
             return True
         if isinstance(channel, discord.Thread):
-            return await asyncio.to_thread(self.bot.store.answered_in, channel.id)
+            return await asyncio.to_thread(self.bot.store.answered_in, channel.id, kb.name)
         return False
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """Answer questions addressed to the bot as replies."""
-        if message.author.bot or self.bot.user is None or self.bot.engine is None:
+        if message.author.bot or self.bot.user is None:
             return
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return
-        if not place_allowed(self.bot.config, message.guild.id if message.guild else None, message.channel):
+        guild_id = message.guild.id if message.guild else None
+        if not place_allowed(self.bot.config, guild_id, message.channel):
             return
-        if not await self.should_answer(message):
+        where = f"the reply to message {message.id} in channel {message.channel.id}"
+        kb = self.bot.kb_here(guild_id, message.channel)
+        if kb is None:
+            if self._mentioned(message) or isinstance(message.channel, discord.DMChannel):
+                # asked explicitly: one short line (a message can't be private), no corpus text from anywhere
+                await self.deliver(
+                    lambda: message.reply(NOT_SET_UP, nonce=message.id, mention_author=False, allowed_mentions=NONE), what=where
+                )
+            return
+        if not await self.should_answer(message, kb):
             return
         started = time.perf_counter()
         question = self._strip_mentions(message)
@@ -262,17 +277,16 @@ class Ask(commands.Cog):
             # an image, sticker or embed-only message in an auto-answer channel or a followed thread
             # (or such a reply): nothing was asked, and "Ask me a question" would only be noise there
             return
-        refusal = self.precheck(question, message.author.id)
+        refusal = self.precheck(question, message.author.id, kb)
         # every attempt carries the question's id as nonce: Discord returns the message an earlier
         # attempt created (enforce_nonce) instead of posting a second one
-        where = f"the reply to message {message.id} in channel {message.channel.id}"
         if refusal:
             await self.deliver(
                 lambda: message.reply(refusal, nonce=message.id, mention_author=False, allowed_mentions=NONE), what=where
             )
             return
         async with _typing(message.channel):
-            reply, view, answer = await self.compute(question)
+            reply, view, answer = await self.compute(question, kb)
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view
@@ -280,8 +294,8 @@ class Ask(commands.Cog):
             lambda: message.reply(**kwargs, nonce=message.id, mention_author=False, allowed_mentions=NONE), what=where
         )
         if sent is not None and answer is not None:
-            await self.remember(sent, message.channel.id, message.guild.id if message.guild else None, answer)
-            self.bot.metrics.record(time.perf_counter() - started)
+            await self.remember(sent, message.channel.id, guild_id, answer, kb)
+            self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
 
 @contextlib.asynccontextmanager

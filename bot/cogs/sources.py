@@ -1,4 +1,5 @@
-"""Sources: citation buttons, ``/source`` (with autocomplete), ``/sources`` and the "Show sources" menu."""
+"""Sources: ``/source`` (with autocomplete), ``/sources`` and the "Show sources" menu, each over the
+knowledge base of the place it is used in (the citation buttons are in :mod:`bot.buttons`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from retrieval.errors import DocumentNotFound
 
+from ..buttons import ELSEWHERE
 from ..render import escape, render_answer_sources, render_source, truncate
 from ..views import DocumentsPager
 
@@ -18,10 +20,6 @@ if TYPE_CHECKING:
     from ..client import CiteBot
 
 NONE = discord.AllowedMentions.none()
-STALE_SOURCE = (
-    "⚠️ This document changed since the answer was given: the quoted passage is no longer in this "
-    "paragraph. Below is the paragraph as it is now."
-)
 
 
 class Sources(commands.Cog):
@@ -36,34 +34,6 @@ class Sources(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.show_sources_menu.name, type=self.show_sources_menu.type)
 
-    async def show_citation(self, interaction: discord.Interaction, number: int) -> None:
-        """Button ``[n]`` under an answer: the passage in context, ephemeral. An "also in" source (a
-        near-duplicate in another document) opens at its paragraph, without a quote to check."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        record = None
-        if interaction.message is not None:
-            record = await asyncio.to_thread(self.bot.store.get_answer, interaction.message.id)
-        r = record.source(number) if record is not None else None
-        if r is None:
-            await interaction.followup.send("I no longer have the sources for this answer.", ephemeral=True, allowed_mentions=NONE)
-            return
-        try:
-            view = await asyncio.to_thread(self.bot.engine.source, r["doc_id"], r["paragraph"], 1)
-        except DocumentNotFound:
-            await interaction.followup.send(
-                "That source is no longer in the index (the corpus changed since this answer).",
-                ephemeral=True,
-                allowed_mentions=NONE,
-            )
-            return
-        reply = render_source(view, number=number, quote=r.get("quote"))
-        quote = r.get("quote") or ""
-        cited = next((p.text for p in view.paragraphs if p.number == view.paragraph), "")
-        if quote.strip() and quote not in cited:
-            # the document was edited and reindexed since the answer: don't pass the new text off as the quote
-            reply.content = STALE_SOURCE
-        await interaction.followup.send(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
-
     # ------------------------------------------------------------------ /source
 
     @app_commands.command(name="source", description="Show a document, or one paragraph of it with its neighbours.")
@@ -76,9 +46,10 @@ class Sources(commands.Cog):
         private: bool = True,
     ) -> None:
         """``/source document:<id> [paragraph:<n>]``."""
+        kb = self.bot.require_kb(interaction)
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
-            view = await asyncio.to_thread(self.bot.engine.source, document, paragraph, 1)
+            view = await self.bot.in_kb(kb.name, lambda e: e.source(document, paragraph, 1))
         except DocumentNotFound as e:
             # the message quotes what the user typed: escaped, and shown to them only
             text = f"{truncate(escape(str(e)), 300)} — try /sources for the list."
@@ -105,8 +76,11 @@ class Sources(commands.Cog):
 
     @source.autocomplete("document")
     async def document_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """Document ids whose id or title contains what was typed (at most 25)."""
-        docs = await asyncio.to_thread(self.bot.engine.documents)
+        """Document ids of this place's knowledge base whose id or title contains what was typed (at most 25)."""
+        kb = self.bot.kb_here(interaction.guild_id, interaction.channel)
+        if kb is None:
+            return []
+        docs = await self.bot.in_kb(kb.name, lambda e: e.documents())
         needle = current.lower().strip()
         out = []
         for d in docs:
@@ -126,8 +100,9 @@ class Sources(commands.Cog):
 
     @app_commands.command(name="sources", description="List the indexed documents.")
     async def sources(self, interaction: discord.Interaction) -> None:
-        """``/sources``: a paginated, ephemeral list of documents."""
-        docs = await asyncio.to_thread(self.bot.engine.documents)
+        """``/sources``: a paginated, ephemeral list of this place's knowledge base's documents."""
+        kb = self.bot.require_kb(interaction)
+        docs = await self.bot.in_kb(kb.name, lambda e: e.documents())
         docs = sorted(docs, key=lambda d: str(d.get("doc_id")))
         pager = DocumentsPager(docs, interaction.user.id, per_page=self.bot.config.documents_per_page)
         sent = await interaction.response.send_message(
@@ -139,8 +114,12 @@ class Sources(commands.Cog):
     # ------------------------------------------------------------------ context menu
 
     async def show_sources(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """Message menu "Show sources" on one of the bot's answers."""
+        """Message menu "Show sources" on one of the bot's answers (of this place's knowledge base)."""
+        kb = self.bot.require_kb(interaction)
         record = await asyncio.to_thread(self.bot.store.get_answer, message.id)
+        if record is not None and record.kb != kb.name:
+            await interaction.response.send_message(ELSEWHERE, ephemeral=True, allowed_mentions=NONE)
+            return
         if record is None:
             text = (
                 "I have no sources for that message."

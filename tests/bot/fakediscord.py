@@ -185,6 +185,8 @@ class Person:
     roles: list[int] = field(default_factory=list)
     permissions: int = VIEW_AND_SEND
     bot: bool = False
+    # per guild id: other permissions there (e.g. Manage Server in one guild only)
+    guild_permissions: dict[int, int] = field(default_factory=dict)
 
     def user(self) -> dict:
         return {
@@ -197,7 +199,7 @@ class Person:
             "public_flags": 0,
         }
 
-    def member(self, *, with_user: bool = True, permissions: bool = False) -> dict:
+    def member(self, *, with_user: bool = True, permissions: bool = False, guild_id: int | None = None) -> dict:
         m = {
             "roles": [str(r) for r in self.roles],
             "joined_at": _iso(1_700_000_000),
@@ -211,8 +213,20 @@ class Person:
         if with_user:
             m["user"] = self.user()
         if permissions:
-            m["permissions"] = str(self.permissions)
+            m["permissions"] = str(self.guild_permissions.get(guild_id, self.permissions))
         return m
+
+
+@dataclass
+class Guild:
+    """A further guild of the fake (:meth:`FakeDiscord.add_guild`): a general and an other channel
+    and a thread under general, like the main one."""
+
+    id: int
+    name: str
+    general_id: int
+    other_id: int
+    thread_id: int
 
 
 class FakeDiscord:
@@ -238,6 +252,12 @@ class FakeDiscord:
         self.bob = Person(self.snowflake(), "bob")
         self.ada = Person(self.snowflake(), "ada", permissions=VIEW_AND_SEND | MANAGE_GUILD)  # Manage Server
         self.rolf = Person(self.snowflake(), "rolf", roles=[self.admin_role_id])  # configured admin role only
+        self.extra_guilds: list[Guild] = []
+        # channel or thread id -> (guild id, parent id or None, name)
+        self._channels: dict[int, tuple[int, int | None, str]] = {
+            self.general_id: (self.guild_id, None, "general"), self.other_id: (self.guild_id, None, "other"),
+            self.thread_id: (self.guild_id, self.general_id, "a thread"),
+        }
         self.requests: list[Recorded] = []
         self.unknown: list[Recorded] = []
         self.violations: list[tuple[Recorded, list[str]]] = []
@@ -306,6 +326,18 @@ class FakeDiscord:
         """A time-based, unique snowflake (so created_at looks right); ``at`` is a Unix time."""
         ms = int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (next(self._ids) & 0x3FFFFF)
+
+    def add_guild(self, name: str) -> Guild:
+        """Another guild the bot is in (call before the bot connects: READY lists it)."""
+        g = Guild(self.snowflake(), name, self.snowflake(), self.snowflake(), self.snowflake())
+        self._channels.update({g.general_id: (g.id, None, "general"), g.other_id: (g.id, None, "other"),
+                               g.thread_id: (g.id, g.general_id, "a thread")})
+        self.extra_guilds.append(g)
+        return g
+
+    def guild_of(self, channel_id: int) -> int:
+        """The guild a channel or thread belongs to (the main guild for anything unknown, as before)."""
+        return self._channels.get(channel_id, (self.guild_id, None, ""))[0]
 
     # ------------------------------------------------------------------ fault hooks
 
@@ -434,7 +466,7 @@ class FakeDiscord:
         await self._send(ws, {"op": 0, "t": "READY", "d": {
             "v": 10,
             "user": {**self.bot.user(), "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(g), "unavailable": True} for g in [self.guild_id, *(x.id for x in self.extra_guilds)]],
             "session_id": session,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0},
@@ -442,28 +474,36 @@ class FakeDiscord:
             "relationships": [],
         }})
         await self._send(ws, {"op": 0, "t": "GUILD_CREATE", "d": self.guild_payload()})
+        for g in self.extra_guilds:
+            await self._send(ws, {"op": 0, "t": "GUILD_CREATE", "d": self.guild_payload(g)})
 
     def channel_payload(self, channel_id: int) -> dict:
-        if channel_id == self.thread_id:
+        guild_id, parent, name = self._channels.get(channel_id, (self.guild_id, None, "other"))
+        if parent is not None:
             return {
-                "id": str(self.thread_id), "type": 11, "guild_id": str(self.guild_id), "name": "a thread",
-                "parent_id": str(self.general_id), "owner_id": str(self.alice.id), "last_message_id": None,
+                "id": str(channel_id), "type": 11, "guild_id": str(guild_id), "name": name,
+                "parent_id": str(parent), "owner_id": str(self.alice.id), "last_message_id": None,
                 "message_count": 1, "member_count": 2, "rate_limit_per_user": 0, "flags": 0,
                 "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
                                     "archive_timestamp": _iso(), "locked": False},
             }
-        name = "general" if channel_id == self.general_id else "other"
         return {
-            "id": str(channel_id), "type": 0, "guild_id": str(self.guild_id), "name": name, "position": 0,
+            "id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": name, "position": 0,
             "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
             "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
         }
 
-    def guild_payload(self) -> dict:
-        everyone = {"id": str(self.guild_id), "name": "@everyone", "permissions": str(VIEW_AND_SEND),
+    def guild_payload(self, guild: Guild | None = None) -> dict:
+        gid = guild.id if guild is not None else self.guild_id
+        everyone = {"id": str(gid), "name": "@everyone", "permissions": str(VIEW_AND_SEND),
                     "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
         admin_role = {**everyone, "id": str(self.admin_role_id), "name": "Librarians", "position": 1,
                       "permissions": str(VIEW_AND_SEND)}
+        if guild is not None:  # the admin role belongs to the main guild only
+            return {**self.guild_payload(), "id": str(gid), "name": guild.name, "owner_id": str(self.bot.id),
+                    "roles": [everyone],
+                    "channels": [self.channel_payload(guild.general_id), self.channel_payload(guild.other_id)],
+                    "threads": [self.channel_payload(guild.thread_id)]}
         return {
             "id": str(self.guild_id), "name": "Fake Guild", "icon": None, "owner_id": str(self.ada.id),
             "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
@@ -494,8 +534,9 @@ class FakeDiscord:
         for an image-only message."""
         author = author or self.alice
         channel_id = channel_id or self.general_id
+        guild_id = self.guild_of(channel_id)
         msg = {
-            "id": str(self.snowflake()), "channel_id": str(channel_id), "guild_id": str(self.guild_id),
+            "id": str(self.snowflake()), "channel_id": str(channel_id), "guild_id": str(guild_id),
             "author": author.user(), "member": author.member(with_user=False), "content": content,
             "timestamp": _iso(), "edited_timestamp": None, "tts": False, "mention_everyone": mention_everyone,
             "mentions": [p.user() for p in mentions], "mention_roles": [], "mention_channels": [],
@@ -504,7 +545,7 @@ class FakeDiscord:
         if reply_to is not None:
             msg["type"] = 19
             msg["message_reference"] = {"type": 0, "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
-                                        "guild_id": str(self.guild_id)}
+                                        "guild_id": str(guild_id)}
             msg["referenced_message"] = reply_to
         self.messages[int(msg["id"])] = msg
         await self.dispatch("MESSAGE_CREATE", msg)
@@ -557,13 +598,16 @@ class FakeDiscord:
         token = f"itoken-{iid}"
         self._interactions[token] = {"id": iid, "channel_id": channel_id, "original": None, "deferred": False,
                                      "message": message, "responded": False, "user": user, "created": created}
+        guild_id = self.guild_of(channel_id)
+        if "guild_id" in data:
+            data["guild_id"] = str(guild_id)
         payload = {
             "id": str(iid), "application_id": str(self.app_id), "type": type_, "data": data,
-            "guild_id": str(self.guild_id), "channel_id": str(channel_id),
+            "guild_id": str(guild_id), "channel_id": str(channel_id),
             "channel": self.channel_payload(channel_id),
-            "member": user.member(permissions=True), "token": token, "version": 1,
+            "member": user.member(permissions=True, guild_id=guild_id), "token": token, "version": 1,
             "app_permissions": str(VIEW_AND_SEND), "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)}, "context": 0,
+            "entitlements": [], "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
         if message is not None:
@@ -788,7 +832,7 @@ class FakeDiscord:
         return _json({"message": "404: Not Found", "code": 0}, 404)
 
     def _channel_known(self, cid: int) -> bool:
-        return cid in (self.general_id, self.other_id, self.thread_id, self.dm_id)
+        return cid in self._channels or cid == self.dm_id
 
     def _sync(self, scope: int | None, cmds: list[dict]) -> web.Response:
         out = []
@@ -819,7 +863,7 @@ class FakeDiscord:
 
     def _new_message(self, channel_id: int, body: dict, *, interaction: dict | None = None, flags: int = 0) -> dict:
         msg = {
-            "id": str(self.snowflake()), "channel_id": str(channel_id), "guild_id": str(self.guild_id),
+            "id": str(self.snowflake()), "channel_id": str(channel_id), "guild_id": str(self.guild_of(channel_id)),
             "author": self.bot.user(), "content": body.get("content") or "", "timestamp": _iso(),
             "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
             "attachments": [], "embeds": body.get("embeds") or [], "components": body.get("components") or [],
@@ -829,7 +873,7 @@ class FakeDiscord:
         if ref:
             msg["type"] = 19
             msg["message_reference"] = {"type": 0, "message_id": str(ref["message_id"]), "channel_id": str(channel_id),
-                                        "guild_id": str(self.guild_id)}
+                                        "guild_id": str(self.guild_of(channel_id))}
             msg["referenced_message"] = self.messages.get(int(ref["message_id"]))
         if interaction is not None:
             msg["webhook_id"] = str(self.app_id)

@@ -38,6 +38,9 @@ def bot_config(fake, workdir: Path, **overrides):
 
     values = dict(
         token=fake.token,
+        # the bot kept to the fake guild: its (default) knowledge base serves that guild alone, so
+        # the guild's admins (ada with Manage Server, rolf with the admin role) administer it
+        allowed_guilds=[fake.guild_id],
         feedback_db=workdir / "feedback.sqlite3",
         admin_role_ids=[fake.admin_role_id],
         auto_answer_channels=[fake.other_id],

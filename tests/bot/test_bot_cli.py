@@ -44,6 +44,19 @@ def test_run_with_malformed_token(clean_env, capsys, monkeypatch):
     assert "does not look like a Discord bot token" in line and "hello" not in line
 
 
+def test_run_with_a_bad_knowledge_base_config_stops_in_one_line(clean_env, capsys, monkeypatch):
+    """The knowledge bases are checked before anything connects: one line, nothing started."""
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    config = clean_env / "citebot.toml"
+    table = '[[knowledge_bases]]\nname = "{n}"\ncorpus = "c{n}"\nindex_dir = "i{n}"\nguilds = [5]\n'
+    config.write_text(table.format(n="a") + table.format(n="b"), encoding="utf-8")
+    assert main(["run", "--config", str(config)]) == 1
+    line = _one_line_error(capsys.readouterr().err)
+    assert line == "citebot: error: guild 5 is claimed by knowledge bases 'a' and 'b'; split it with `channels`"
+    assert main(["run", "--config", str(config), "--kb", "a"]) == 1
+    assert "serves every knowledge base" in _one_line_error(capsys.readouterr().err)
+
+
 def test_run_with_rejected_token(clean_env, capsys, monkeypatch, tmp_path):
     """Discord answers 401 at login: one line, exit 2, and the index is never opened."""
     monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
@@ -68,6 +81,32 @@ def test_doctor(clean_env, capsys, monkeypatch, engine):
     assert main(["doctor", "--corpus", str(clean_env / "missing"), "--index-dir", str(clean_env / "idx")]) == 1
     out = capsys.readouterr().out
     assert "FAIL corpus not found" in out and "FAIL DISCORD_TOKEN" in out and "warn no index" in out
+
+
+def test_doctor_checks_each_knowledge_base(clean_env, capsys, monkeypatch, engine):
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    config = clean_env / "citebot.toml"
+    config.write_text(
+        f'[[knowledge_bases]]\nname = "seeds"\ncorpus = "{engine.settings.corpus}"\n'
+        f'index_dir = "{engine.settings.index_dir}"\nguilds = [1]\n\n'
+        f'[[knowledge_bases]]\nname = "empty"\ncorpus = "{clean_env / "nothing"}"\n'
+        f'index_dir = "{clean_env / "idx"}"\nguilds = [2]\n', encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "(2 knowledge bases)" in out
+    assert f"ok   [seeds] index: {engine.settings.index_dir} — {engine.stats()['documents']} documents" in out
+    assert "FAIL [empty] corpus not found" in out and "warn [empty] no index" in out
+    assert "ok   [seeds] memory: about " in out and " MB once in use" in out
+    monkeypatch.setenv("CITEBOT_BOT_MEMORY_BUDGET_MB", "1")
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "FAIL [seeds] memory: the index needs about" in capsys.readouterr().out
+    monkeypatch.delenv("CITEBOT_BOT_MEMORY_BUDGET_MB")
+    assert main(["doctor", "--config", str(config), "--kb", "seeds"]) == 0, "one knowledge base: that one only"
+    out = capsys.readouterr().out
+    assert "empty" not in out and "ok   index:" in out
+    config.write_text('[[knowledge_bases]]\nname = "x"\ncorpus = "c"\nindex_dir = "i"\nguilds = ["abc"]\n')
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "FAIL configuration: knowledge base 'x': guilds has 'abc', not a Discord id" in capsys.readouterr().out
 
 
 def test_feedback_export(clean_env, capsys):

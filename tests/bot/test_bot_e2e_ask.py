@@ -68,8 +68,8 @@ async def test_mention_gets_cited_reply(fake, bot, engine):
     assert any(r.path == f"/channels/{fake.general_id}/typing" for r in fake.requests)
     # buttons: one per citation plus the two votes, all with custom ids
     ids = [c["custom_id"] for row in body["components"] for c in row["components"]]
-    assert ids[: len(answer.results)] == [f"citebot:src:{i}" for i in range(1, len(answer.results) + 1)]
-    assert ids[-2:] == ["citebot:vote:up", "citebot:vote:down"]
+    assert ids[: len(answer.results)] == [f"citebot:src:default:{i}" for i in range(1, len(answer.results) + 1)]
+    assert ids[-2:] == ["citebot:vote:default:up", "citebot:vote:default:down"]
 
 
 async def test_slash_ask_defers_then_follows_up(fake, bot):
@@ -233,11 +233,18 @@ async def test_plain_messages_are_ignored(fake, bot):
     assert not [r for r in fake.requests if str((r.body().get("message_reference") or {}).get("message_id")) == quiet["id"]]
 
 
-async def test_direct_message_is_answered(fake, bot):
-    """In a DM every message is a question (no mention needed)."""
-    msg = await fake.send_dm(QUESTION)
-    r = await fake.wait_reply(msg)
-    assert r.path == f"/channels/{fake.dm_id}/messages" and "**[1]**" in r.body()["embeds"][0]["description"]
+async def test_direct_message_is_answered(fake, engine, tmp_path):
+    """In a DM every message is a question (no mention needed), answered from the default knowledge
+    base when the bot is not kept to some guilds."""
+    from harness import bot_config, start_bot, stop_bot
+
+    b = await start_bot(bot_config(fake, tmp_path, allowed_guilds=[]), engine)
+    try:
+        msg = await fake.send_dm(QUESTION)
+        r = await fake.wait_reply(msg)
+        assert r.path == f"/channels/{fake.dm_id}/messages" and "**[1]**" in r.body()["embeds"][0]["description"]
+    finally:
+        await stop_bot(b)
 
 
 async def test_allowed_channels_are_enforced(fake, engine, tmp_path):
@@ -309,3 +316,16 @@ async def test_citation_numbers_match_the_passages_and_name_the_file(fake, bot, 
     assert desc.index("**[3]**") < desc.index("another document") < desc.index("↳ also in [4]")
     labels = [c["label"] for row in r.body()["components"] for c in row["components"] if c.get("label")]
     assert labels == ["[1] Title alpha", "[2] Title alpha", "[3] Title beta", "[4] Title gamma"]
+
+
+async def test_citations_are_numbered_once_per_reply(fake, bot, monkeypatch):
+    """One numbered answer per reply: the embed, the buttons and the stored record use the same
+    numbering, computed once (it used to be computed three times)."""
+    from bot import render
+
+    calls = []
+    real = render.number_citations
+    monkeypatch.setattr(render, "number_citations", lambda results: calls.append(1) or real(results))
+    msg = await fake.mention(QUESTION)
+    r = await fake.wait_reply(msg)
+    assert r.body()["embeds"] and len(calls) == 1

@@ -22,7 +22,7 @@ async def _answer(fake, question=QUESTION):
 async def test_source_button_shows_context_ephemerally(fake, bot, engine):
     answer = await _answer(fake)
     expected = engine.ask(QUESTION).results[0]
-    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    inter = await fake.click(answer, "citebot:src:default:1", user=fake.bob)
     cb = await fake.wait_interaction(inter, kind="callback")
     assert cb.json["type"] == 5 and cb.json["data"]["flags"] & 64, "deferred, ephemeral"
     follow = await fake.wait_interaction(inter, kind="followup")
@@ -188,7 +188,7 @@ async def test_feedback_stored_and_works_after_restart(fake, config, engine, tmp
     b = await start_bot(config, engine)
     try:
         answer = await _answer(fake)
-        inter = await fake.click(answer, "citebot:vote:up", user=fake.bob)
+        inter = await fake.click(answer, "citebot:vote:default:up", user=fake.bob)
         cb = await fake.wait_interaction(inter, kind="callback")
         assert cb.json["type"] == 4 and cb.json["data"]["flags"] & 64 and "👍" in cb.json["data"]["content"]
     finally:
@@ -197,10 +197,10 @@ async def test_feedback_stored_and_works_after_restart(fake, config, engine, tmp
     # a new process: nothing in memory, only the persistent view registered in setup_hook
     b2 = await start_bot(config, engine)
     try:
-        inter = await fake.click(answer, "citebot:vote:down", user=fake.bob)
+        inter = await fake.click(answer, "citebot:vote:default:down", user=fake.bob)
         cb = await fake.wait_interaction(inter, kind="callback")
         assert "👎" in cb.json["data"]["content"]
-        inter = await fake.click(answer, "citebot:src:2", user=fake.alice)
+        inter = await fake.click(answer, "citebot:src:default:2", user=fake.alice)
         follow = await fake.wait_interaction(inter, kind="followup")
         assert follow.body()["embeds"][0]["title"].startswith("[2] ")
     finally:
@@ -224,13 +224,13 @@ async def test_buttons_on_unknown_answer(fake, bot):
         "id": str(fake.snowflake()), "channel_id": str(fake.general_id), "author": fake.bot.user(), "content": "",
         "timestamp": "2025-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
         "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
-        "components": [{"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "citebot:src:1", "label": "[1]"},
-                                                  {"type": 2, "style": 2, "custom_id": "citebot:vote:up"}]}],
+        "components": [{"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "citebot:src:default:1", "label": "[1]"},
+                                                  {"type": 2, "style": 2, "custom_id": "citebot:vote:default:up"}]}],
     }
-    inter = await fake.click(fake_msg, "citebot:src:1")
+    inter = await fake.click(fake_msg, "citebot:src:default:1")
     follow = await fake.wait_interaction(inter, kind="followup")
     assert "no longer have the sources" in follow.body()["content"]
-    inter = await fake.click(fake_msg, "citebot:vote:up")
+    inter = await fake.click(fake_msg, "citebot:vote:default:up")
     cb = await fake.wait_interaction(inter, kind="callback")
     assert "can't store the vote" in cb.json["data"]["content"]
 
@@ -244,7 +244,7 @@ async def test_source_button_error_is_reported_not_left_thinking(fake, bot, engi
         raise RuntimeError("index file vanished")
 
     monkeypatch.setattr(engine, "source", broken)
-    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    inter = await fake.click(answer, "citebot:src:default:1", user=fake.bob)
     follow = await fake.wait_interaction(inter, kind="followup", timeout=5)
     body = follow.body()
     assert "Something went wrong" in body["content"] and body["flags"] & 64
@@ -257,7 +257,7 @@ async def test_source_button_warns_when_the_document_changed_since_the_answer(fa
     from dataclasses import replace
 
     answer = await _answer(fake)
-    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    inter = await fake.click(answer, "citebot:src:default:1", user=fake.bob)
     follow = await fake.wait_interaction(inter, kind="followup")
     assert not follow.body().get("content"), "an unchanged source carries no warning"
 
@@ -270,7 +270,7 @@ async def test_source_button_warns_when_the_document_changed_since_the_answer(fa
         return replace(view, paragraphs=paras)
 
     monkeypatch.setattr(engine, "source", edited)
-    inter = await fake.click(answer, "citebot:src:1", user=fake.bob)
+    inter = await fake.click(answer, "citebot:src:default:1", user=fake.bob)
     follow = await fake.wait_interaction(inter, kind="followup")
     body = follow.body()
     assert "changed since the answer" in body["content"] and body["flags"] & 64
@@ -307,14 +307,14 @@ async def test_also_in_source_opens_with_its_number_after_a_restart(fake, config
         assert "↳ also in [2]" in answer["embeds"][0]["description"]
         ids = [c.get("custom_id") for row in answer["components"] for c in row["components"]]
         labels = [c.get("label") for row in answer["components"] for c in row["components"]]
-        assert ids[:3] == ["citebot:src:1", "citebot:src:2", "citebot:vote:up"]
+        assert ids[:3] == ["citebot:src:default:1", "citebot:src:default:2", "citebot:vote:default:up"]
         assert labels[1] == button_label(2, dup["title"])
     finally:
         await stop_bot(b)
 
     b2 = await start_bot(config, engine)  # nothing in memory: the persistent view and the store
     try:
-        inter = await fake.click(answer, "citebot:src:2", user=fake.bob)
+        inter = await fake.click(answer, "citebot:src:default:2", user=fake.bob)
         follow = await fake.wait_interaction(inter, kind="followup")
         body = follow.body()
         assert body["flags"] & 64 and not body.get("content"), "no 'document changed' warning"

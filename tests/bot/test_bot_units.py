@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,31 @@ def test_config_refuses_token_in_file_and_unknown_keys(tmp_path, monkeypatch):
     f.write_text('[bot]\nallowed_guilds = ["abc"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="allowed_guilds"):
         BotConfig.load(f)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"sync_commands": "maybe"}, "sync_commands: cannot use 'maybe' as bool"),
+    ({"cooldown_rate": 1.9}, "cooldown_rate: cannot use 1.9 as int"),
+    ({"cooldown_rate": True}, "cooldown_rate: cannot use True as int"),
+    ({"documents_per_page": "7.5"}, "documents_per_page: cannot use '7.5'"),
+    ({"admin_user_ids": [True]}, "admin_user_ids: cannot use True as int"),
+    ({"allowed_guilds": "1,x"}, "allowed_guilds: cannot use 'x' as int"),
+    ({"upload_types": [5]}, "upload_types: cannot use [5]"),
+    ({"feedback_db": 3}, "feedback_db: cannot use 3 as path"),
+    ({"memory_budget_mb": -1}, "memory_budget_mb must not be negative"),
+])
+def test_bot_settings_are_as_strict_as_retrieval_settings(values, message):
+    """One coercer for both packages: what Settings refuses, BotConfig refuses too (one line)."""
+    with pytest.raises(ConfigError) as e:
+        BotConfig.from_mapping(values)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bot_settings_from_the_environment_still_parse():
+    cfg = BotConfig.from_mapping({"sync_commands": "off", "cooldown_rate": "4", "cooldown_per": 2,
+                                  "allowed_guilds": "1, 2", "upload_types": "txt,.MD", "memory_budget_mb": "512"})
+    assert (cfg.sync_commands, cfg.cooldown_rate, cfg.cooldown_per) == (False, 4, 2.0)
+    assert cfg.allowed_guilds == [1, 2] and cfg.upload_types == [".txt", ".md"] and cfg.memory_budget_mb == 512.0
 
 
 def test_config_send_retries():
@@ -141,6 +167,37 @@ def test_feedback_store_keeps_also_in_sources_and_reads_old_databases(tmp_path):
     rec = s.get_answer(2)
     assert rec.also_in == also and rec.source(3) == also[0] and rec.source(1) == results[0]
     assert s.get_answer(1).also_in == [] and s.vote(1, 42, 1)
+    s.close()
+
+
+def test_feedback_store_adds_the_kb_column_to_an_older_database(tmp_path):
+    """A database from before knowledge bases (no kb column in answers or feedback) is upgraded when
+    opened; its rows belong to the default knowledge base; counts and votes are per knowledge base."""
+    db = tmp_path / "fb.sqlite3"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE answers (message_id INTEGER PRIMARY KEY, channel_id INTEGER, guild_id INTEGER,"
+        " question TEXT NOT NULL, answered INTEGER NOT NULL, results TEXT NOT NULL, index_version TEXT,"
+        " created REAL NOT NULL, also_in TEXT);"
+        "CREATE TABLE feedback (message_id INTEGER NOT NULL, user_hash TEXT NOT NULL, vote INTEGER NOT NULL,"
+        " question TEXT NOT NULL, results TEXT NOT NULL, index_version TEXT, created REAL NOT NULL,"
+        " PRIMARY KEY (message_id, user_hash));"
+        "INSERT INTO answers VALUES (1, 5, 6, 'old?', 1, '[]', 'v0', 0, NULL);"
+        "INSERT INTO feedback VALUES (1, 'h', 1, 'old?', '[]', 'v0', 0);"
+    )
+    old.close()
+    ro = FeedbackStore.open_readonly(db)  # export of a database not yet upgraded
+    assert [v["kb"] for v in ro.votes()] == ["default"]
+    ro.close()
+    s = FeedbackStore(db)
+    assert s.get_answer(1).kb == "default"
+    s.record_answer(2, channel_id=7, guild_id=8, question="new?", answered=True, results=[], index_version="v1", kb="alpha")
+    assert s.vote(2, 42, -1) and s.get_answer(2).kb == "alpha"
+    assert s.count_answers() == 2 and s.count_answers("alpha") == 1 and s.count_answers("default") == 1
+    assert s.tally("alpha") == {"up": 0, "down": 1} and s.tally("default") == {"up": 1, "down": 0}
+    assert s.answered_in(7, "alpha") and not s.answered_in(7, "default") and s.answered_in(5, "default")
+    assert [v["kb"] for v in s.votes()] == ["default", "alpha"]
     s.close()
 
 

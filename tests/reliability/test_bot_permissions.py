@@ -123,7 +123,7 @@ def _case_params():
 @pytest.mark.parametrize("case,served", _case_params())
 async def test_admin_commands_refused(fake, run_bot, admin_engine, case, served):
     # bob is a configured admin *user id*; "one-guild" serves only the fake guild, "any-guild" every guild
-    extra = {"allowed_guilds": [fake.guild_id]} if served == "one-guild" else {}
+    extra = {"allowed_guilds": [fake.guild_id] if served == "one-guild" else []}
     bot = await run_bot(admin_engine, admin_user_ids=[fake.bob.id], **extra)
     before = snapshot(admin_engine)
     corpus = Path(admin_engine.settings.corpus)

@@ -182,7 +182,7 @@ def test_run_verbose_never_logs_interaction_tokens(clean_env, monkeypatch, all_l
         class OneQuestion(real):
             """The bot `citebot run` starts, over the test engine, asked one /ask then closed."""
 
-            def __init__(self, cfg, settings):
+            def __init__(self, cfg, registry=None):
                 super().__init__(cfg, engine=hostile_engine)
 
             async def on_ready(self):
