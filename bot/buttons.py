@@ -5,7 +5,8 @@ registered once with ``Bot.add_dynamic_items``: the knowledge base and the numbe
 the ``custom_id`` (``citebot:src:<kb>:<n>``, ``citebot:vote:<kb>:up``), the answer itself is found
 by the message id in the feedback store, so they work after a restart without any view in memory.
 Ids without a knowledge base (answers posted before there were several) belong to the one the
-stored answer names. A click is served only where that knowledge base still answers.
+stored answer names. A click is served only where that knowledge base still answers, and a source
+from a Discord channel only to a member who can read that channel now (:mod:`bot.visibility`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ STALE_SOURCE = (
 )
 GONE = "I no longer have the sources for this answer."
 ELSEWHERE = "This answer comes from a knowledge base that is not served here."
+UNREADABLE = "That source is from a channel you can't read."
 
 
 def source_id(kb: str, number: int) -> str:
@@ -66,6 +68,9 @@ async def show_citation(interaction: discord.Interaction, kb_name: str | None, n
     r = record.source(number) if record is not None and refusal is None else None
     if r is None:
         await interaction.followup.send(refusal or GONE, ephemeral=True, allowed_mentions=NONE)
+        return
+    if not await bot.visibility(interaction.guild, interaction.user).allows(r.get("citation") or {}, r.get("doc_id")):
+        await interaction.followup.send(UNREADABLE, ephemeral=True, allowed_mentions=NONE)
         return
     try:
         view = await bot.in_kb(record.kb, lambda e: e.source(r["doc_id"], r["paragraph"], 1))

@@ -26,6 +26,7 @@ from .config import BotConfig
 from .feedback import FeedbackStore
 from .render import render_text
 from .views import ExpiredControls
+from .visibility import Visibility
 
 if TYPE_CHECKING:
     from retrieval.engine import Engine
@@ -39,6 +40,7 @@ INITIAL_EXTENSIONS = (
     "bot.cogs.ask",
     "bot.cogs.sources",
     "bot.cogs.admin",
+    "bot.cogs.channels",  # after admin: it attaches `/corpus channel …` to the admin cog's /corpus group
 )
 
 
@@ -145,6 +147,45 @@ class CiteBot(commands.Bot):
         if kb is None:
             raise NotSetUp()
         return kb
+
+    def kbs_for_guild(self, guild_id: int, channel_id: int | None = None,
+                      parent_id: int | None = None) -> list[KnowledgeBase]:
+        """The knowledge bases answering somewhere in guild ``guild_id``; the one answering in
+        ``channel_id`` (a thread: with its ``parent_id``) first. Empty where the bot is not allowed."""
+        if self.config.allowed_guilds and guild_id not in self.config.allowed_guilds:
+            return []
+        reg = self.registry
+        first = reg.route(guild_id, channel_id, parent_id) if channel_id is not None else None
+        out = [first] if first is not None else []
+        for kb in reg.kbs:
+            if kb.default:
+                # the default answers where no other one claims the whole guild
+                serves = guild_id not in reg.by_guild and (not kb.guilds or guild_id in kb.guilds)
+            else:
+                serves = guild_id in kb.guilds
+            if serves and kb not in out:
+                out.append(kb)
+        return out
+
+    def corpora_for_guild(self, guild_id: int, channel_id: int | None = None,
+                          parent_id: int | None = None) -> list[Path]:
+        """The corpus folders of :meth:`kbs_for_guild` (knowledge bases whose corpus is a single
+        file are left out: history can't be stored next to it). Discord history of a channel goes
+        to the first one, whose knowledge base answers in that channel."""
+        return [Path(kb.settings.corpus) for kb in self.kbs_for_guild(guild_id, channel_id, parent_id)
+                if Path(kb.settings.corpus).is_dir()]
+
+    def visibility(self, guild: discord.Guild | None, user: discord.abc.User | None, *,
+                   reply_channel: object | None = None) -> Visibility:
+        """Who may be quoted which Discord passage (:mod:`bot.visibility`), for one asker.
+
+        Args:
+            guild: where they ask (None: a DM, where no Discord passage is shown).
+            user: the asker (a guild member).
+            reply_channel: where a public reply goes; None when only the asker sees it.
+        """
+        corpora = self.corpora_for_guild(guild.id) if guild is not None else []
+        return Visibility.for_asker(guild, user, corpora, reply_channel=reply_channel)
 
     async def in_kb(self, name: str, work: Callable[["Engine"], T]) -> T:
         """``work(engine)`` off the event loop with ``name``'s engine open (opened now if needed)."""

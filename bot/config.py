@@ -56,6 +56,8 @@ class BotConfig:
         memory_budget_mb: the most the open indexes of all knowledge bases may take together
             (estimated from their files; 0: no limit). Idle ones are closed to make room.
         kb_idle_minutes: an index nobody asked for in this long is closed (reopened on demand).
+        history_recheck: the most recent stored messages of each added Discord channel that every
+            fetch reads again, to apply edits and deletions made while the bot was offline (0: none).
     """
 
     token: str | None = field(default=None, repr=False)
@@ -78,6 +80,7 @@ class BotConfig:
     send_retry_delay: float = 3.0
     memory_budget_mb: float = 0.0
     kb_idle_minutes: float = 30.0
+    history_recheck: int = 50
 
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "BotConfig":
@@ -122,6 +125,8 @@ class BotConfig:
             raise ConfigError("send_retries and send_retry_delay must not be negative")
         if self.memory_budget_mb < 0 or self.kb_idle_minutes <= 0:
             raise ConfigError("memory_budget_mb must not be negative and kb_idle_minutes must be positive")
+        if self.history_recheck < 0:
+            raise ConfigError("history_recheck must not be negative")
         self.upload_types = [t.lower() if t.startswith(".") else "." + t.lower() for t in self.upload_types]
 
 

@@ -134,6 +134,7 @@ class Admin(commands.Cog):
         self._running.add(kb.name)  # before the first await: a second click can't slip in
         try:
             await interaction.response.send_message(render_progress(None, None, rebuild=rebuild), allowed_mentions=NONE)
+            fetched = await self._fetch_history(interaction, kb)
             loop = asyncio.get_running_loop()
             latest: list[tuple[int, int] | None] = [None]
             changed = asyncio.Event()
@@ -162,7 +163,7 @@ class Admin(commands.Cog):
                 log.exception("reindex of %s failed", kb.name)
                 text, details = REINDEX_FAILED, f"{type(e).__name__}: {e}"
             else:
-                text = render_summary(summary)
+                text = fetched + render_summary(summary)
             finally:
                 updater.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -172,6 +173,21 @@ class Admin(commands.Cog):
                 await self._failure_details(interaction, details)
         finally:
             self._running.discard(kb.name)
+
+    async def _fetch_history(self, interaction: discord.Interaction, kb: KnowledgeBase) -> str:
+        """Fetch what is new in ``kb``'s Discord channels first (bot.cogs.channels; progress on the
+        status message), so the reindex quotes them: a line for the summary, or "" when none."""
+        channels = self.bot.get_cog("Channels")
+        try:
+            reports = await channels.refresh_kb(kb, interaction) if channels is not None else []
+        except Exception:  # the reindex of what is stored goes on
+            log.exception("fetching the Discord history of %s failed", kb.name)
+            return "⚠️ Fetching new Discord messages failed (logged); what was stored before is indexed.\n"
+        if not reports:
+            return ""
+        new = sum(r.added for _, r in reports)
+        changed = sum(r.edited + r.deleted for _, r in reports)
+        return f"📥 Discord: {new:,} new message(s), {changed:,} edited or deleted, from {len(reports)} channel(s).\n"
 
     async def _edit_progress(self, interaction: discord.Interaction, latest: list, changed: asyncio.Event, rebuild: bool) -> None:
         """Edit the progress message with the newest (done, total), at most once per interval."""

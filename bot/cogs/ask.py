@@ -29,6 +29,7 @@ from ..client import BUSY
 from ..feedback import also_in_payload, results_payload
 from ..render import NumberedAnswer, Reply, render_answer, render_text
 from ..views import AnswerView
+from ..visibility import Visibility
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -40,6 +41,8 @@ T = TypeVar("T")
 INTERACTION_MARGIN = 10.0
 DISCORD_MAX_OPTION_LENGTH = 6000  # the most a string option's max_length may be
 ANSWER_FAILED = "Something went wrong while answering that; the error was logged. Please try again later."
+# results asked for beyond k, so Discord passages the asker may not read leave room for ones they may
+HIDDEN_ROOM = 5
 
 
 def transient(error: BaseException) -> bool:
@@ -91,11 +94,19 @@ class Ask(commands.Cog):
             return cooldown_message(retry)
         return None
 
-    async def compute(self, question: str, kb: KnowledgeBase) -> tuple[Reply, AnswerView | None, NumberedAnswer | None]:
-        """Ask ``kb``'s engine off the event loop and render the reply (or a one-line error)."""
+    async def compute(self, question: str, kb: KnowledgeBase,
+                      visibility: Visibility) -> tuple[Reply, AnswerView | None, NumberedAnswer | None]:
+        """Ask ``kb``'s engine off the event loop and render the reply (or a one-line error).
+
+        Args:
+            visibility: what the asker (and, for a public reply, its readers) may be quoted: Discord
+                passages from channels they can't read are dropped before numbering.
+        """
         q = question.strip()
+        k = kb.settings.k
         try:
-            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q))
+            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=k + HIDDEN_ROOM))
+            answer = await visibility.filter_answer(answer, abstain_threshold=kb.settings.abstain_threshold, keep=k)
         except QuestionError as e:
             return render_text(str(e)), None, None
         except MemoryBudgetExceeded as e:
@@ -108,7 +119,8 @@ class Ask(commands.Cog):
             # a mention has no command error handler: without this the asker would get no reply at all
             log.exception("error while answering a question")
             return render_text(ANSWER_FAILED), None, None
-        numbered = NumberedAnswer.of(answer)  # once: the reply, its buttons and the stored record agree
+        # once, from the filtered answer: the reply, its buttons and the stored record agree
+        numbered = NumberedAnswer.of(answer)
         # the buttons: the results, then their "also in" sources while there is room
         return render_answer(numbered), AnswerView(kb.name, numbered.buttons(), votes=True), numbered
 
@@ -186,7 +198,10 @@ class Ask(commands.Cog):
             return
         # Discord wants a response within 3 s; the engine may take longer under load
         await interaction.response.defer(thinking=True, ephemeral=private)
-        reply, view, answer = await self.compute(question, kb)
+        # a public answer is read by the whole channel: only what they all may see
+        seen = self.bot.visibility(interaction.guild, interaction.user,
+                                   reply_channel=None if private else interaction.channel)
+        reply, view, answer = await self.compute(question, kb, seen)
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view
@@ -286,7 +301,8 @@ class Ask(commands.Cog):
             )
             return
         async with _typing(message.channel):
-            reply, view, answer = await self.compute(question, kb)
+            seen = self.bot.visibility(message.guild, message.author, reply_channel=message.channel)
+            reply, view, answer = await self.compute(question, kb, seen)
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view

@@ -3,8 +3,13 @@
 The channel commands are a subgroup of the Admin cog's ``/corpus`` group when that group is loaded
 (discord.py allows adding a class-based group to another cog's group at run time; this extension
 must then be loaded after ``bot.cogs.admin``). Without it they form a ``/channels`` group. Either
-way the admin check runs in :meth:`ChannelGroup.interaction_check`, in the handler path, not only
-in Discord's UI.
+way the admin check (``checks.require_admin``, as for ``/reindex``) runs in
+:meth:`ChannelGroup.interaction_check` and again per knowledge base in the handlers, not only in
+Discord's UI: a channel is added to the knowledge base answering in it, and only by an admin of
+that knowledge base (one serving this guild alone, or the bot's owners).
+
+Exports go to ``<corpus>/_discord/<guild>/<channel>.json`` in the corpus folder of that knowledge
+base; ``/reindex`` of a knowledge base first fetches what is new in its channels (:meth:`Channels.refresh_kb`).
 
 Edits and deletions seen on the gateway while the bot runs are applied to the stored exports.
 All file work for one guild's archive is serialised by a lock: an edit that arrives during a fetch
@@ -23,11 +28,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..checks import NotAdmin, interaction_is_admin
+from retrieval.kb import KnowledgeBase
+
+from ..checks import NotAdmin, interaction_is_admin, require_admin
 from ..history import FetchReport, HistoryFetcher, Progress, record_edit
-from ..history_store import GuildArchive
+from ..history_store import GuildArchive, guild_folder
 from ..render import escape, render_text
-from ..visibility import Visibility
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -89,8 +95,8 @@ class ChannelGroup(app_commands.Group):
         self.cog = cog
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if not interaction_is_admin(interaction):
-            raise NotAdmin()
+        bot: CiteBot = interaction.client  # type: ignore[assignment]
+        require_admin(interaction, bot.require_kb(interaction))  # the knowledge base of this place
         return True
 
     @app_commands.command(name="add", description="Index a text, announcement or forum channel (threads included).")
@@ -117,8 +123,8 @@ class Channels(commands.Cog):
 
     def __init__(self, bot: "CiteBot"):
         self.bot = bot
-        # most recent stored messages re-read by every fetch (edits, deletions); a [bot] setting once added
-        self.recheck = int(getattr(bot.config, "history_recheck", 50))
+        # most recent stored messages re-read by every fetch (edits, deletions)
+        self.recheck = bot.config.history_recheck
         self.resume_delay = 1.0  # seconds before resuming a fetch discord.py gave up on
         self._archives: dict[tuple[Path, int], GuildArchive] = {}
         self._locks: dict[tuple[Path, int], asyncio.Lock] = {}
@@ -141,15 +147,29 @@ class Channels(commands.Cog):
 
     # ------------------------------------------------------------------ where exports go
 
-    def corpora(self, guild_id: int, channel_id: int | None = None) -> list[Path]:
-        """The corpus folders of the knowledge bases serving this guild (or channel), first the one a
-        channel's history goes to. ``bot.corpora_for_guild(guild_id, channel_id)`` decides when the
-        bot has it (knowledge bases); otherwise the one corpus folder of the engine."""
-        resolver: Callable | None = getattr(self.bot, "corpora_for_guild", None)
-        if resolver is not None:
-            return [Path(p) for p in resolver(guild_id, channel_id)]
-        corpus = Path(self.bot.engine.settings.corpus) if self.bot.engine is not None else None
-        return [corpus] if corpus is not None and corpus.is_dir() else []
+    def corpora(self, guild_id: int, channel_id: int | None = None, parent_id: int | None = None) -> list[Path]:
+        """The corpus folders of the knowledge bases serving this guild, first the one answering in
+        ``channel_id`` (where its history goes): ``CiteBot.corpora_for_guild``."""
+        return [Path(p) for p in self.bot.corpora_for_guild(guild_id, channel_id, parent_id)]
+
+    def administered(self, interaction: discord.Interaction, channel: object | None = None) -> list[Path]:
+        """:meth:`corpora` of the knowledge bases the user may administer from here (a server admin:
+        those serving this guild alone)."""
+        kbs = self.bot.kbs_for_guild(interaction.guild_id, getattr(channel, "id", None),
+                                     getattr(channel, "parent_id", None))
+        return [Path(kb.settings.corpus) for kb in kbs
+                if interaction_is_admin(interaction, kb) and Path(kb.settings.corpus).is_dir()]
+
+    def target(self, interaction: discord.Interaction, channel: object) -> KnowledgeBase | None:
+        """The knowledge base a channel's history goes to: the one answering in that channel.
+        :class:`NotAdmin` unless the user administers it; None when none serves it."""
+        if getattr(channel, "guild", None) is not None and channel.guild.id != interaction.guild_id:
+            raise NotAdmin()  # a channel of another server (forged option)
+        kbs = self.bot.kbs_for_guild(interaction.guild_id, channel.id, getattr(channel, "parent_id", None))
+        if not kbs:
+            return None
+        require_admin(interaction, kbs[0])
+        return kbs[0]
 
     def archive(self, corpus: Path, guild_id: int) -> tuple[GuildArchive, asyncio.Lock]:
         key = (Path(corpus).resolve(), int(guild_id))
@@ -161,13 +181,6 @@ class Channels(commands.Cog):
     def fetcher(self) -> HistoryFetcher:
         return HistoryFetcher(self.bot.user.id if self.bot.user else None, recheck=self.recheck,
                               resume_delay=self.resume_delay)
-
-    def visibility(self, guild: discord.Guild | None, member: discord.abc.User | None, *,
-                   reply_channel: object | None = None) -> Visibility:
-        """Who-may-see-what for one asker in ``guild`` (see :mod:`bot.visibility`); ``reply_channel``
-        is where a public answer goes (None when only the asker sees it)."""
-        corpora = self.corpora(guild.id) if guild is not None else []
-        return Visibility.for_asker(guild, member, corpora, reply_channel=reply_channel)
 
     # ------------------------------------------------------------------ status message
 
@@ -202,13 +215,13 @@ class Channels(commands.Cog):
 
     async def add_channel(self, interaction: discord.Interaction, channel: Fetchable) -> None:
         guild = interaction.guild
-        corpora = self.corpora(guild.id, channel.id)
-        if not corpora:
+        kb = self.target(interaction, channel)
+        if kb is None or not Path(kb.settings.corpus).is_dir():
             await interaction.response.send_message(
-                "No knowledge base with a corpus folder serves this server, so history can't be stored.",
+                "No knowledge base with a corpus folder serves that channel, so its history can't be stored.",
                 ephemeral=True, allowed_mentions=NONE)
             return
-        archive, lock = self.archive(corpora[0], guild.id)
+        archive, lock = self.archive(Path(kb.settings.corpus), guild.id)
         await interaction.response.send_message(f"⏳ Reading {_name(channel)}…", allowed_mentions=NONE)
         async with lock:
             known = str(channel.id) in archive.sources
@@ -232,7 +245,7 @@ class Channels(commands.Cog):
     async def remove_channel(self, interaction: discord.Interaction, channel: Fetchable) -> None:
         guild = interaction.guild
         deleted, was_source = 0, False
-        for corpus in self.corpora(guild.id, channel.id):
+        for corpus in self.administered(interaction, channel):
             archive, lock = self.archive(corpus, guild.id)
             async with lock:
                 s, d = archive.remove(channel.id)
@@ -245,7 +258,7 @@ class Channels(commands.Cog):
     async def list_channels(self, interaction: discord.Interaction) -> None:
         guild = interaction.guild
         lines = []
-        for corpus in self.corpora(guild.id):
+        for corpus in self.administered(interaction):
             archive, _ = self.archive(corpus, guild.id)
             for cid, src in sorted(archive.sources.items()):
                 threads = archive.children(int(cid))
@@ -258,32 +271,51 @@ class Channels(commands.Cog):
 
     async def fetch_all(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message("⏳ Fetching new messages…", allowed_mentions=NONE)
-        reports = await self.refresh(interaction.guild, self._progress(interaction))
+        reports = []
+        for corpus in self.administered(interaction):
+            reports += await self.refresh_corpus(interaction.guild, corpus, self._progress(interaction))
         if not reports:
             await self._status(interaction, "No channel is indexed: add one with `/corpus channel add`.")
             return
         await self._status(interaction, "\n".join(summary_text(ch, r) for ch, r in reports))
 
-    async def refresh(self, guild: discord.Guild, progress=None) -> list[tuple[object, FetchReport]]:
-        """Fetch what is new in every source of ``guild`` (what ``/reindex`` calls before building)."""
+    async def refresh_kb(self, kb: KnowledgeBase, interaction: discord.Interaction | None = None
+                         ) -> list[tuple[object, FetchReport]]:
+        """Fetch what is new in every channel exported into ``kb``'s corpus folder, for each guild
+        there the bot is in (what ``/reindex`` does before building), showing progress on the
+        interaction's message. Failures are logged, never raised: the reindex goes on."""
+        corpus = Path(kb.settings.corpus)
+        root = corpus / "_discord"
+        if not root.is_dir():
+            return []
+        progress = self._progress(interaction) if interaction is not None else None
         out = []
-        for corpus in self.corpora(guild.id):
-            archive, lock = self.archive(corpus, guild.id)
-            async with lock:
-                for cid in list(archive.sources):
-                    channel = guild.get_channel_or_thread(int(cid))
-                    if channel is None:
-                        with contextlib.suppress(discord.HTTPException):
-                            channel = await guild.fetch_channel(int(cid))
-                    if channel is None:
-                        log.warning("source channel %s of guild %s is gone; skipped", cid, guild.id)
-                        continue
-                    try:
-                        out.append((channel, await self.fetcher().fetch_source(archive, channel, progress)))
-                    except ValueError as e:
-                        log.warning("cannot fetch #%s: %s", channel.name, e)
-                    except Exception:  # one channel's failure does not stop the others
-                        log.exception("fetching #%s failed", channel.name)
+        for folder in sorted(root.iterdir()):
+            guild = self.bot.get_guild(int(folder.name)) if folder.name.isdigit() else None
+            if guild is None or folder != guild_folder(corpus, guild.id):
+                continue  # not a guild the bot is in (left, or an uploaded export): kept as it is
+            out += await self.refresh_corpus(guild, corpus, progress)
+        return out
+
+    async def refresh_corpus(self, guild: discord.Guild, corpus: Path, progress=None) -> list[tuple[object, FetchReport]]:
+        """Fetch what is new in every source of ``guild`` stored in ``corpus``."""
+        out = []
+        archive, lock = self.archive(corpus, guild.id)
+        async with lock:
+            for cid in list(archive.sources):
+                channel = guild.get_channel_or_thread(int(cid))
+                if channel is None:
+                    with contextlib.suppress(discord.HTTPException):
+                        channel = await guild.fetch_channel(int(cid))
+                if channel is None:
+                    log.warning("source channel %s of guild %s is gone; skipped", cid, guild.id)
+                    continue
+                try:
+                    out.append((channel, await self.fetcher().fetch_source(archive, channel, progress)))
+                except ValueError as e:
+                    log.warning("cannot fetch #%s: %s", channel.name, e)
+                except Exception:  # one channel's failure does not stop the others
+                    log.exception("fetching #%s failed", channel.name)
         return out
 
     @app_commands.command(name="forget-me", description="Remove your messages from this server's knowledge base.")

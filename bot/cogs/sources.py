@@ -1,5 +1,9 @@
 """Sources: ``/source`` (with autocomplete), ``/sources`` and the "Show sources" menu, each over the
-knowledge base of the place it is used in (the citation buttons are in :mod:`bot.buttons`)."""
+knowledge base of the place it is used in (the citation buttons are in :mod:`bot.buttons`).
+
+Documents from Discord channels the user can't read now are as if they did not exist here
+(:mod:`bot.visibility`): not listed, not offered, not shown.
+"""
 
 from __future__ import annotations
 
@@ -48,8 +52,12 @@ class Sources(commands.Cog):
         """``/source document:<id> [paragraph:<n>]``."""
         kb = self.bot.require_kb(interaction)
         await interaction.response.defer(ephemeral=private, thinking=True)
+        seen = self.bot.visibility(interaction.guild, interaction.user,
+                                   reply_channel=None if private else interaction.channel)
         try:
             view = await self.bot.in_kb(kb.name, lambda e: e.source(document, paragraph, 1))
+            if not await seen.allows(view.document, view.document.get("doc_id")):
+                raise DocumentNotFound(f"no document {document!r} in the index")  # as if it did not exist
         except DocumentNotFound as e:
             # the message quotes what the user typed: escaped, and shown to them only
             text = f"{truncate(escape(str(e)), 300)} — try /sources for the list."
@@ -81,6 +89,7 @@ class Sources(commands.Cog):
         if kb is None:
             return []
         docs = await self.bot.in_kb(kb.name, lambda e: e.documents())
+        docs = await self.bot.visibility(interaction.guild, interaction.user).filter_documents(docs)
         needle = current.lower().strip()
         out = []
         for d in docs:
@@ -103,6 +112,7 @@ class Sources(commands.Cog):
         """``/sources``: a paginated, ephemeral list of this place's knowledge base's documents."""
         kb = self.bot.require_kb(interaction)
         docs = await self.bot.in_kb(kb.name, lambda e: e.documents())
+        docs = await self.bot.visibility(interaction.guild, interaction.user).filter_documents(docs)
         docs = sorted(docs, key=lambda d: str(d.get("doc_id")))
         pager = DocumentsPager(docs, interaction.user.id, per_page=self.bot.config.documents_per_page)
         sent = await interaction.response.send_message(
@@ -133,7 +143,14 @@ class Sources(commands.Cog):
                 "That answer had no sources: the corpus did not cover the question.", ephemeral=True, allowed_mentions=NONE
             )
             return
-        reply = render_answer_sources(record.question, record.results, record.also_in)
+        # the numbers stay those of the answer; what this member may not read is left out
+        results, also_in = await self.bot.visibility(interaction.guild, interaction.user).filter_stored(
+            record.results, record.also_in)
+        if not results and not also_in:
+            await interaction.response.send_message(
+                "You can't read the channels this answer's sources come from.", ephemeral=True, allowed_mentions=NONE)
+            return
+        reply = render_answer_sources(record.question, results, also_in)
         await interaction.response.send_message(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
 
 

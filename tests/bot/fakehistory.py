@@ -270,3 +270,26 @@ class FakeHistory(FakeDiscord):
             found = [d for d in found if d["thread_metadata"]["archive_timestamp"] < before]
         limit = int(query.get("limit", 50))
         return _json({"threads": found[:limit], "members": [], "has_more": len(found) > limit})
+
+
+# ---------------------------------------------------------------------- a knowledge base to fetch into
+
+NOTE = "Opening hours\n\nThe help desk answers on weekdays between nine and five.\n"
+
+
+def history_registry(folder, guild_ids: Iterable[int], *, name: str = "hist", files: dict | None = None):
+    """A registry with one knowledge base ``name`` serving ``guild_ids``: its corpus folder
+    ``folder/corpus`` (one small note, so the index builds in a moment) and its index beside it.
+    Returns ``(registry, corpus)``."""
+    from pathlib import Path
+
+    from retrieval.config import Settings
+    from retrieval.kb import KnowledgeBase, Registry
+
+    corpus = Path(folder) / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for fn, text in (files or {"note.txt": NOTE}).items():
+        (corpus / fn).write_text(text, encoding="utf-8")
+    # from_mapping, not load(): no config file or CITEBOT_* variable of the machine leaks in
+    settings = Settings.from_mapping({"corpus": corpus, "index_dir": Path(folder) / "index"})
+    return Registry([KnowledgeBase(name, settings, guilds=frozenset(guild_ids))]), corpus

@@ -21,7 +21,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from fakediscord import point_discord_at  # noqa: E402
-from fakehistory import FakeHistory  # noqa: E402
+from fakehistory import FakeHistory, history_registry  # noqa: E402
 from harness import bot_config, start_bot, stop_bot  # noqa: E402
 
 JUMP = "https://discord.com/channels/{g}/{c}/{m}"
@@ -37,20 +37,21 @@ async def hfake():
 
 
 @pytest.fixture
-def corpus(tmp_path) -> Path:
-    c = tmp_path / "kb-corpus"
-    c.mkdir()
-    return c
+def kb(hfake, tmp_path):
+    """A knowledge base serving the fake guild, with a corpus folder of its own."""
+    return history_registry(tmp_path / "kb", [hfake.guild_id])
 
 
 @pytest.fixture
-async def hbot(hfake, tmp_path, engine, corpus):
-    """The bot with the Channels cog loaded after Admin, its exports going to a test corpus folder
-    (the knowledge-base hook ``corpora_for_guild``)."""
-    b = await start_bot(bot_config(hfake, tmp_path), engine)
-    b.corpora_for_guild = lambda guild_id, channel_id=None: [corpus]
-    await b.load_extension("bot.cogs.channels")
-    await b.sync_commands()
+def corpus(kb) -> Path:
+    return kb[1]
+
+
+@pytest.fixture
+async def hbot(hfake, tmp_path, encoder, kb):
+    """The bot (the Channels cog loaded after Admin) serving that knowledge base: exports go to its
+    corpus folder."""
+    b = await start_bot(bot_config(hfake, tmp_path), None, registry=kb[0], engine_options={"encoder": encoder})
     yield b
     await stop_bot(b)
 
@@ -262,10 +263,11 @@ async def test_channel_commands_are_admin_only(hfake, hbot, corpus):
 
 
 async def test_without_the_corpus_group_the_commands_are_a_channels_group(hfake, tmp_path, engine):
-    """Loaded without the Admin cog's /corpus group, the channel commands form /channels; with no
-    knowledge-base hook, history goes to the engine's corpus folder."""
+    """Loaded without the Admin cog's /corpus group, the channel commands form /channels; with the
+    one (default) knowledge base, history goes to the engine's corpus folder."""
     b = await start_bot(bot_config(hfake, tmp_path), engine)
     try:
+        await b.unload_extension("bot.cogs.channels")
         await b.unload_extension("bot.cogs.admin")
         await b.load_extension("bot.cogs.channels")
         await b.sync_commands()
