@@ -63,6 +63,9 @@ def test_config_refuses_token_in_file_and_unknown_keys(tmp_path, monkeypatch):
     ({"upload_types": [5]}, "upload_types: cannot use [5]"),
     ({"feedback_db": 3}, "feedback_db: cannot use 3 as path"),
     ({"memory_budget_mb": -1}, "memory_budget_mb must not be negative"),
+    ({"history_recheck": -1}, "history_recheck must not be negative"),
+    ({"history_recheck": "2.5"}, "history_recheck: cannot use '2.5'"),
+    ({"history_recheck": True}, "history_recheck: cannot use True"),
 ])
 def test_bot_settings_are_as_strict_as_retrieval_settings(values, message):
     """One coercer for both packages: what Settings refuses, BotConfig refuses too (one line)."""
@@ -76,6 +79,7 @@ def test_bot_settings_from_the_environment_still_parse():
                                   "allowed_guilds": "1, 2", "upload_types": "txt,.MD", "memory_budget_mb": "512"})
     assert (cfg.sync_commands, cfg.cooldown_rate, cfg.cooldown_per) == (False, 4, 2.0)
     assert cfg.allowed_guilds == [1, 2] and cfg.upload_types == [".txt", ".md"] and cfg.memory_budget_mb == 512.0
+    assert BotConfig().history_recheck == 50 and BotConfig.from_mapping({"history_recheck": "0"}).history_recheck == 0
 
 
 def test_config_send_retries():
