@@ -71,8 +71,11 @@ async def add(fake, channel_id: int, user=None) -> str:
 
 
 async def reindex(fake) -> str:
+    """``/reindex``: its final text, after the fetch's progress edits (checked to be there)."""
     inter = await fake.slash("reindex", user=fake.ada)
     r = await fake.wait_interaction(inter, lambda r: "Reindex finished" in _content(r), kind="edit", timeout=60)
+    edits = [_content(e) for e in fake.for_interaction(inter) if e.method == "PATCH"]
+    assert any(e.startswith("⏳ Reading #") for e in edits), edits
     return _content(r)
 
 
