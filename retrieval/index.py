@@ -521,6 +521,8 @@ class Builder:
                 if isinstance(doc, Skipped):
                     summary.skipped.append(doc)
                     continue
+                if doc.encoding:  # the summary names files read by a guessed encoding
+                    summary.encodings[f.rel] = doc.encoding
                 old = old_docs.get(doc.doc_id)
                 status = "added" if old is None else ("unchanged" if old["content_hash"] == doc.content_hash
                                                        else "changed")

@@ -232,6 +232,7 @@ class IndexSummary:
         embedded: passages whose vectors were computed (the rest were reused).
         seconds: wall time of the build.
         version: id of the new index version.
+        encodings: files that were not UTF-8, with the encoding they were read as (a guess).
     """
 
     added: list[str] = field(default_factory=list)
@@ -243,6 +244,7 @@ class IndexSummary:
     embedded: int = 0
     seconds: float = 0.0
     version: str = ""
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> encoding guessed (not UTF-8)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -255,4 +257,5 @@ class IndexSummary:
             f" in {self.seconds:.1f}s",
         ]
         out += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        out += [f"read as {enc} (not UTF-8, guessed): {path}" for path, enc in sorted(self.encodings.items())]
         return out

@@ -309,9 +309,12 @@ def test_fixture_corpus_end_to_end(make_engine, tmp_path):
 
     corpus = tmp_path / "corpus"
     shutil.copytree(FIXTURES, corpus)
+    (corpus / "latin.txt").write_bytes(("Les élèves étaient très contents de leur journée à Genève. " * 5).encode("cp1252"))
     eng = make_engine(corpus)
     summary = eng.reindex()
     assert {s.path for s in summary.skipped} == {"scan.pdf", "locked.pdf"}
+    assert list(summary.encodings) == ["latin.txt"]
+    assert any(line.startswith("read as ") and line.endswith("latin.txt") for line in summary.lines())
     a = eng.ask("How much storage does the Business plan include?")
     top = a.results[0]
     assert "Business" in top.text and "1 TB" in top.text, "the row keeps its header labels"
