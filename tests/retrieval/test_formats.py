@@ -327,3 +327,14 @@ def test_fixture_corpus_end_to_end(make_engine, tmp_path):
     assert view.document["doc_id"] == "manual" and next(p for p in view.paragraphs if p.number == 3).page == 2
     with pytest.raises(DocumentNotFound, match="did you mean 'manual'"):
         eng.source("manul")
+
+
+def test_upload_accepts_every_corpus_type_by_default():
+    from bot.cogs.admin import safe_upload_name
+    from bot.config import BotConfig
+
+    types = BotConfig().upload_types
+    assert set(documents.SUFFIXES) <= set(types)
+    for name in ("manual.pdf", "plans.docx", "move.odt", "backups.rst", "help-channel.json", "guide.md"):
+        assert safe_upload_name(name, types) == (None, name)
+    assert safe_upload_name("tool.exe", types)[1] is None
