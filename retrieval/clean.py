@@ -274,13 +274,14 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     term: str | None = None  # a definition-list term waiting for its definition
     group_of: dict[int, int | None] = {}  # paragraph index -> the list it holds
     fresh = True  # no paragraph since the last heading: a list cannot join the one before
+    in_def = False  # inside a definition whose first paragraph carries its term
     found_title = title
     guessed: set[str] = set()  # headings inferred from shape alone
     for i, unit in enumerate(_expand(units)):
         kind = unit.kind
         if kind == "end":
             stack = [x for x in stack if x[0] < unit.level]
-            term, fresh = None, True
+            term, fresh, in_def = None, True, False
             continue
         s = unit.text.strip("\n").rstrip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
         if not s:
@@ -305,7 +306,7 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                 found_title = found_title or s  # the page's own title heading is no section
                 continue
             stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
-            term, fresh = (s if kind == "term" else None), True
+            term, fresh, in_def = (s if kind == "term" else None), True, False
             continue
         if kind == "heading":
             if unit.kind == "auto" and not (at_top and found_title is None):
@@ -319,11 +320,15 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             heading = pending_heading
             pending_heading = None
         path = [h for _, h in stack] if stack else ([heading] if heading else [])
+        last = len(paragraphs) - 1
         if term is not None:  # the term opens its definition: "--all: Stash all files…"
             sep = "\n" if kind in ("code", "item") else " "
             s = term + ("" if term.endswith((":", ".")) else ":") + sep + s
-            term = None
-        last = len(paragraphs) - 1
+            term, in_def = None, True
+        elif in_def and kind == "para" and not fresh and group_of.get(last) is None \
+                and len(paragraphs[last].text) + len(s) < _LIST_CHARS:
+            paragraphs[last].text += "\n" + s  # a short definition stays whole: "gc.auto: …\nThe default is 6700."
+            continue
         if kind == "item" and not fresh and paragraphs and len(paragraphs[last].text) + len(s) < _LIST_CHARS and (
                 group_of.get(last) == unit.group or
                 (group_of.get(last) is None and paragraphs[last].text.endswith(":"))):

@@ -204,6 +204,8 @@ def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
     gap = ln.bottom - prev.bottom
     if gap <= 0 or gap > step * (1.35 if block.kind != "heading" else 1.8):
         return False
+    if abs(ln.size - prev.size) > 1:  # a footnote or caption in another size is not the same paragraph
+        return False
     if block.kind == "code" or block.kind == "heading":
         return True
     if abs(ln.x0 - prev.x0) > 2:

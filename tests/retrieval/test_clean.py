@@ -139,8 +139,7 @@ def test_structured_units_give_heading_paths_and_terms():
     c = clean_units(units)
     assert c.title == "Guide"
     assert [(p.text, p.heading_path) for p in c.paragraphs] == [
-        ("--all: Stash everything.", ["Options", "--all"]),
-        ("Also ignored files.", ["Options", "--all"]),
+        ("--all: Stash everything.\nAlso ignored files.", ["Options", "--all"]),  # a short definition is whole
         ("After the list.", ["Options"]),
         ("Small.", ["Options", "Limits"]),
     ]

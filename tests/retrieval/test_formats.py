@@ -298,3 +298,43 @@ def test_bot_citation_line_names_the_place():
     assert "OPTIONS › -u, --include-untracked · p. 3" in line.replace("\\", "")
     plain = citation_line(NumberedCitation(2, Citation(2, "a", "A", None, None, None, 5, "a.txt")))
     assert "¶ 5" in plain
+
+
+# -- through the index (the one small build of this file) ------------------------------------------
+
+def test_fixture_corpus_end_to_end(make_engine, tmp_path):
+    import shutil
+
+    from retrieval.errors import DocumentNotFound
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(FIXTURES, corpus)
+    (corpus / "latin.txt").write_bytes(("Les élèves étaient très contents de leur journée à Genève. " * 5).encode("cp1252"))
+    eng = make_engine(corpus)
+    summary = eng.reindex()
+    assert {s.path for s in summary.skipped} == {"scan.pdf", "locked.pdf"}
+    assert list(summary.encodings) == ["latin.txt"]
+    assert any(line.startswith("read as ") and line.endswith("latin.txt") for line in summary.lines())
+    a = eng.ask("How much storage does the Business plan include?")
+    top = a.results[0]
+    assert "Business" in top.text and "1 TB" in top.text, "the row keeps its header labels"
+    a = eng.ask("How often should the TLS certificate be rotated?")
+    hit = next(r for r in a.results if r.doc_id == "manual")
+    d = hit.to_dict()
+    assert d["page"] == 2 and d["heading_path"] == ["Maintenance"]
+    assert hit.citation.label().endswith("Maintenance · p. 2")
+    view = eng.source("manual.pdf", 3)  # the file name works as the id
+    assert view.document["doc_id"] == "manual" and next(p for p in view.paragraphs if p.number == 3).page == 2
+    with pytest.raises(DocumentNotFound, match="did you mean 'manual'"):
+        eng.source("manul")
+
+
+def test_upload_accepts_every_corpus_type_by_default():
+    from bot.cogs.admin import safe_upload_name
+    from bot.config import BotConfig
+
+    types = BotConfig().upload_types
+    assert set(documents.SUFFIXES) <= set(types)
+    for name in ("manual.pdf", "plans.docx", "move.odt", "backups.rst", "help-channel.json", "guide.md"):
+        assert safe_upload_name(name, types) == (None, name)
+    assert safe_upload_name("tool.exe", types)[1] is None
