@@ -18,6 +18,7 @@ from retrieval import cli as rcli
 from retrieval.errors import CitebotError
 
 EXIT_BAD_TOKEN = 2
+EXIT_UNREACHABLE = 3  # Discord could not be reached or would not start a session
 
 
 def _location_args(p: argparse.ArgumentParser) -> None:
@@ -94,9 +95,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = rcli.settings_from(args)
     configure_logging(verbose=args.verbose, debug_discord=getattr(args, "debug_discord", False))
 
+    import aiohttp
     import discord
 
     from .client import CiteBot
+
+    discord.VoiceClient.warn_nacl = False  # citebot has no voice: PyNaCl's absence is not news
 
     async def runner() -> None:
         import signal
@@ -121,9 +125,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_TOKEN
+    except (aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound) as e:
+        # DNS, refused connection, TLS, proxy: one line instead of aiohttp's traceback
+        print(f"citebot: error: cannot reach Discord at {discord.http.Route.BASE} ({_reason(e)}); "
+              "check the network connection and try again", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except discord.HTTPException as e:  # Discord answered, but with an error (5xx, rate limit, …)
+        print(f"citebot: error: Discord refused to start the session (HTTP {e.status}: {e.text or 'no details'})",
+              file=sys.stderr)
+        return EXIT_UNREACHABLE
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _reason(e: BaseException) -> str:
+    """A short cause: the exception's first line, or its type when it has no message."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return text[:200] or type(e).__name__
 
 
 # ---------------------------------------------------------------------- doctor
@@ -159,7 +178,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     elif corpus.is_file():
         report("ok", f"corpus: {corpus} (single file)")
     else:
-        report("FAIL", f"corpus not found: {corpus}")
+        report("FAIL", f"corpus not found: {corpus} (set it with --corpus, CITEBOT_CORPUS or `corpus` in citebot.toml)")
 
     try:
         from retrieval.errors import IndexMissing
@@ -170,6 +189,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         m = index.manifest
         report("ok", f"index: {settings.index_dir} — {m.get('documents')} documents, {m.get('passages')} passages, "
                      f"built {m.get('created')}, version {index.version}")
+        problem = rcli.check_index_corpus(args, settings, m)
+        if problem:  # answers would come from another corpus than the one configured
+            report("FAIL", f"index: {problem}")
     except IndexMissing:
         report("warn", f"no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
     except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
