@@ -11,18 +11,8 @@ import socket
 import pytest
 
 from bot.cli import EXIT_UNREACHABLE, main
-
-WELL_FORMED = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.wrong-token-wrong-token-wrong-token"
-
-
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.delenv("CITEBOT_CONFIG", raising=False)
-    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED)
-    return tmp_path
+from test_bot_cli import WELL_FORMED_BUT_WRONG as WELL_FORMED
+from test_bot_cli import clean_env  # noqa: F401  (the fixture: no config file or CITEBOT_* leaks in)
 
 
 @pytest.fixture
@@ -38,7 +28,8 @@ def refused_base(monkeypatch):
     return base
 
 
-def test_run_with_discord_unreachable_is_one_line(clean_env, refused_base, capsys, caplog):
+def test_run_with_discord_unreachable_is_one_line(clean_env, refused_base, capsys, caplog, monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED)
     caplog.set_level(logging.WARNING)
     code = main(["run", "--corpus", str(clean_env / "corpus"), "--index-dir", str(clean_env / "index")])
     err = capsys.readouterr().err

@@ -54,8 +54,12 @@ def test_ask_many_embeds_once_and_keeps_errors_in_place(seeds_engine, monkeypatc
     assert [a.question for a in (out[0], out[2])] == [qs[0], qs[2]]
 
 
-def test_questions_are_answered_while_a_reindex_runs(make_engine, seeds_copy):
-    eng = make_engine(seeds_copy)
+def test_questions_are_answered_while_a_reindex_runs(make_engine, seeds_copy, tmp_path):
+    small = tmp_path / "small"  # two documents cut from seeds/: the build is the point, not its size
+    small.mkdir()
+    for src in sorted(seeds_copy.glob("*.txt"))[:2]:
+        (small / src.name).write_text("\n\n".join(src.read_text().split("\n\n")[:4]) + "\n")
+    eng = make_engine(small)
     old = eng.index.version
     started, release = threading.Event(), threading.Event()
 
