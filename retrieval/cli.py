@@ -209,12 +209,13 @@ def cmd_index(args) -> int:
     except IndexCorrupt as e:  # the build replaces it; nothing can be reused
         reason = str(e).split("; rebuild it")[0]  # the hint to rebuild is what happens now
         print(f"citebot: {reason} — building a fresh index", file=sys.stderr)
+    replaced = None  # the other corpus an index given with --index-dir was built from
     if eng.index is not None and check_index_corpus(args, s, eng.index.manifest):
-        # asked for explicitly (--corpus and --index-dir): say what is replaced
-        print(f"citebot: replacing the index of {eng.index.manifest['corpus']} in {s.index_dir} "
-              f"with one of {s.corpus}", file=sys.stderr)
+        replaced = eng.index.manifest["corpus"]
     summary = eng.reindex(rebuild=args.rebuild, progress=_progress_bar("indexing"))
     print(summary_text(summary))
+    if replaced:  # asked for explicitly (--corpus and --index-dir): say what it held before
+        print(f"this index held {replaced} before; it now holds {s.corpus}")
     print(f"index directory: {s.index_dir}")
     return 0
 

@@ -1,7 +1,6 @@
 """Fixtures for the reliability tests (retrieval side: nothing here imports discord).
 
-The encoder comes from ``tests/conftest.py`` (one per session; bf16 weights where the CPU has bf16
-units: a one-question encode is as fast as fp32's, 0.74 s against 1.20 s for 60 questions, measured). The hostile corpus engine is built
+The encoder is fp32 (see :func:`encoder`), one per session. The hostile corpus engine is built
 once per session over a temporary folder; tests that reindex or damage an index build their own.
 """
 
@@ -21,6 +20,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from hostile import write_hostile_corpus  # noqa: E402  (tests/tools, on sys.path via tests/conftest.py)
 
 SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """fp32 for these tests: they compare answers given alone with answers given while other
+    questions share the batch (and with fp32 ``citebot index`` processes in the kill trials); in bf16
+    the batch's make-up moves scores by ~2e-4. A second model object costs well under a second
+    once torch is loaded; ``Encoder.shared`` hands the same one to every test asking for fp32."""
+    from retrieval.embeddings import Encoder
+
+    return Encoder.shared("bundled", "fp32", 64)
 
 
 @pytest.fixture(scope="session")

@@ -224,6 +224,7 @@ def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+@pytest.mark.heavy  # a real tmpfs and up to five builds
 def test_real_full_disk(encoder, pristine, small_disk, tmp_path):
     """ENOSPC from the real writers (SQLite, FAISS, numpy, bm25s, the manifest) at several fill levels."""
     mnt, resize = small_disk

@@ -20,13 +20,10 @@ pytestmark = pytest.mark.heavy
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
-    from retrieval.embeddings import Encoder
-
-    # the subprocesses run with CITEBOT_PRECISION=fp32; the checker must embed questions the same way
-    # (a second model object in this process costs well under a second once torch is loaded)
-    return kt.Experiment(tmp_path_factory.mktemp("kill"), n_docs=30,
-                         encoder=Encoder.shared("bundled", kt.PRECISION, 64))
+def experiment(encoder, tmp_path_factory):
+    # the subprocesses run with CITEBOT_PRECISION=fp32, as this folder's encoder
+    assert encoder.precision == kt.PRECISION
+    return kt.Experiment(tmp_path_factory.mktemp("kill"), n_docs=30, encoder=encoder)
 
 
 def test_reference_builds_differ(experiment):

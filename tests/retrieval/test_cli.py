@@ -235,6 +235,10 @@ def test_an_index_of_another_corpus_is_refused_or_named(env, capsys, tiny_corpus
     code = bot_cli.main(["doctor", "--corpus", str(tiny_corpus), "--index-dir", seeds_index])
     out = capsys.readouterr().out
     assert code == 1 and "FAIL index: the index in" in out and "belongs to the corpus" in out
+    # both given explicitly: `index` rebuilds it from the corpus asked for, and says so
+    copy = shutil.copytree(seeds_index, Path(seeds_index).parent / "idx-copy")
+    code, out, _ = run(capsys, "index", "--corpus", str(tiny_corpus), "--index-dir", str(copy))
+    assert code == 0 and "1 added" in out and f"this index held {env['CITEBOT_CORPUS']} before" in out
 
 
 def test_default_corpus_is_the_checkouts_seeds_wherever_citebot_starts(env, monkeypatch, tmp_path):
