@@ -27,10 +27,18 @@ def engine(tmp_path_factory, encoder, seeds_engine):
     seeds index (same documents, same encoder: no second build). It is the bot tests' own: the
     admin tests reindex it and put the corpus back afterwards.
     """
+    import json
     import shutil
+
+    from retrieval.index import current_version
 
     work = tmp_path_factory.mktemp("engine")
     shutil.copytree(seeds_engine.settings.index_dir, work / "index")
+    shutil.copytree(seeds_engine.settings.corpus, work / "corpus")
+    # the copy belongs to the copied corpus (`citebot doctor` checks whose index it is)
+    manifest = current_version(work / "index") / "manifest.json"
+    m = json.loads(manifest.read_text("utf-8"))
+    manifest.write_text(json.dumps({**m, "corpus": str(work / "corpus")}, indent=1), "utf-8")
     return open_engine(work, encoder=encoder)
 
 
