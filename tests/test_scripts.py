@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def checkout(tmp_path) -> Path:
     co = tmp_path / "checkout"
     (co / "scripts").mkdir(parents=True)
-    for f in ("scripts/setup.sh", "scripts/demo.sh", "pyproject.toml"):
+    for f in ("scripts/setup.sh", "scripts/demo.sh", "scripts/test.sh", "pyproject.toml"):
         shutil.copy2(ROOT / f, co / f)
     b = co / ".venv" / "bin"
     b.mkdir(parents=True)
     log = co / "calls.log"
-    (b / "python").write_text("#!/bin/sh\n")
+    (b / "python").write_text(f'#!/bin/sh\nfor a in "$@"; do printf "[%s]" "$a"; done >> {log}\necho >> {log}\n')
     # pip "installs" the console script; citebot records how it was started
     (b / "pip").write_text(f'#!/bin/sh\necho "pip $*" >> {log}\nprintf \'#!/bin/sh\\necho "citebot $*" >> {log}\\n\''
                            f' > {b / "citebot"}\nchmod +x {b / "citebot"}\n')
@@ -60,3 +60,14 @@ def test_demo_starts_citebot_once(checkout):
     assert calls(checkout)[before:] == ["citebot chat --update --corpus seeds"]
     sh(checkout, "demo.sh", DISCORD_TOKEN="x")
     assert calls(checkout)[before + 1:] == ["citebot run --corpus seeds"]
+
+
+def test_full_suite_and_quick_tier(checkout):
+    """``test.sh`` runs pytest on everything; ``--quick`` leaves out the heavy tests; other arguments
+    reach pytest unchanged."""
+    sh(checkout, "setup.sh")
+    before = len(calls(checkout))
+    sh(checkout, "test.sh")
+    subprocess.run([str(checkout / "scripts" / "test.sh"), "--quick", "-k", "cli and not chat"], cwd=checkout,
+                   check=True, timeout=60)
+    assert calls(checkout)[before:] == ["[-m][pytest][-q]", "[-m][pytest][-q][-m][not heavy][-k][cli and not chat]"]
