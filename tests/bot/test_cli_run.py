@@ -29,7 +29,10 @@ def refused_base(monkeypatch):
 
 
 def test_run_with_discord_unreachable_is_one_line(clean_env, refused_base, capsys, caplog, monkeypatch):
+    import discord
+
     monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED)
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)  # as in a fresh process (the first client warns)
     caplog.set_level(logging.WARNING)
     code = main(["run", "--corpus", str(clean_env / "corpus"), "--index-dir", str(clean_env / "index")])
     err = capsys.readouterr().err
