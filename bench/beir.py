@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.beir                          # SciFact train split, naive pipeline
     .venv/bin/python -m bench.beir --pipeline naive,tuned,citebot
-    .venv/bin/python -m bench.beir --smoke                  # ~200 docs / 30 queries, seconds
+    .venv/bin/python -m bench.beir --smoke                  # 100 docs / 15 queries, seconds
 
 Pipelines
 ---------
@@ -617,7 +617,7 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="train")
     ap.add_argument("--pipeline", default="naive", help="comma list of naive, tuned, citebot")
     ap.add_argument("--precision", default="fp32", help="fp32, bf16-autocast, auto (encoder for naive/tuned)")
-    ap.add_argument("--smoke", action="store_true", help="~200 docs / 30 queries")
+    ap.add_argument("--smoke", action="store_true", help="100 docs / 15 queries")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="citebot Settings override, e.g. --set fusion=rrf (repeatable)")
     ap.add_argument("--aggregate", default="sides", choices=("sides", "fused"),
@@ -628,8 +628,8 @@ def main(argv=None) -> int:
     overrides = dict(kv.split("=", 1) for kv in args.set)
 
     data = load_beir(args.data, args.split)
-    if args.smoke:
-        data = subset(data)
+    if args.smoke:  # the wiring, not a figure: small enough for every CI run
+        data = subset(data, n_docs=100, n_queries=15)
     desc = f"{args.data.name} {args.split}: {len(data.corpus)} docs, {len(data.queries)} queries" + (" (smoke)" if args.smoke else "")
     precision = common.resolve_precision(args.precision)
     tag = f"{args.data.name}-{args.split}" + ("-smoke" if args.smoke else "")

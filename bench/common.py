@@ -19,7 +19,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"  # gitignored: caches, indexes, raw results
-DEFAULT_DATA = ROOT.parent / "shared" / "bench" / "scifact"  # CC BY-NC: read in place, never copied
+# CC BY-NC: read in place, never copied; $CITEBOT_SHARED overrides ../shared (as for the tests)
+DEFAULT_DATA = Path(os.environ.get("CITEBOT_SHARED", ROOT.parent / "shared")) / "bench" / "scifact"
 
 PRECISIONS = ("fp32", "bf16-autocast", "bf16-weights", "int8-dynamic")
 

@@ -118,7 +118,8 @@ def cold_start(index_dir: Path, corpus: Path, runs: int = 3) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scifact", type=Path, default=ROOT.parent / "shared" / "bench" / "scifact")
+    ap.add_argument("--scifact", type=Path,
+                    default=Path(os.environ.get("CITEBOT_SHARED", ROOT.parent / "shared")) / "bench" / "scifact")
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--incremental-docs", type=int, default=10_000)
     ap.add_argument("--smoke", action="store_true", help="seconds-long run on a few documents")

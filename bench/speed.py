@@ -261,7 +261,7 @@ def run_size(n: int, args) -> dict:
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(2)  # builds use both cores; the timed path uses --threads (below)
     proc = psutil.Process()
-    texts, real = real_passages(args.data, 200 if args.smoke else None)
+    texts, real = real_passages(args.data, 100 if args.smoke else None)
     from bench.beir import load_beir
 
     data = load_beir(args.data, "train")
@@ -377,7 +377,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=common.OUT / "speed")
     args = ap.parse_args(argv)
     if args.smoke:
-        args.sizes, args.queries, args.recall_queries, args.ann_from = "2000", 20, 50, 2000
+        args.sizes, args.queries, args.recall_queries, args.ann_from = "2000", 10, 20, 2000
         args.ann_threshold = 1000  # exercise citebot's IVF path too
         if "citebot" not in args.pipeline:
             args.pipeline += ",citebot"

@@ -18,6 +18,7 @@ from retrieval import cli as rcli
 from retrieval.errors import CitebotError
 
 EXIT_BAD_TOKEN = 2
+EXIT_UNREACHABLE = 3  # Discord could not be reached or would not start a session
 
 
 def _location_args(p: argparse.ArgumentParser) -> None:
@@ -99,9 +100,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                              index_dir=getattr(args, "index_dir", None))
     configure_logging(verbose=args.verbose, debug_discord=getattr(args, "debug_discord", False))
 
+    import aiohttp
     import discord
 
     from .client import CiteBot
+
+    discord.VoiceClient.warn_nacl = False  # citebot has no voice: PyNaCl's absence is not news
 
     async def runner() -> None:
         import signal
@@ -126,9 +130,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_TOKEN
+    except (aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound) as e:
+        # DNS, refused connection, TLS, proxy: one line instead of aiohttp's traceback
+        print(f"citebot: error: cannot reach Discord at {discord.http.Route.BASE} ({_reason(e)}); "
+              "check the network connection and try again", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except discord.HTTPException as e:  # Discord answered, but with an error (5xx, rate limit, …)
+        print(f"citebot: error: Discord refused to start the session (HTTP {e.status}: {e.text or 'no details'})",
+              file=sys.stderr)
+        return EXIT_UNREACHABLE
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _reason(e: BaseException) -> str:
+    """A short cause: the exception's first line, or its type when it has no message."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return text[:200] or type(e).__name__
 
 
 # ---------------------------------------------------------------------- doctor
@@ -164,7 +183,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 1
 
     for kb in kbs:
-        _doctor_kb(kb.settings, report, f"[{kb.name}] " if len(kbs) > 1 else "")
+        _doctor_kb(kb.settings, report, args, f"[{kb.name}] " if len(kbs) > 1 else "")
     _doctor_memory(kbs, cfg.memory_budget_mb, report)
 
     problem = token_problem(cfg.token)
@@ -200,7 +219,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _doctor_kb(settings, report, prefix: str = "") -> None:
+def _doctor_kb(settings, report, args, prefix: str = "") -> None:
     """The corpus and index checks of one knowledge base (``prefix`` names it in each line)."""
     corpus = Path(settings.corpus)
     if corpus.is_dir():
@@ -209,7 +228,7 @@ def _doctor_kb(settings, report, prefix: str = "") -> None:
     elif corpus.is_file():
         report("ok", f"{prefix}corpus: {corpus} (single file)")
     else:
-        report("FAIL", f"{prefix}corpus not found: {corpus}")
+        report("FAIL", f"{prefix}corpus not found: {corpus} (set it with --corpus, CITEBOT_CORPUS or `corpus` in citebot.toml)")
 
     try:
         from retrieval.engine import Engine
@@ -218,10 +237,13 @@ def _doctor_kb(settings, report, prefix: str = "") -> None:
         engine = Engine(settings)  # no model load: the index is only opened and checked
         engine.load()
         engine.verify(full=True)  # loading samples files over 64 MB; the doctor hashes them whole
-        st = engine.stats()
+        st, manifest = engine.stats(), engine.manifest
         engine.close()
         report("ok", f"{prefix}index: {settings.index_dir} — {st['documents']} documents, {st['passages']} passages, "
                      f"built {st['built_at']}, version {st['version']}")
+        problem = rcli.check_index_corpus(args, settings, manifest)
+        if problem:  # answers would come from another corpus than the one configured
+            report("FAIL", f"{prefix}index: {problem}")
     except IndexMissing:
         report("warn", f"{prefix}no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
     except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)

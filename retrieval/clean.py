@@ -6,6 +6,7 @@ share one set of rules. Every rule is generic: nothing here knows any particular
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -154,23 +155,32 @@ def looks_like_heading(s: str, *, max_words: int = 15) -> bool:
 
 
 def find_date(s: str) -> str | None:
-    """The first date in ``s`` as ISO ``YYYY-MM-DD``, or None."""
-    m = _ISO_DATE.search(s)
-    if m:
-        return m.group(0)
-    m = _TEXT_DATE.search(s)
-    if not m:
-        return None
-    if m.group(1):
-        day, month, year = m.group(1), m.group(2), m.group(3)
-    else:
-        month, day, year = m.group(4), m.group(5), m.group(6)
+    """The first valid date in ``s`` as ISO ``YYYY-MM-DD``, or None.
+
+    A match that is no calendar day (``31 February 2024``, ``2023-02-29``) is skipped, not stored.
+    """
+    for m in _ISO_DATE.finditer(s):
+        if _valid_day(int(m.group(1)), int(m.group(2)), int(m.group(3))):
+            return m.group(0)
     months = _MONTHS.split("|")
-    idx = months.index(month.lower().rstrip("."))
-    num = idx + 1 if idx < 12 else [1, 2, 3, 4, 6, 7, 8, 9, 9, 10, 11, 12][idx - 12]
-    if not 1 <= int(day) <= 31:
-        return None
-    return f"{year}-{num:02d}-{int(day):02d}"
+    for m in _TEXT_DATE.finditer(s):
+        if m.group(1):
+            day, month, year = m.group(1), m.group(2), m.group(3)
+        else:
+            month, day, year = m.group(4), m.group(5), m.group(6)
+        idx = months.index(month.lower().rstrip("."))
+        num = idx + 1 if idx < 12 else [1, 2, 3, 4, 6, 7, 8, 9, 9, 10, 11, 12][idx - 12]
+        if _valid_day(int(year), num, int(day)):
+            return f"{year}-{num:02d}-{int(day):02d}"
+    return None
+
+
+def _valid_day(year: int, month: int, day: int) -> bool:
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_dateline(s: str) -> tuple[str | None, str | None] | None:

@@ -6,10 +6,12 @@ The bot package extends this parser with ``run``, ``doctor`` and ``feedback`` (s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import Settings
@@ -36,8 +38,9 @@ def _at_least(low: int):
 
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("location")
-    g.add_argument("--corpus", type=Path, help="corpus folder or .jsonl file (default: seeds/)")
-    g.add_argument("--index-dir", type=Path, help="index directory (default: per-user data folder)")
+    g.add_argument("--corpus", type=Path, help="corpus folder or .jsonl file (default: the checkout's seeds/)")
+    g.add_argument("--index-dir", type=Path,
+                   help="index directory (default: the corpus's own folder in the per-user data folder)")
     g.add_argument("--config", type=Path,
                    help="TOML config file (default: $CITEBOT_CONFIG, else ./citebot.toml, else the per-user config folder)")
     g.add_argument("--kb", metavar="NAME", help="a knowledge base of the config file ([[knowledge_bases]] name)")
@@ -68,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="ask questions interactively (ends at end of input)")
     _common(p)
     p.add_argument("-k", type=_at_least(1), help="results per question")
+    p.add_argument("--update", action="store_true",
+                   help="first bring the index up to date with the corpus (incremental; the model loads once)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("sources", help="list the indexed documents")
@@ -92,13 +97,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings of ``--kb NAME`` (a ``[[knowledge_bases]]`` entry), else of the one or default
-    knowledge base: the top-level settings with ``--corpus``/``--index-dir`` (see retrieval.kb)."""
+    knowledge base: the top-level settings with ``--corpus``/``--index-dir`` (see retrieval.kb).
+    The corpus path is made absolute, so the index records (and is later checked against) one
+    unambiguous corpus."""
     from .kb import load_registry
 
     kb, corpus, index_dir = getattr(args, "kb", None), getattr(args, "corpus", None), getattr(args, "index_dir", None)
     if kb is not None and (corpus or index_dir):
         raise CitebotError("--kb names a corpus and an index; leave out --corpus and --index-dir")
-    return load_registry(getattr(args, "config", None), corpus=corpus, index_dir=index_dir).get(kb).settings
+    s = load_registry(getattr(args, "config", None), corpus=corpus, index_dir=index_dir).get(kb).settings
+    s.corpus = Path(s.corpus).resolve()
+    return s
+
+
+def _given(args: argparse.Namespace, name: str) -> bool:
+    """Whether setting ``name`` was set by a flag, the environment or the config file (not a default)."""
+    from .config import find_config, read_toml
+
+    if getattr(args, name, None) is not None or os.environ.get(f"CITEBOT_{name.upper()}"):
+        return True
+    path = find_config(getattr(args, "config", None))
+    return path is not None and read_toml(path).get("citebot", {}).get(name) is not None
+
+
+def index_corpus_problem(settings: Settings, manifest: dict) -> str | None:
+    """A one-line message when the index was built from another corpus than ``settings.corpus``.
+
+    Indexes that recorded a relative corpus path (older builds) cannot be checked and pass.
+    """
+    built = manifest.get("corpus")
+    if not built or not Path(built).is_absolute():
+        return None
+    if Path(built).resolve() == Path(settings.corpus).resolve():
+        return None
+    return (f"the index in {settings.index_dir} belongs to the corpus {built}, not to {settings.corpus}: "
+            f"leave out --index-dir to use that corpus's own index, or give --corpus {built}")
+
+
+def check_index_corpus(args: argparse.Namespace, settings: Settings, manifest: dict) -> str | None:
+    """:func:`index_corpus_problem`, except that an index given by ``--index-dir`` (or the
+    environment, or the config file) with no corpus given anywhere names its own corpus: then
+    ``settings.corpus`` becomes that one and there is no problem."""
+    problem = index_corpus_problem(settings, manifest)
+    if problem and _given(args, "index_dir") and not _given(args, "corpus"):
+        settings.corpus = Path(manifest["corpus"])
+        return None
+    return problem
 
 
 def _progress_bar(desc: str, unit: str = "file"):
@@ -107,12 +151,42 @@ def _progress_bar(desc: str, unit: str = "file"):
     return reporter(desc, unit)
 
 
-def open_engine(args: argparse.Namespace, *, build_if_missing: bool = True):
+def open_engine(args: argparse.Namespace, *, build_if_missing: bool = True, update: bool = False):
+    """The engine for a command: its index must belong to the corpus asked about.
+
+    Args:
+        build_if_missing: build the index from the corpus when there is none yet.
+        update: bring an existing index up to date with the corpus (incremental) before answering.
+
+    Raises:
+        CitebotError: no index and no corpus to build it from (naming both), or an index of
+            another corpus. With ``--index-dir`` and no corpus given anywhere, the index's own
+            corpus is taken.
+    """
     from .engine import Engine
+    from .errors import CorpusError, IndexMissing
 
     s = settings_from(args)
-    return Engine.open(s, build_if_missing=build_if_missing, progress=_progress_bar("reading"),
-                       embedding=_progress_bar("embedding", "passage"))
+    progress, embedding = _progress_bar("reading"), _progress_bar("embedding", "passage")
+    built = False
+    try:
+        eng = Engine.open(s, build_if_missing=False)
+    except IndexMissing:
+        if not build_if_missing:
+            raise
+        if not Path(s.corpus).exists():  # say so before anything is created
+            raise CorpusError(f"no index in {s.index_dir}, and none can be built: corpus not found: {s.corpus} "
+                              "(give --corpus, or --index-dir of an existing index)")
+        eng = Engine(s)  # the model is loaded once per process (Encoder.shared)
+        eng.reindex(progress=progress, embedding=embedding)
+        built = True
+    problem = check_index_corpus(args, s, eng.manifest)
+    if problem:
+        raise CitebotError(problem)
+    if update and not built:
+        summary = eng.reindex(progress=progress, embedding=embedding)
+        print(f"citebot: index {summary.version}: {summary.lines()[0]}", file=sys.stderr)
+    return eng
 
 
 def cmd_index(args) -> int:
@@ -127,23 +201,33 @@ def cmd_index(args) -> int:
     except IndexMissing:
         pass
     except IndexCorrupt as e:  # the build replaces it; nothing can be reused
-        print(f"citebot: {e} — building a fresh index", file=sys.stderr)
+        reason = str(e).split("; rebuild it")[0]  # the hint to rebuild is what happens now
+        print(f"citebot: {reason} — building a fresh index", file=sys.stderr)
+    replaced = None  # the other corpus an index given with --index-dir was built from
+    if eng.index is not None and check_index_corpus(args, s, eng.manifest):
+        replaced = eng.manifest["corpus"]
     summary = eng.reindex(rebuild=args.rebuild, progress=_progress_bar("reading"),
                           embedding=_progress_bar("embedding", "passage"))
     print(summary_text(summary))
+    if replaced:  # asked for explicitly (--corpus and --index-dir): say what it held before
+        print(f"this index held {replaced} before; it now holds {s.corpus}")
     print(f"index directory: {s.index_dir}")
     return 0
 
 
 def read_questions(path: Path) -> list[str]:
-    """One question per line, or JSONL objects with a ``q`` or ``text`` field.
+    """One question per line (``\n`` or ``\r\n``), or JSONL objects with a ``q`` or ``text`` field.
+
+    Only a newline ends a question: ``str.splitlines`` would also split at U+2028, U+0085, form
+    feeds and the like, turning one question into several.
 
     Raises:
         CitebotError: a line starting with ``{`` that is not a JSON object with a text ``q`` or
             ``text`` (asking ``None`` or the raw JSON instead would hide the mistake).
     """
     out = []
-    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+    for n, line in enumerate(path.read_text("utf-8").split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         if line.lstrip().startswith("{"):
@@ -189,34 +273,73 @@ def cmd_ask(args) -> int:
     return status
 
 
+HISTORY_LINES = 1000  # chat history kept between sessions
+
+
+def history_file() -> Path:
+    """Where ``citebot chat`` keeps the questions asked on a terminal (per-user data folder)."""
+    import platformdirs
+
+    from .config import APP
+
+    return Path(platformdirs.user_data_dir(APP)) / "chat-history"
+
+
+def line_editing(path: Path) -> Callable[[], None]:
+    """Turn on readline for ``input()`` (arrows, editing, Up for earlier questions) with the history
+    in ``path``; returns the function that saves it (the last :data:`HISTORY_LINES` lines, private).
+    Without readline (some platforms) input still works, unedited."""
+    try:
+        import readline
+    except ImportError:
+        return lambda: None
+    readline.set_history_length(HISTORY_LINES)
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+
+    def save() -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(path)
+            path.chmod(0o600)  # questions can be private
+        except OSError as e:  # history is a convenience: never fail the session for it
+            logging.getLogger("citebot").warning("chat history not saved to %s: %s", path, e)
+
+    return save
+
+
 def cmd_chat(args) -> int:
     from .render import answer_text
 
-    eng = open_engine(args)
+    eng = open_engine(args, update=args.update)
     tty = sys.stdin.isatty()
+    save_history = line_editing(history_file()) if tty else (lambda: None)
     if tty:
         print("Ask about the corpus; an empty line or Ctrl-D ends.", file=sys.stderr)
-    while True:
-        try:
-            line = input("> " if tty else "")
-        except EOFError:
-            break
-        except KeyboardInterrupt:
-            print(file=sys.stderr)
-            break
-        if not line.strip():
-            if tty:
+    try:
+        while True:
+            try:
+                line = input("> " if tty else "")
+            except EOFError:
                 break
-            continue
-        if line.strip().lower() in ("quit", "exit", "/quit"):
-            break
-        try:
-            a = eng.ask(line, k=args.k)
-        except QuestionError as e:  # the session goes on
-            print(f"citebot: error: {e}", file=sys.stderr)
-            continue
-        print(answer_text(a, color=sys.stdout.isatty()))
-        print()
+            except KeyboardInterrupt:
+                print(file=sys.stderr)
+                break
+            if not line.strip():
+                if tty:
+                    break
+                continue
+            if line.strip().lower() in ("quit", "exit", "/quit"):
+                break
+            try:
+                a = eng.ask(line, k=args.k)
+            except QuestionError as e:  # the session goes on
+                print(f"citebot: error: {e}", file=sys.stderr)
+                continue
+            print(answer_text(a, color=sys.stdout.isatty()))
+            print()
+    finally:
+        save_history()
     return 0
 
 

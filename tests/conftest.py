@@ -1,9 +1,15 @@
-"""Shared fixtures: one encoder and one seeds index per test session (loading costs seconds)."""
+"""Shared fixtures: one encoder and one seeds index per test session (loading costs seconds).
+
+Test tiers: ``pytest -m "not heavy"`` (``./scripts/test.sh --quick``) is the edit-test loop: no real
+``citebot`` processes, benchmark runs or kill trials. Plain ``pytest`` is the full suite CI runs.
+``--run-slow`` adds the long variants (marked ``slow``), which nothing else runs.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 SHARED = Path(os.environ.get("CITEBOT_SHARED", ROOT.parent / "shared"))
 DEV_QUESTIONS = SHARED / "eval" / "dev-questions.jsonl"
+TOOLS = ROOT / "tests" / "tools"  # the fault and fuzz tools: ``import hostile``, ``kill_trials``, …
+if str(TOOLS) not in sys.path:
+    sys.path.insert(0, str(TOOLS))
 
 
 def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", help="also run the long variants")
+    parser.addoption("--run-slow", action="store_true", help="also run the long variants (marked slow)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -32,10 +41,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def encoder():
-    """The bundled all-MiniLM-L6-v2, loaded once (fp32 unless the CPU has bf16 units)."""
+    """The bundled all-MiniLM-L6-v2, loaded once (bf16 weights where the CPU has bf16 units, else
+    fp32). It is also the encoder ``Encoder.shared`` hands out for default settings, so CLI commands
+    run in process (``retrieval.cli.main``) reuse it instead of loading the model again."""
+    from retrieval.config import Settings
     from retrieval.embeddings import Encoder
 
-    return Encoder("bundled", "auto", batch_size=32)
+    s = Settings()
+    return Encoder.shared(s.model, s.precision, s.batch_size)
 
 
 @pytest.fixture(scope="session")

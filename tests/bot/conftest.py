@@ -20,13 +20,26 @@ from fakediscord import FakeDiscord, point_discord_at  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory, encoder):
+def engine(tmp_path_factory, encoder, seeds_engine):
     """The real retrieval engine over a temporary copy of seeds/ (session-wide).
 
-    It shares the session's encoder (tests/conftest.py) and is the bot tests' own: the admin
-    tests reindex it and put the corpus back afterwards.
+    It shares the session's encoder (tests/conftest.py) and starts from a copy of the session's
+    seeds index (same documents, same encoder: no second build). It is the bot tests' own: the
+    admin tests reindex it and put the corpus back afterwards.
     """
-    return open_engine(tmp_path_factory.mktemp("engine"), encoder=encoder)
+    import json
+    import shutil
+
+    from retrieval.index import current_version
+
+    work = tmp_path_factory.mktemp("engine")
+    shutil.copytree(seeds_engine.settings.index_dir, work / "index")
+    shutil.copytree(seeds_engine.settings.corpus, work / "corpus")
+    # the copy belongs to the copied corpus (`citebot doctor` checks whose index it is)
+    manifest = current_version(work / "index") / "manifest.json"
+    m = json.loads(manifest.read_text("utf-8"))
+    manifest.write_text(json.dumps({**m, "corpus": str(work / "corpus")}, indent=1), "utf-8")
+    return open_engine(work, encoder=encoder)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Fixtures for the reliability tests (retrieval side: nothing here imports discord).
 
-The encoder comes from ``tests/conftest.py`` (one per session). The hostile corpus engine is built
+The encoder is fp32 (see :func:`encoder`), one per session. The hostile corpus engine is built
 once per session over a temporary folder; tests that reindex or damage an index build their own.
 """
 
@@ -14,23 +14,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # for ``bench.hostile``
-    sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.hostile import write_hostile_corpus  # noqa: E402
+from hostile import write_hostile_corpus  # noqa: E402  (tests/tools, on sys.path via tests/conftest.py)
 
 SEEDS = ROOT / "seeds"
 
 
 @pytest.fixture(scope="session")
 def encoder():
-    """fp32 for these tests: on a bf16-capable CPU ``auto`` uses bf16 autocast, whose per-call
-    overhead makes a one-question encode several times slower; the tests ask thousands."""
+    """fp32 for these tests: they compare answers given alone with answers given while other
+    questions share the batch (and with fp32 ``citebot index`` processes in the kill trials); in bf16
+    the batch's make-up moves scores by ~2e-4. A second model object costs well under a second
+    once torch is loaded; ``Encoder.shared`` hands the same one to every test asking for fp32."""
     from retrieval.embeddings import Encoder
 
-    return Encoder("bundled", "fp32", batch_size=32)
+    return Encoder.shared("bundled", "fp32", 64)
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,8 @@ FUZZ_SEED, FUZZ_N = 2024, 300
 def fuzz_outcomes(hostile_engine):
     """300 hostile questions (seeded) asked once per session: ``[(question, Answer or exception)]``.
     The retrieval test counts crashes; the bot-side test renders the same answers."""
-    from bench import fuzz_questions, hostile
+    import fuzz_questions
+    import hostile
 
     return fuzz_questions.ask_all(hostile_engine, hostile.questions(FUZZ_SEED, FUZZ_N))
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import fuzz_questions, hostile
+import fuzz_questions  # tests/tools
+import hostile
 from bot.render import ELLIPSIS, render_answer
 from retrieval.types import Answer, Citation, Result
 

@@ -234,6 +234,7 @@ def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+@pytest.mark.heavy  # a real tmpfs and up to five builds
 def test_real_full_disk(encoder, pristine, small_disk, tmp_path):
     """ENOSPC from the real writers (SQLite, FAISS, numpy, bm25s, the manifest) at several fill levels."""
     mnt, resize = small_disk
@@ -403,6 +404,9 @@ def test_damaged_index_one_line_then_rebuild_recovers(built, encoder, monkeypatc
     code, out, err = run_cli(["index", "--rebuild", *loc], monkeypatch, encoder, capsys, tmp_path)
     assert code == 0, err
     assert "Traceback" not in err
+    # the note says what happens now, not to run the command that is running
+    for note in [ln for ln in err.splitlines() if ln.startswith("citebot")]:
+        assert note.endswith("— building a fresh index") and "--rebuild" not in note, note
     code, out, err = run_cli(["ask", "--json", *loc, QUESTIONS[0]], monkeypatch, encoder, capsys, tmp_path)
     assert code == 0, err
     got = json.loads(out.splitlines()[0])
@@ -416,6 +420,7 @@ def _script(args, env, cwd):
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
+@pytest.mark.heavy
 def test_damaged_index_real_process(built, tmp_path):
     """The same through the installed ``citebot`` script: real exit code and stderr."""
     eng, _ = built

@@ -1,10 +1,10 @@
-"""CI variant of ``bench/fuzz_questions.py`` (retrieval side, no discord): 300 hostile questions through
+"""CI variant of ``tests/tools/fuzz_questions.py`` (retrieval side, no discord): 300 hostile questions through
 ``Engine.ask`` over a corpus full of mentions and markdown. Crash = anything but a clean QuestionError,
 or an answer breaking its contract (quote not verbatim at ``quote_start``, too many results, …)."""
 
 from __future__ import annotations
 
-from bench import fuzz_questions
+import fuzz_questions  # tests/tools
 from retrieval.errors import QuestionError
 
 

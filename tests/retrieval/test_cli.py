@@ -1,7 +1,10 @@
-"""The `citebot` command line: in process for most cases, as a real subprocess for the main paths."""
+"""The `citebot` command line, in process (``cli.main`` with capsys), except one real run of the
+installed script. Damaged indexes through the CLI are in tests/reliability/test_faults.py."""
 
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +17,11 @@ CITEBOT = str(Path(sys.executable).parent / "citebot")
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp("cli")
+def home(tmp_path_factory, seeds_engine):
+    """A working folder whose ``idx`` starts as a copy of the session's seeds index (no second build)."""
+    home = tmp_path_factory.mktemp("cli")
+    shutil.copytree(seeds_engine.settings.index_dir, home / "idx")
+    return home
 
 
 @pytest.fixture
@@ -44,12 +50,14 @@ def subproc(env, *args):
     return subprocess.run([CITEBOT, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_index_then_ask_json_as_a_subprocess(env):
-    r = subproc(env, "index")
-    assert r.returncode == 0, r.stderr
-    assert "5 added" in r.stdout and "passages:" in r.stdout
+@pytest.mark.heavy
+def test_ask_json_as_a_subprocess_builds_the_missing_index(env, tmp_path):
+    """The installed ``citebot`` script end to end in one process: no index yet, so ``ask`` builds
+    it (one model load), then answers as JSON. Every other CLI test runs in process."""
+    env = {**env, "CITEBOT_INDEX_DIR": str(tmp_path / "fresh-index")}
     r = subproc(env, "ask", "--json", "-k", "2", "What bounty has the US put on Maduro?")
     assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and (tmp_path / "fresh-index" / "CURRENT").is_file()
     obj = json.loads(r.stdout.strip())
     assert set(obj) >= {"question", "answered", "results"} and obj["answered"] is True
     assert len(obj["results"]) == 2
@@ -59,7 +67,9 @@ def test_index_then_ask_json_as_a_subprocess(env):
         assert res["quote"] in res["text"]
 
 
-def test_second_index_run_reuses_everything(env, capsys):
+def test_index_then_index_again_reuses_everything(env, capsys):
+    code, out, _ = run(capsys, "index")
+    assert code == 0 and "passages:" in out and f"index directory: {env['CITEBOT_INDEX_DIR']}" in out
     code, out, _ = run(capsys, "index")
     assert code == 0 and "5 unchanged" in out and "(0 embedded" in out
 
@@ -152,12 +162,183 @@ def test_config_file(env, capsys, tmp_path, monkeypatch):
     assert code == 1 and "unknown setting" in err
 
 
-def test_corrupted_index_gives_one_line_and_index_recovers(env):
-    idx = Path(env["CITEBOT_INDEX_DIR"])
-    cur = idx / (idx / "CURRENT").read_text().strip()
-    (cur / "store.sqlite").write_bytes(b"not a database")
-    r = subproc(env, "ask", "anything at all")
-    assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "citebot index --rebuild" in r.stderr
-    r = subproc(env, "index")
-    assert r.returncode == 0 and "5 added" in r.stdout
+def test_file_questions_end_only_at_newlines(tmp_path):
+    """U+2028, U+0085, form feeds and U+2029 inside a line stay in the question (issue 13:
+    ``str.splitlines`` made extra questions of them)."""
+    f = tmp_path / "qs.txt"
+    f.write_text("Who is\u2028the envoy?\nWhat\u0085bounty\x0c was set?\r\n\nlast\u2029one\n", encoding="utf-8",
+                 newline="")
+    assert cli.read_questions(f) == ["Who is\u2028the envoy?", "What\u0085bounty\x0c was set?", "last\u2029one"]
+
+
+# ------------------------------------------------------------------ which index belongs to which corpus
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path):
+    c = tmp_path / "penguins"
+    c.mkdir()
+    (c / "penguins.txt").write_text("Penguins of Antarctica\n\nEmperor penguins huddle together through the "
+                                    "polar winter to keep warm.\n", encoding="utf-8")
+    return c
+
+
+@pytest.fixture
+def no_index_dir(env, monkeypatch):
+    """``env`` without CITEBOT_INDEX_DIR: the default, per-corpus index folders under XDG_DATA_HOME."""
+    monkeypatch.delenv("CITEBOT_INDEX_DIR")
+    return env
+
+
+def test_missing_index_and_corpus_name_the_index_directory(no_index_dir, capsys, tmp_path):
+    from retrieval.config import default_index_dir
+
+    missing = tmp_path / "nowhere"
+    for cmd in (["ask", "a question"], ["sources"]):
+        code, _, err = run(capsys, *cmd, "--corpus", str(missing))
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert f"no index in {default_index_dir(missing)}" in err and f"corpus not found: {missing}" in err
+    assert not default_index_dir(missing).exists(), "nothing is created for a corpus that is not there"
+
+
+def test_another_corpus_gets_its_own_default_index(no_index_dir, capsys, tiny_corpus, tmp_path):
+    """``ask --corpus OTHER`` without ``--index-dir`` answers from OTHER, not from the index of the
+    corpus asked about before."""
+    from retrieval.config import default_index_dir
+
+    other = tmp_path / "volcanoes"
+    other.mkdir()
+    (other / "etna.txt").write_text("Volcanoes\n\nMount Etna erupts several times a year.\n", encoding="utf-8")
+    code, out, err = run(capsys, "ask", "--json", "--corpus", str(tiny_corpus), "How do penguins keep warm?")
+    assert code == 0 and {r["doc_id"] for r in json.loads(out)["results"]} == {"penguins"}, err
+    code, out, err = run(capsys, "ask", "--json", "--corpus", str(other), "How do penguins keep warm?")
+    assert code == 0 and {r["doc_id"] for r in json.loads(out)["results"]} == {"etna"}, err
+    data = Path(no_index_dir["XDG_DATA_HOME"]) / "citebot" / "index"
+    mine, theirs = default_index_dir(tiny_corpus), default_index_dir(other)
+    assert mine.parent == theirs.parent == data and mine.name.startswith("penguins-") and mine != theirs
+    assert (mine / "CURRENT").is_file() and (theirs / "CURRENT").is_file()
+
+
+def test_an_index_of_another_corpus_is_refused_or_named(env, capsys, tiny_corpus, monkeypatch):
+    """The seeds index asked about another corpus is an error naming both; given by ``--index-dir``
+    alone it answers for its own corpus; ``doctor`` fails on the mismatch."""
+    from bot import cli as bot_cli
+
+    seeds_index = env["CITEBOT_INDEX_DIR"]
+    run(capsys, "index")
+    code, out, err = run(capsys, "ask", "--corpus", str(tiny_corpus), "--index-dir", seeds_index, "penguins?")
+    assert code == 1 and out == ""
+    assert "belongs to the corpus" in err and str(tiny_corpus) in err and env["CITEBOT_CORPUS"] in err
+    monkeypatch.delenv("CITEBOT_CORPUS")
+    code, out, err = run(capsys, "sources", "--json", "--index-dir", seeds_index)
+    assert code == 0 and len(out.splitlines()) == 5, err
+    code = bot_cli.main(["doctor", "--corpus", str(tiny_corpus), "--index-dir", seeds_index])
+    out = capsys.readouterr().out
+    assert code == 1 and "FAIL index: the index in" in out and "belongs to the corpus" in out
+    # both given explicitly: `index` rebuilds it from the corpus asked for, and says so
+    copy = shutil.copytree(seeds_index, Path(seeds_index).parent / "idx-copy")
+    code, out, _ = run(capsys, "index", "--corpus", str(tiny_corpus), "--index-dir", str(copy))
+    assert code == 0 and "1 added" in out and f"this index held {env['CITEBOT_CORPUS']} before" in out
+
+
+def test_default_corpus_is_the_checkouts_seeds_wherever_citebot_starts(env, monkeypatch, tmp_path):
+    from retrieval.config import Settings, default_index_dir
+
+    monkeypatch.delenv("CITEBOT_CORPUS")
+    monkeypatch.delenv("CITEBOT_INDEX_DIR")
+    monkeypatch.chdir(tmp_path)
+    s = Settings.load()
+    assert s.corpus == Path(cli.__file__).resolve().parents[1] / "seeds" and s.corpus.is_dir()
+    assert s.index_dir == default_index_dir(s.corpus) != default_index_dir(tmp_path)
+
+
+# ------------------------------------------------------------------ chat on a terminal
+
+
+class _TtyInput(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_chat_on_a_terminal_uses_readline_with_a_bounded_private_history(env, capsys, monkeypatch):
+    readline = pytest.importorskip("readline")
+    hist = cli.history_file()
+    hist.parent.mkdir(parents=True, exist_ok=True)
+    hist.write_text("an earlier question\n", encoding="utf-8")
+    readline.clear_history()
+
+    def typed(prompt=""):  # input() reads a replaced stdin itself; add what readline would record
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        if line.strip():
+            readline.add_history(line.rstrip("\n"))
+        return line.rstrip("\n")
+
+    monkeypatch.setattr(sys, "stdin", _TtyInput("What bounty has the US put on Maduro?\n\n"))
+    monkeypatch.setattr("builtins.input", typed)
+    code = cli.main(["chat"])
+    out = capsys.readouterr()
+    assert code == 0 and "Sources:" in out.out and "empty line or Ctrl-D" in out.err
+    assert readline.get_history_length() == cli.HISTORY_LINES
+    assert readline.get_history_item(1) == "an earlier question"  # read back at the start
+    assert hist.read_text(encoding="utf-8").splitlines()[-2:] == ["an earlier question",
+                                                                  "What bounty has the US put on Maduro?"]
+    assert hist.stat().st_mode & 0o077 == 0
+
+
+def test_chat_off_a_terminal_keeps_no_history(env, capsys, monkeypatch):
+    hist = cli.history_file()
+    if hist.exists():
+        hist.unlink()
+    code, out, _ = run(capsys, "chat", stdin="What bounty has the US put on Maduro?\n", monkeypatch=monkeypatch)
+    assert code == 0 and "Sources:" in out and not hist.exists()
+
+
+def test_chat_update_brings_the_index_up_to_date_in_the_same_process(env, capsys, monkeypatch, tiny_corpus,
+                                                                     tmp_path):
+    loc = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", *loc)[0] == 0
+    (tiny_corpus / "volcanoes.txt").write_text("Volcanoes\n\nMount Etna erupts several times a year.\n",
+                                               encoding="utf-8")
+    code, out, err = run(capsys, "chat", "--update", *loc, stdin="How often does Mount Etna erupt?\n",
+                         monkeypatch=monkeypatch)
+    assert code == 0 and "1 added, 0 changed, 0 removed, 1 unchanged" in err and "Etna erupts" in out
+
+
+PTY_CHILD = """
+import sys
+from pathlib import Path
+from retrieval.cli import line_editing
+save = line_editing(Path(sys.argv[1]))
+print("GOT " + repr(input("> ")), flush=True)
+save()
+"""
+
+
+def test_up_arrow_on_a_real_terminal_recalls_the_last_question(tmp_path):
+    """On a pty, Up brings back the saved question instead of inserting ``^[[A`` (no model load)."""
+    pytest.importorskip("readline")
+    import pty
+    import select
+
+    hist = tmp_path / "history"
+    hist.write_text("What bounty has the US put on Maduro?\n", encoding="utf-8")
+    main_fd, child_fd = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "PYTHONPATH": str(Path(cli.__file__).resolve().parents[1])}
+    p = subprocess.Popen([sys.executable, "-c", PTY_CHILD, str(hist)], stdin=child_fd, stdout=child_fd,
+                         stderr=child_fd, env=env, close_fds=True)
+    os.close(child_fd)
+    out = b""
+    try:
+        while b"> " not in out:  # the prompt: readline is ready
+            assert select.select([main_fd], [], [], 30)[0], out
+            out += os.read(main_fd, 1024)
+        os.write(main_fd, b"\x1b[A\r")
+        while b"GOT " not in out or not out.rstrip().endswith(b"'"):
+            assert select.select([main_fd], [], [], 30)[0], out
+            out += os.read(main_fd, 1024)
+    finally:
+        p.wait(timeout=30)
+        os.close(main_fd)
+    assert "GOT 'What bounty has the US put on Maduro?'" in out.decode("utf-8", "replace")

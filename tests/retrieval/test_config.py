@@ -18,7 +18,18 @@ def test_precedence(tmp_path, monkeypatch):
 
 def test_defaults():
     s = Settings()
-    assert s.corpus == Path("seeds") and s.index_dir == default_index_dir() and s.model == "bundled"
+    assert s.corpus == Path(__file__).resolve().parents[2] / "seeds"  # the checkout's, from anywhere
+    assert s.index_dir == default_index_dir() == default_index_dir(s.corpus) and s.model == "bundled"
+
+
+def test_default_index_dir_is_per_corpus(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a, b = default_index_dir("news"), default_index_dir(tmp_path / "other" / "news")
+    assert a == default_index_dir(tmp_path / "news") and a != b  # relative paths resolve first
+    assert a.parent == b.parent and a.name.startswith("news-") and b.name.startswith("news-")
+    assert Settings(corpus=tmp_path / "news").index_dir == a
+    assert Settings.from_mapping({"corpus": "news"}).index_dir == a
+    assert Settings.from_mapping({"corpus": "news", "index_dir": str(tmp_path / "i")}).index_dir == tmp_path / "i"
 
 
 @pytest.mark.parametrize("bad", [{"fusion": "max"}, {"k": 0}, {"dense_weight": 2}, {"k": "many"}, {"nope": 1},

@@ -39,14 +39,27 @@ def test_source_view_with_neighbours(seeds_engine):
         seeds_engine.source("nope")
 
 
-def test_ask_many_embeds_once_and_keeps_errors_in_place(seeds_engine):
-    out = seeds_engine.ask_many(["What bounty has the US put on Maduro?", "", "Who is the US envoy for Venezuela?"])
+def test_ask_many_embeds_once_and_keeps_errors_in_place(seeds_engine, monkeypatch):
+    enc = seeds_engine.encoder
+    calls = []
+    for name in ("encode_queries", "encode_query"):
+        real = getattr(enc, name)
+        monkeypatch.setattr(enc, name, lambda *a, _real=real, _name=name, **k: calls.append((_name, a)) or _real(*a, **k))
+    qs = ["What bounty has the US put on Maduro?", "", "Who is the US envoy for Venezuela?"]
+    out = seeds_engine.ask_many(qs)
     assert isinstance(out[1], QuestionError)
     assert out[0].answered and out[2].answered
+    # one batch of the two good questions; the empty one never reaches the encoder
+    assert [(n, list(a[0])) for n, a in calls] == [("encode_queries", [qs[0], qs[2]])]
+    assert [a.question for a in (out[0], out[2])] == [qs[0], qs[2]]
 
 
-def test_questions_are_answered_while_a_reindex_runs(make_engine, seeds_copy):
-    eng = make_engine(seeds_copy)
+def test_questions_are_answered_while_a_reindex_runs(make_engine, seeds_copy, tmp_path):
+    small = tmp_path / "small"  # two documents cut from seeds/: the build is the point, not its size
+    small.mkdir()
+    for src in sorted(seeds_copy.glob("*.txt"))[:2]:
+        (small / src.name).write_text("\n\n".join(src.read_text().split("\n\n")[:4]) + "\n")
+    eng = make_engine(small)
     old = eng.version
     started, release = threading.Event(), threading.Event()
 

@@ -1,7 +1,7 @@
 """SIGKILL ``citebot index`` at random moments (and at every step boundary) and check what is left.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/kill_trials.py --trials 20            # random moments
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/kill_trials.py --trials 0 --phases    # every step boundary
+    HF_HUB_OFFLINE=1 .venv/bin/python tests/tools/kill_trials.py --trials 20            # random moments
+    HF_HUB_OFFLINE=1 .venv/bin/python tests/tools/kill_trials.py --trials 0 --phases    # every step boundary
 
 Setup: a synthetic corpus A (``--docs`` documents) is indexed; corpus B changes a third of the
 documents, adds a sixth and removes a tenth, so rebuilding to B embeds a few seconds' worth of
@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

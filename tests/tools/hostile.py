@@ -1,4 +1,4 @@
-"""Hostile inputs for the reliability tests and the long fuzz runs (``bench/fuzz_questions.py``).
+"""Hostile inputs for the reliability tests and the long fuzz runs (``tests/tools/fuzz_questions.py``).
 
 Nothing here imports discord or the engine: the generators are plain Python (seeded, so a failing
 input can be reproduced from its seed and index), and the checks work on plain strings or on

@@ -1,12 +1,12 @@
 """Fuzz ``Engine.ask`` and the Discord renderer with hostile questions; count crashes and pings.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/fuzz_questions.py --n 10000          # the full run
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/fuzz_questions.py --n 300 --no-render # retrieval only
+    HF_HUB_OFFLINE=1 .venv/bin/python tests/tools/fuzz_questions.py --n 10000          # the full run
+    HF_HUB_OFFLINE=1 .venv/bin/python tests/tools/fuzz_questions.py --n 300 --no-render # retrieval only
 
-Questions come from :mod:`bench.hostile` (seeded: ``--seed``): Unicode of every general category,
+Questions come from :mod:`hostile` (beside this file) (seeded: ``--seed``): Unicode of every general category,
 zero-width and bidi controls, RTL text, control characters, markdown, mentions (``@everyone``,
 ``<@id>``, ``<@&id>``), code blocks, URLs, 0–100,000 characters. The corpus is ``seeds/`` plus the
-hostile documents of :data:`bench.hostile.HOSTILE_DOCS` (mentions and markdown in the passages).
+hostile documents of :data:`hostile.HOSTILE_DOCS` (mentions and markdown in the passages).
 
 * crash: any exception from ``ask`` other than :class:`retrieval.errors.QuestionError`, or an answer
   that breaks its contract (quote not a verbatim substring of its passage at ``quote_start``, more
@@ -33,13 +33,15 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+for _p in (ROOT, HERE):  # retrieval/bot, and hostile.py beside this file
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench import hostile  # noqa: E402
+import hostile  # noqa: E402
 
 
 def check_answer(answer, k: int, version: str) -> list[str]:
