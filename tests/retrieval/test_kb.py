@@ -108,7 +108,7 @@ def test_cli_kb_option_picks_the_knowledge_base(write):
     with pytest.raises(ConfigError, match="choose one with --kb"):  # not silently the seeds corpus
         rcli.settings_from(parser.parse_args(["sources", "--config", str(path)]))
     s = rcli.settings_from(parser.parse_args(["sources", "--config", str(path), "--corpus", "mine"]))
-    assert s.corpus == Path("mine"), "an explicit corpus is the default knowledge base"
+    assert s.corpus == Path("mine").resolve(), "an explicit corpus is the default knowledge base"
     for cmd in (["index"], ["ask", "q"], ["source", "d"], ["sources"], ["eval", "f.jsonl"]):
         assert parser.parse_args([*cmd, "--kb", "beta"]).kb == "beta"
 
