@@ -37,7 +37,9 @@ from retrieval.evaluate import contains_gold, doc_matches  # noqa: E402
 from retrieval.search import candidate_pool, rank_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CITEBOT_SHARED", ROOT.parent / "shared"))
+# ../shared beside the checkout (or beside a parent folder, for git worktrees), or $CITEBOT_SHARED
+SHARED = Path(os.environ.get("CITEBOT_SHARED") or next(
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "eval").is_dir()), ROOT.parent / "shared"))
 EVAL = SHARED / "eval"
 
 #: the peer everyone writes first: reciprocal-rank fusion of dense and BM25, the passage's closest
@@ -93,13 +95,14 @@ def load_corpora(scifact_queries: int, seed: int = 0) -> dict[str, dict]:
 class Bench:
     """Indexes, cached question vectors and candidate pools of every corpus."""
 
-    def __init__(self, work: Path, scifact_queries: int = 200, cross: int = 40):
+    def __init__(self, work: Path, scifact_queries: int = 200, cross: int = 40, only: list[str] | None = None):
         from retrieval.embeddings import Encoder
         from retrieval.engine import Engine
 
         self.work = work
+        self.quote_pool = QUOTE_POOL  # passages quoted and rescored per question (as ``ask`` does)
         work.mkdir(parents=True, exist_ok=True)
-        self.corpora = load_corpora(scifact_queries)
+        self.corpora = {n: c for n, c in load_corpora(scifact_queries).items() if not only or n in only}
         base = Settings()
         self.encoder = Encoder.shared(base.model, base.precision, base.batch_size)
         self.engines = {}
@@ -146,10 +149,10 @@ class Bench:
         out = []
         s = settings
         for q, v, pool in zip(self.asked[name], self.vectors[name], self.pools[name]):
-            cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, limit=QUOTE_POOL)
+            cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, limit=self.quote_pool)
             scored = score_candidates(index, v, q.q, cands, sentence_weight=s.sentence_weight,
                                       quote_lexical=s.quote_lexical, type_weight=s.type_weight,
-                                      title_weight=s.title_weight, doc_weight=s.doc_weight)
+                                      title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool)
             trace: dict = {}
             a = compose(index, q.q, scored, k=5, per_doc=s.per_doc, dedup_threshold=s.dedup_threshold,
                         abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)
@@ -251,12 +254,16 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1.0, i
 
 
 def as_coef(beta: np.ndarray) -> dict:
-    return {"bias": float(beta[0]), "center": 0.0, **{f: float(b) for f, b in zip(conf.FEATURES, beta[1:])}}
+    return {"bias": float(beta[0]), **{f: float(b) for f, b in zip(conf.FEATURES, beta[1:])}}
+
+
+DROP: set = set()  # features left out of the fit (--drop), for ablations
 
 
 def fit(records_by_corpus: dict[str, list[dict]], exclude: str | None = None, l2: float = 1.0) -> tuple[dict, dict]:
     """Both models fitted on every corpus except ``exclude`` (rows involving it are left out)."""
     X, ya, yc, groups, w = design(records_by_corpus)
+    X = X * np.array([f not in DROP for f in conf.FEATURES], float)
     keep = np.array([exclude not in (g[0], g[1]) for g in groups])
     pa = fit_logistic(X[keep], ya[keep], w[keep], l2)
     ans = keep & (ya == 1)
@@ -284,6 +291,26 @@ def calibration_table(records: list[dict], bins=(0, .2, .4, .6, .8, 1.0001)) -> 
     return rows
 
 
+def primary(m: dict) -> float:
+    """The figure a corpus is judged by in the sweep: nDCG@10 where relevance is per document
+    (SciFact), else the mean of MRR and quote-hit@1 (the passage and the quote both matter)."""
+    return m["nDCG@10"] if "nDCG@10" in m else (m["MRR"] + m.get("quote@1", m["MRR"])) / 2
+
+
+def loco(table: list[tuple[dict, dict]], names: list[str]) -> None:
+    """Leave one corpus out: pick the setting best on the mean of the others, report it on the one left."""
+    print("\nleave-one-corpus-out (pick on the others' mean primary figure, score on the one left out):")
+    for held in names:
+        others = [n for n in names if n != held]
+        if not others:
+            continue
+        best = max(table, key=lambda row: np.mean([primary(row[1][n]) for n in others]))
+        print(f"  {held:8s} picked {json.dumps(best[0])} on {'+'.join(others)}: {fmt(best[1][held])}")
+    if len(names) > 1:
+        best = max(table, key=lambda row: np.mean([primary(row[1][n]) for n in names]))
+        print(f"  all      picked {json.dumps(best[0])}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/citebot-generalize"))
@@ -292,9 +319,14 @@ def main(argv=None) -> int:
     ap.add_argument("--grid", type=json.loads, default=None, help="JSON object of setting -> values to sweep")
     ap.add_argument("--fit", action="store_true", help="refit the confidence models (pooled + leave-one-out)")
     ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--drop", default="", help="comma list of features left out of --fit (ablation)")
     ap.add_argument("--dump", type=Path, help="write every record's figures as JSONL here")
+    ap.add_argument("--corpora", default="seeds,gitdocs,scifact", help="comma list (default: all three)")
+    ap.add_argument("--quote-pool", type=int, default=QUOTE_POOL, help="passages quoted per question (measurement)")
     args = ap.parse_args(argv)
-    b = Bench(args.work, args.scifact_queries)
+    b = Bench(args.work, args.scifact_queries, only=args.corpora.split(","))
+    b.quote_pool = args.quote_pool
+    DROP.update(f for f in args.drop.split(",") if f)
     names = list(b.corpora)
 
     def settings(over: dict) -> Settings:
@@ -303,13 +335,16 @@ def main(argv=None) -> int:
     now = dict(kv.split("=", 1) for kv in args.set)
     if args.grid:
         keys = list(args.grid)
+        table = []
         for combo in itertools.product(*args.grid.values()):
             s = settings({**now, **dict(zip(keys, combo))})
             t0 = time.perf_counter()
             per = {n: metrics(b.run(n, s)) for n in names}
+            table.append((dict(zip(keys, combo)), per))
             print(json.dumps(dict(zip(keys, combo))), f"({time.perf_counter() - t0:.1f}s)")
             for n in names:
                 print(f"   {n:8s} {fmt(per[n])}")
+        loco(table, names)
         return 0
     rows = {"naive": settings(NAIVE), "before": settings(BEFORE), "now": settings(now)}
     results = {label: {n: b.run(n, s) for n in names} for label, s in rows.items()}
@@ -327,7 +362,17 @@ def main(argv=None) -> int:
         for held in names:
             coefs = fit(recs, exclude=held, l2=args.l2)
             rejudge(recs[held], coefs, thr)
+            for r in recs[held]:
+                r["pa_loco"] = r["pa"]
             print(f"LOCO {held:8s} {fmt(metrics(recs[held]))}")
+        print("threshold sweep, leave-one-corpus-out probabilities (false abstentions / off-topic / unanswerable / foreign):")
+        for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+            cells = []
+            for n in names:
+                m = metrics(recs[n], lambda r, t=t: r["pa_loco"] < t)
+                cells.append(f"{n} FA {m.get('false_abst')}/{m['n']} off {m.get('offtopic', '-')} "
+                             f"un {m.get('unanswerable', '-')} fr {m.get('foreign', '-')}")
+            print(f"  {t:.2f}  " + " | ".join(cells))
         for n in names:
             rejudge(recs[n], pooled, thr)
             print(f"pooled {n:8s} {fmt(metrics(recs[n]))}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import re
+import weakref
 
 import numpy as np
 
@@ -179,9 +180,16 @@ def _field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int
     return out
 
 
+_titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
 def _doc_title(index: Index, doc_id: str) -> str:
-    doc = index.document(doc_id) or {}
-    return f"{doc.get('title') or ''} {doc_id}"
+    """The document's title and id as text (cached per loaded index: titles never change in a version)."""
+    cache = _titles.setdefault(index, {})
+    if doc_id not in cache:
+        doc = index.document(doc_id) or {}
+        cache[doc_id] = f"{doc.get('title') or ''} {doc_id}"
+    return cache[doc_id]
 
 
 def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = None, unique_docs: bool = False,
@@ -259,7 +267,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     answered = bool(results) and p_answerable >= abstain_threshold
     why = None
     if not answered:
-        topics = [(" › ".join(r.citation.heading_path) or r.citation.title or r.doc_id) for r in results]
+        topics = [(" › ".join(r.citation.heading_path) or r.citation.title or "") for r in results]
         why = conf.reason(ev, topics) if results else "the corpus has no passage to compare with"
     if trace is not None:
         trace.update(evidence=ev, p_answerable=p_answerable)

@@ -89,7 +89,7 @@ class Settings:
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
     type_weight: float = 0.3
-    title_weight: float = 0.0
+    title_weight: float = 0.5
     doc_weight: float = 0.0
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
