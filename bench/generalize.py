@@ -365,6 +365,7 @@ def main(argv=None) -> int:
             for r in recs[held]:
                 r["pa_loco"] = r["pa"]
             print(f"LOCO {held:8s} {fmt(metrics(recs[held]))}")
+            print("\n".join(calibration_table([r for r in recs[held] if r["q"].kind != "foreign"])))
         print("threshold sweep, leave-one-corpus-out probabilities (false abstentions / off-topic / unanswerable / foreign):")
         for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
             cells = []

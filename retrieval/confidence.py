@@ -99,7 +99,7 @@ class TermStats:
     def __init__(self, lexical):
         bm = getattr(lexical, "bm25", None)
         self.n = max(int(getattr(lexical, "n", 0) or 0), 1)
-        self.vocab: dict[str, int] = dict(getattr(bm, "vocab_dict", None) or {})
+        self.vocab: dict[str, int] = getattr(bm, "vocab_dict", None) or {}  # shared, not copied
         indptr = np.asarray(bm.scores["indptr"]) if bm is not None else np.zeros(1, np.int64)
         df = np.diff(indptr) if indptr.size > 1 else np.zeros(0, np.int64)
         self.df = np.concatenate([df, np.zeros(max(0, len(self.vocab) - df.size) + 1, df.dtype)])
