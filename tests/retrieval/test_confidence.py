@@ -59,4 +59,7 @@ def test_a_question_about_an_absent_name_abstains_on_a_tiny_corpus(make_engine, 
     no = eng.ask("What did the minister Quorvath Zelensky say about the harbour bridge budget?")
     assert not no.answered and no.results  # closest passages still listed
     assert no.reason and "Quorvath" in no.reason and no.confidence < ok.confidence
-    assert no.to_dict()["reason"] == no.reason
+    assert no.to_dict()["reason"] == no.reason and ok.to_dict()["reason"] is None
+    from retrieval.render import answer_text
+
+    assert f"Why: {no.reason}." in answer_text(no) and "Why:" not in answer_text(ok)
