@@ -41,6 +41,14 @@ CORRECT = {"bias": -1.716, "cosine": 0.117, "gap": 1.020, "cover": 2.026, "absen
            "named_absent": -0.379, "rare_absent": -0.870, "agree": 1.924}
 
 _WORD = re.compile(r"\w[\w.'+#-]*\w|\w")
+# chat markup around words (**bold**, __underline__, ||spoiler||, `code`) and @mentions (the bot
+# turns a mention into "@display name"): addressing and formatting, not what the question asks about
+_MARKUP = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])|[*|~`]+|(?<!\w)@[\w\u200b.-]+")
+
+
+def plain(question: str) -> str:
+    """The question without chat markup and @mentions (``@bob __strikes__`` → ``strikes``)."""
+    return _MARKUP.sub(" ", question)
 
 
 @dataclass
@@ -150,7 +158,7 @@ def salient_words(question: str) -> list[str]:
 
 def _salient(question: str) -> list[tuple[str, bool]]:
     """``(word, named)`` for each salient word; ``named`` is False for a merely rare lower-case word."""
-    words = _WORD.findall(question)
+    words = _WORD.findall(plain(question))
     ref = reference_words()
     out = []
     first = True
@@ -187,7 +195,7 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
         side_docs: the documents of the best dense passage and of the best BM25 passage.
     """
     st = term_stats(index)
-    terms = list(dict.fromkeys(analyze(question)))
+    terms = list(dict.fromkeys(analyze(plain(question))))
     ev = Evidence(cosine=float(cosine))
     if pool_cosines:
         ev.gap = float(max(pool_cosines) - float(np.mean(pool_cosines)))

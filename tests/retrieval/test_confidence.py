@@ -63,3 +63,10 @@ def test_a_question_about_an_absent_name_abstains_on_a_tiny_corpus(make_engine, 
     from retrieval.render import answer_text
 
     assert f"Why: {no.reason}." in answer_text(no) and "Why:" not in answer_text(ok)
+
+
+def test_chat_markup_is_not_part_of_a_word():
+    # Discord users write **bold**, __underline__ and ||spoilers||: the words inside are ordinary words
+    assert conf.plain("could __strikes__ start? ||soon|| **now**").split() == ["could", "strikes", "start?", "soon", "now"]
+    assert "node_modules" in salient_words("why is node_modules huge?")
+    assert salient_words("@everyone when could __strikes__ in Venezuela start? @Zorblax") == ["Venezuela"]
