@@ -257,8 +257,13 @@ NOT_FOUND_TEXT = (
 
 
 def render_not_found(answer: Answer | None = None) -> Reply:
-    """The short, honest reply when the corpus does not answer."""
-    return Reply(content=NOT_FOUND_TEXT, embeds=[])
+    """The short, honest reply when the corpus does not answer, with the reason when the answer has one
+    (it may name corpus headings or question words, so it is escaped like quoted text)."""
+    why = getattr(answer, "reason", None)
+    if not why:
+        return Reply(content=NOT_FOUND_TEXT, embeds=[])
+    reason = truncate(escape(one_line(str(why))), 300)
+    return Reply(content=truncate(f"{NOT_FOUND_TEXT}\nWhy: {reason}.", CONTENT), embeds=[])
 
 
 def render_text(text: str) -> Reply:

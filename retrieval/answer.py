@@ -5,9 +5,12 @@
 * Diversity: at most ``per_doc`` passages of one document (1 in ``unique_docs`` mode).
 * Near-duplicates: a passage whose quote says what a higher-ranked quote from another document
   already says (sentence cosine ≥ ``dedup_threshold``) is folded into it as "also in".
-* Abstention: ``confidence`` is the best quote's cosine to the question; below
-  ``abstain_threshold`` the answer says the corpus does not cover the question. The results are
-  still returned for inspection.
+* Document evidence: a passage whose document title or section path names the question's terms
+  (``title_weight``) and a passage whose document has other strong passages in the pool
+  (``doc_weight``) rank higher; both chosen across corpora (``docs/RANKING.md``).
+* Abstention: :mod:`retrieval.confidence` turns the ranking's evidence into the probability that the
+  corpus answers the question; below ``abstain_threshold`` the answer says the corpus does not cover
+  it and why. The results are still returned for inspection.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import re
+import weakref
 
 import numpy as np
 
+from . import confidence as conf
 from .index import Index
 from .lexical import analyze
-from .search import Candidate
+from .search import Candidate, Pool, candidate_pool, rank_pool
 from .types import Answer, Citation, Result
 
 
@@ -117,12 +122,23 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
                      *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.0,
-                     pool: int = QUOTE_POOL) -> list[Scored]:
-    """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity."""
+                     pool: int = QUOTE_POOL, title_weight: float = 0.0, doc_weight: float = 0.0) -> list[Scored]:
+    """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity.
+
+    Args:
+        sentence_weight: weight of the best sentence's value (cosine + bonuses).
+        quote_lexical: weight of question-term coverage when choosing the quote.
+        type_weight: bonus for a sentence of the expected answer type.
+        title_weight: weight of the IDF share of question terms named by the passage's document
+            title and section path.
+        doc_weight: weight of the document's best *other* passage score in the pool (a page with
+            several good passages is more likely the right page).
+    """
     cands = cands[:pool]
     rows = index.passages([c.id for c in cands])
     q_terms = set(analyze(question))
     expect = answer_type(question)
+    fields = _field_cover(index, question, rows) if title_weight else {}
     out: list[Scored] = []
     for c in cands:
         row = rows.get(c.id)
@@ -133,14 +149,85 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         sims = svecs @ qvec if len(svecs) else np.full(len(spans), c.dense, np.float32)
         i, sim, val = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight)
         qv = svecs[i] if len(svecs) else None
-        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * val))
+        bonus = title_weight * fields.get(c.id, 0.0)
+        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * val + bonus))
+    if doc_weight and out:
+        # each passage gains from the best *other* passage of its document (scores read before any update)
+        by_doc: dict[str, list[int]] = {}
+        for j, s in enumerate(out):
+            by_doc.setdefault(s.row["doc_id"], []).append(j)
+        base = [s.score for s in out]
+        for members in by_doc.values():
+            if len(members) > 1:
+                for j in members:
+                    out[j].score += doc_weight * max(base[m] for m in members if m != j)
     out.sort(key=lambda s: -s.score)
     return out
 
 
+def _field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int, float]:
+    """Per passage: IDF-weighted share of the question's terms in its document title and section path."""
+    st = conf.term_stats(index)
+    terms = {t: st.idf(t) for t in analyze(question) if st.has(t)}
+    total = sum(terms.values())
+    if total <= 0:
+        return {}
+    titles = {d: _doc_title(index, d) for d in {r["doc_id"] for r in rows.values()}}
+    out = {}
+    for pid, r in rows.items():
+        have = set(analyze(" ".join([titles[r["doc_id"]], *(r.get("heading_path") or []), r.get("heading") or ""])))
+        out[pid] = sum(w for t, w in terms.items() if t in have) / total
+    return out
+
+
+_titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def _doc_title(index: Index, doc_id: str) -> str:
+    """The document's title and id as text (cached per loaded index: titles never change in a version)."""
+    cache = _titles.setdefault(index, {})
+    if doc_id not in cache:
+        doc = index.document(doc_id) or {}
+        cache[doc_id] = f"{doc.get('title') or ''} {doc_id}"
+    return cache[doc_id]
+
+
+def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = None, unique_docs: bool = False,
+           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None) -> Answer:
+    """Rank, quote, cite and judge one question (what ``Engine.ask`` runs).
+
+    Args:
+        index: the loaded index.
+        question: the cleaned question.
+        qvec: its normalized vector.
+        s: the :class:`~retrieval.config.Settings` (ranking fields).
+        k: results (default ``s.k``).
+        unique_docs: one result per document.
+        mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
+        pool: the question's candidate pool when already computed (sweeps reuse it).
+        trace: filled with the evidence and ``p_answerable`` when given (for measurement).
+    """
+    if pool is None:
+        pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode)
+    cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL)
+    scored = score_candidates(index, qvec, question, cands, sentence_weight=s.sentence_weight,
+                              quote_lexical=s.quote_lexical, type_weight=s.type_weight,
+                              title_weight=s.title_weight, doc_weight=s.doc_weight)
+    return compose(index, question, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
+                   dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)
+
+
 def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_doc: int = 2,
-            unique_docs: bool = False, dedup_threshold: float = 0.8, abstain_threshold: float = 0.35) -> Answer:
-    """Pick, fold and cite the results of one question."""
+            unique_docs: bool = False, dedup_threshold: float = 0.8, abstain_threshold: float = 0.5,
+            pool: Pool | None = None, trace: dict | None = None) -> Answer:
+    """Pick, fold and cite the results of one question, and judge whether the corpus answers it.
+
+    Args:
+        abstain_threshold: answer only when the estimated probability that the corpus answers the
+            question (:func:`retrieval.confidence.calibrated`) reaches this.
+        pool: the candidate pool (its best dense and best BM25 passages are evidence).
+        trace: filled with the evidence and ``p_answerable`` when given.
+    """
     per_doc = 1 if unique_docs else per_doc
     chosen: list[Scored] = []
     folded: dict[int, dict[str, int]] = {}  # result index -> {doc id: paragraph of its best duplicate}
@@ -175,10 +262,39 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
                                s.row.get("page")),
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
-    confidence = max((s.quote_sim for s in chosen[:1]), default=0.0)
-    confidence = max(confidence, max((s.cand.dense for s in chosen[:1]), default=0.0))
-    return Answer(question=question, answered=bool(results) and confidence >= abstain_threshold,
-                  results=results, confidence=confidence, index_version=index.version)
+    ev = _evidence(index, question, scored, chosen, docs, pool)
+    p_answerable, confidence = conf.calibrated(ev)
+    answered = bool(results) and p_answerable >= abstain_threshold
+    why = None
+    if not answered:
+        topics = [(" › ".join(r.citation.heading_path) or r.citation.title or "") for r in results]
+        why = conf.reason(ev, topics) if results else "the corpus has no passage to compare with"
+    if trace is not None:
+        trace.update(evidence=ev, p_answerable=p_answerable)
+    return Answer(question=question, answered=answered, results=results, confidence=confidence,
+                  index_version=index.version, reason=why)
+
+
+def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Scored], docs: dict,
+              pool: Pool | None) -> conf.Evidence:
+    """The calibrated models' inputs for this answer (see :mod:`retrieval.confidence`)."""
+    if not chosen:
+        return conf.evidence(index, question, "", "", None, [], 0.0, (None, None))
+    top = chosen[0]
+    doc = docs.get(top.row["doc_id"]) or {}
+    fields = " ".join([doc.get("title") or "", *(top.row.get("heading_path") or []), top.row.get("heading") or ""])
+    side: list[str | None] = [None, None]
+    if pool is not None and pool.ids.size:
+        known = {s.cand.id: s.row["doc_id"] for s in scored}
+        picks = [int(pool.ids[int(np.argmax(pool.dense))])]
+        picks.append(int(pool.ids[int(np.argmax(pool.bm25))]) if float(pool.bm25.max()) > 0 else -1)
+        need = [p for p in picks if p >= 0 and p not in known]
+        if need:
+            known.update({i: r["doc_id"] for i, r in index.passages(need).items()})
+        side = [known.get(p) for p in picks]
+    cosine = max(top.quote_sim, top.cand.dense)
+    return conf.evidence(index, question, top.row["text"], fields, top.row["doc_id"],
+                         [s.cand.dense for s in scored], cosine, (side[0], side[1]))
 
 
 def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,

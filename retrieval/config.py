@@ -67,12 +67,16 @@ class Settings:
         dense_weight: weight of the dense side in fusion (BM25 gets 1 - dense_weight).
         rrf_k: the k constant of reciprocal rank fusion.
         candidates: how many candidates each side contributes before fusion.
-        abstain_threshold: below this confidence the answer says the corpus does not cover it.
+        abstain_threshold: the answer says the corpus does not cover the question when the estimated
+            probability that it does (``retrieval/confidence.py``, calibrated across corpora) is below
+            this. A probability in 0..1, no longer a cosine.
         per_doc: at most this many results per document (diversity); ``unique_docs`` makes it 1.
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
         quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
         type_weight: bonus for a sentence of the expected answer type ("how many" → a number, "when" → a time).
+        title_weight: weight of the question terms a passage's document title and section path name.
+        doc_weight: weight of the best other passage of the same document among the quoted candidates.
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
     """
@@ -93,12 +97,14 @@ class Settings:
     dense_weight: float = 0.6
     rrf_k: int = 60
     candidates: int = 1000
-    abstain_threshold: float = 0.30
+    abstain_threshold: float = 0.5
     per_doc: int = 2
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
     type_weight: float = 0.3
+    title_weight: float = 0.5
+    doc_weight: float = 0.0
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
 
@@ -147,14 +153,16 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1")
         if not self.max_file_mb > 0:
             raise ConfigError("max_file_mb must be more than 0")
-        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1"):
+        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight",
+                     "doc_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more")
         if not 0.0 <= self.bm25_b <= 1.0:
             raise ConfigError("bm25_b must be between 0 and 1")
-        for name in ("abstain_threshold", "dedup_threshold"):  # compared with cosines
-            if not -1.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} must be between -1 and 1")
+        if not 0.0 <= self.abstain_threshold <= 1.0:  # a probability since the calibrated confidence
+            raise ConfigError("abstain_threshold must be between 0 and 1 (a probability)")
+        if not -1.0 <= self.dedup_threshold <= 1.0:  # compared with cosines
+            raise ConfigError("dedup_threshold must be between -1 and 1")
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:

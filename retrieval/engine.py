@@ -14,7 +14,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-from .answer import QUOTE_POOL, compose, score_candidates
+from .answer import answer, score_candidates
 from .config import Settings
 from .errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
 from .build import Builder, Progress
@@ -139,14 +139,7 @@ class Engine:
     def ask_vector(self, q: str, qvec, *, k: int | None = None, unique_docs: bool = False,
                    mode: str = "hybrid") -> Answer:
         """``ask`` with the question already cleaned and embedded (batch evaluation uses this)."""
-        s = self.settings
-        index = self._current()
-        cands = hybrid(index, qvec, q, candidates=s.candidates, method=s.fusion, dense_weight=s.dense_weight,
-                       rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL)
-        scored = score_candidates(index, qvec, q, cands, sentence_weight=s.sentence_weight,
-                                  quote_lexical=s.quote_lexical, type_weight=s.type_weight)
-        return compose(index, q, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
-                       dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold)
+        return answer(self._current(), q, qvec, self.settings, k=k, unique_docs=unique_docs, mode=mode)
 
     def ask_many(self, questions: list[str], **kw) -> list[Answer | QuestionError]:
         """Answer a batch, embedding all questions in one pass; bad questions come back as errors."""

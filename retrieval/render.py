@@ -19,6 +19,8 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
     lines: list[str] = []
     if not answer.answered:
         lines.append(NOT_COVERED)
+        if getattr(answer, "reason", None):
+            lines.append(f"Why: {answer.reason}.")
         if answer.results:
             lines.append(f"(closest passages, confidence {answer.confidence:.2f}, shown for inspection:)")
     for r in answer.results:

@@ -72,6 +72,68 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, *, method: str = "linear", dense_w
     return dense_weight * _minmax(dense) + (1 - dense_weight) * _minmax(bm25)
 
 
+@dataclass
+class Pool:
+    """Every candidate of one question with both sides' scores (aligned arrays, ids ascending).
+
+    Fusion settings do not change the pool, so a sweep can score it many times (``bench/generalize.py``).
+    """
+
+    ids: np.ndarray
+    dense: np.ndarray
+    bm25: np.ndarray
+
+
+def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 50,
+                   mode: str = "hybrid") -> Pool:
+    """The union of each side's ``candidates`` best passages, every one scored on both sides.
+
+    Args:
+        index: the loaded index.
+        qvec: normalized question vector.
+        question: the question text (for BM25).
+        candidates: how many passages each side contributes.
+        mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
+    """
+    d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
+    all_bm25 = index.lexical.scores(question)
+    if mode != "dense" and all_bm25.size:
+        n = min(candidates, all_bm25.size)
+        top = np.argpartition(-all_bm25, n - 1)[:n]
+        b_ids = top[all_bm25[top] > 0].astype(np.int64)
+    else:
+        b_ids = np.zeros(0, np.int64)
+    ids = np.unique(np.concatenate([d_ids, b_ids]))
+    if ids.size == 0:
+        return Pool(ids, np.zeros(0, np.float32), np.zeros(0, np.float32))
+    # FAISS already scored its own hits; only BM25-only candidates need their vectors read back
+    dense = np.empty(ids.size, np.float32)
+    have = np.zeros(ids.size, bool)
+    if d_ids.size:
+        at = np.searchsorted(ids, d_ids)
+        dense[at] = d_scores
+        have[at] = True
+    if not have.all():
+        dense[~have] = index.vectors(ids[~have]) @ qvec.astype(np.float32)
+    bm25 = all_bm25[ids] if all_bm25.size else np.zeros(ids.size, np.float32)
+    return Pool(ids, dense, bm25)
+
+
+def rank_pool(pool: Pool, *, method: str = "linear", dense_weight: float = 0.5, rrf_k: int = 60,
+              mode: str = "hybrid", limit: int | None = None) -> list[Candidate]:
+    """The pool fused (see :func:`fuse`), best first; ``limit`` keeps only the best."""
+    if pool.ids.size == 0:
+        return []
+    if mode == "dense":
+        fused = pool.dense.astype(np.float64)
+    elif mode == "bm25":
+        fused = pool.bm25.astype(np.float64)
+    else:
+        fused = fuse(pool.dense, pool.bm25, method=method, dense_weight=dense_weight, rrf_k=rrf_k)
+    order = np.argsort(-fused, kind="stable")[:limit]
+    return [Candidate(int(pool.ids[i]), float(pool.dense[i]), float(pool.bm25[i]), float(fused[i])) for i in order]
+
+
 def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 50, method: str = "linear",
            dense_weight: float = 0.5, rrf_k: int = 60, mode: str = "hybrid",
            limit: int | None = None) -> list[Candidate]:
@@ -85,32 +147,5 @@ def hybrid(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 5
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
         limit: return only the best ``limit`` (the whole pool is still scored and fused).
     """
-    d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
-    all_bm25 = index.lexical.scores(question)
-    if mode != "dense" and all_bm25.size:
-        n = min(candidates, all_bm25.size)
-        top = np.argpartition(-all_bm25, n - 1)[:n]
-        b_ids = top[all_bm25[top] > 0].astype(np.int64)
-    else:
-        b_ids = np.zeros(0, np.int64)
-    ids = np.unique(np.concatenate([d_ids, b_ids]))
-    if ids.size == 0:
-        return []
-    # FAISS already scored its own hits; only BM25-only candidates need their vectors read back
-    dense = np.empty(ids.size, np.float32)
-    have = np.zeros(ids.size, bool)
-    if d_ids.size:
-        at = np.searchsorted(ids, d_ids)
-        dense[at] = d_scores
-        have[at] = True
-    if not have.all():
-        dense[~have] = index.vectors(ids[~have]) @ qvec.astype(np.float32)
-    bm25 = all_bm25[ids] if all_bm25.size else np.zeros(ids.size, np.float32)
-    if mode == "dense":
-        fused = dense.astype(np.float64)
-    elif mode == "bm25":
-        fused = bm25.astype(np.float64)
-    else:
-        fused = fuse(dense, bm25, method=method, dense_weight=dense_weight, rrf_k=rrf_k)
-    order = np.argsort(-fused, kind="stable")[:limit]
-    return [Candidate(int(ids[i]), float(dense[i]), float(bm25[i]), float(fused[i])) for i in order]
+    pool = candidate_pool(index, qvec, question, candidates=candidates, mode=mode)
+    return rank_pool(pool, method=method, dense_weight=dense_weight, rrf_k=rrf_k, mode=mode, limit=limit)

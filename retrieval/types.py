@@ -168,8 +168,10 @@ class Answer:
         question: the question as asked.
         answered: False when the corpus does not answer it (results are still listed).
         results: ranked results, best first.
-        confidence: the calibrated score abstention compares with its threshold.
+        confidence: estimated probability that the top result holds the answer (calibrated on the
+            dev corpora, comparable across corpora; see docs/RANKING.md).
         index_version: id of the index version that produced the answer.
+        reason: why the corpus does not answer, in plain words (None when answered).
     """
 
     question: str
@@ -177,6 +179,7 @@ class Answer:
     results: list[Result]
     confidence: float
     index_version: str
+    reason: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -184,6 +187,7 @@ class Answer:
             "answered": self.answered,
             "confidence": round(float(self.confidence), 6),
             "index_version": self.index_version,
+            "reason": self.reason,
             "results": [r.to_dict() for r in self.results],
         }
 

@@ -37,7 +37,7 @@ def test_default_index_dir_is_per_corpus(tmp_path, monkeypatch):
                                  {"k": 1.9}, {"k": True}, {"dense_weight": True}, {"embed_title": "maybe"},
                                  {"index_dir": 5},
                                  # out of range
-                                 {"max_file_mb": -1}, {"max_file_mb": 0}, {"abstain_threshold": -5},
+                                 {"max_file_mb": -1}, {"max_file_mb": 0}, {"abstain_threshold": -5}, {"abstain_threshold": 1.5},
                                  {"dedup_threshold": 7}, {"sentence_weight": -2}, {"type_weight": -0.1},
                                  {"bm25_b": 2}, {"ann_threshold": -1}])
 def test_invalid_values_are_config_errors(bad):

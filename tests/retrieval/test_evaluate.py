@@ -80,3 +80,42 @@ def test_load_questions_refuses_an_empty_file(tmp_path):
     f.write_text("\n")
     with pytest.raises(CitebotError, match="no questions"):
         load_questions(f)
+
+
+def doc_res(rank, doc_id, text, source=None):
+    c = Citation(rank, doc_id, None, None, None, None, 1, source or f"{doc_id}.html")
+    return Result(rank, doc_id, 1, text, text, 0, 1.0, 0.5, c)
+
+
+def test_per_kind_figures_and_doc_level_recall(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text(
+        '{"q": "a", "gold": ["alpha"], "file": "git-reset.html", "kind": "howto"}\n'
+        '{"q": "b", "gold": ["beta"], "file": "gitignore.pdf", "kind": "howto"}\n'
+        '{"q": "c", "gold": ["gamma"], "file": "docs/git-tag.html", "kind": "fact"}\n'
+        '{"q": "d", "gold": []}\n', encoding="utf-8")
+    qs = load_questions(f)
+    assert [q.get("kind") for q in qs] == ["howto", "howto", "fact", None]
+    answers = [
+        ans("a", True, doc_res(1, "git-reset", "alpha")),              # right page (id without suffix), hit
+        ans("b", True, doc_res(1, "gitignore", "other text", "gitignore.pdf"), doc_res(2, "x", "beta")),
+        ans("c", True, doc_res(1, "git-log", "gamma")),                 # passage hit on the wrong page
+        ans("d", False, doc_res(1, "x", "x")),
+    ]
+    r = evaluate(qs, answers)
+    assert r.doc_recall_at_1 == pytest.approx(2 / 3) and r.doc_questions == 3
+    assert set(r.by_kind) == {"howto", "fact", "(none)"}
+    howto = r.by_kind["howto"]
+    assert howto.answerable == 2 and howto.recall[1] == 0.5 and howto.doc_recall_at_1 == 1.0
+    assert r.by_kind["fact"].recall[1] == 1.0 and r.by_kind["fact"].doc_recall_at_1 == 0.0
+    assert r.by_kind["(none)"].off_topic_abstained == 1
+    d = r.to_dict()
+    assert d["doc_R@1"] == pytest.approx(0.6667, abs=1e-4) and d["by_kind"]["howto"]["R@1"] == 0.5
+    text = "\n".join(r.lines())
+    assert "doc-level R@1: 0.667 (3 questions with a file)" in text and "[howto] 2 questions" in text
+
+
+def test_records_without_kind_or_file_have_no_breakdown():
+    r = evaluate([{"q": "a", "gold": ["x"]}], [ans("a", True, res(1, "x", "x"))])
+    assert r.by_kind == {} and r.doc_recall_at_1 is None
+    assert "by_kind" not in r.to_dict() and "doc_R@1" not in r.to_dict()

@@ -1,0 +1,72 @@
+"""The calibrated confidence: bounded, monotonic in the evidence, and absent names abstain."""
+
+from dataclasses import replace
+
+import pytest
+
+from retrieval import confidence as conf
+from retrieval.confidence import Evidence, calibrated, salient_words
+
+STRONG = Evidence(cosine=0.7, gap=0.2, cover=0.9, absent_share=0.0, named_absent=0, agree=1.0)
+
+
+def test_probabilities_are_bounded_even_for_absurd_evidence():
+    for ev in (Evidence(), STRONG, Evidence(cosine=50, cover=50, agree=50), Evidence(cosine=-50, named_absent=50)):
+        pa, c = calibrated(ev)
+        assert 0.0 <= c <= pa <= 1.0
+
+
+@pytest.mark.parametrize("feature,up", [("cosine", True), ("cover", True), ("named_absent", False),
+                                        ("absent_share", False)])
+def test_monotonic_in_each_kind_of_evidence(feature, up):
+    lo, hi = {"cosine": (0.2, 0.8), "cover": (0.0, 1.0), "named_absent": (0, 3), "absent_share": (0.0, 1.0)}[feature]
+    weak = Evidence(cosine=0.45, gap=0.1, cover=0.5, absent_share=0.2, named_absent=1, agree=0.5)
+    values = [calibrated(replace(weak, **{feature: lo + (hi - lo) * i / 4}))[0] for i in range(5)]
+    assert values == sorted(values, reverse=not up) and values[0] != values[-1]
+
+
+def test_strong_evidence_answers_and_an_absent_name_does_not():
+    assert calibrated(STRONG)[0] >= 0.5
+    assert calibrated(replace(STRONG, named_absent=2, absent_share=0.3, cover=0.6))[0] < 0.5
+
+
+def test_salient_words_are_names_code_and_rare_words():
+    words = salient_words("How did Mexico's president Claudia Sheinbaum react to the strikes?")
+    assert "Sheinbaum" in words and "Claudia" in words
+    assert not {"How", "president", "react", "strikes"} & set(words)
+    assert {"initCache", "node_modules"} <= set(salient_words("where is initCache() called in node_modules?"))
+    assert salient_words("What is the time?") == []
+
+
+def test_reason_names_absent_words_or_the_closest_topics():
+    ev = replace(STRONG, absent_words=["Sheinbaum"])
+    assert conf.reason(ev, ["Venezuela"]) == "no document mentions Sheinbaum"
+    assert conf.reason(STRONG, ["git-stash › OPTIONS", "git-stash › OPTIONS", ""]) == \
+        "the closest passages are about “git-stash › OPTIONS”"
+    assert conf.reason(STRONG, ["", ""]) == "no passage is close enough to the question"
+
+
+def test_a_question_about_an_absent_name_abstains_on_a_tiny_corpus(make_engine, tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "council.txt").write_text(
+        "Harbour news\n\nThe city council approved the harbour bridge budget of 40 million euros on Tuesday.\n\n"
+        "The mayor said construction of the bridge starts in spring and takes two years.\n", encoding="utf-8")
+    (corpus / "weather.txt").write_text("Weather\n\nThe weather was sunny all week in the mountains.\n", encoding="utf-8")
+    eng = make_engine(corpus)
+    ok = eng.ask("How much is the harbour bridge budget?")
+    assert ok.answered and ok.reason is None and "40 million" in ok.results[0].quote
+    no = eng.ask("What did the minister Quorvath Zelensky say about the harbour bridge budget?")
+    assert not no.answered and no.results  # closest passages still listed
+    assert no.reason and "Quorvath" in no.reason and no.confidence < ok.confidence
+    assert no.to_dict()["reason"] == no.reason and ok.to_dict()["reason"] is None
+    from retrieval.render import answer_text
+
+    assert f"Why: {no.reason}." in answer_text(no) and "Why:" not in answer_text(ok)
+
+
+def test_chat_markup_is_not_part_of_a_word():
+    # Discord users write **bold**, __underline__ and ||spoilers||: the words inside are ordinary words
+    assert conf.plain("could __strikes__ start? ||soon|| **now**").split() == ["could", "strikes", "start?", "soon", "now"]
+    assert "node_modules" in salient_words("why is node_modules huge?")
+    assert salient_words("@everyone when could __strikes__ in Venezuela start? @Zorblax") == ["Venezuela"]
