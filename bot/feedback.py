@@ -87,7 +87,8 @@ class AnswerRecord:
 
 
 def _citation_payload(c: Any) -> dict:
-    return {"title": c.title, "outlet": c.outlet, "author": c.author, "date": c.date, "source": c.source}
+    return {"title": c.title, "outlet": c.outlet, "author": c.author, "date": c.date, "source": c.source,
+            "heading_path": list(getattr(c, "heading_path", None) or []), "page": getattr(c, "page", None)}
 
 
 def results_payload(answer: Any) -> list[dict]:

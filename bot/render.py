@@ -297,6 +297,12 @@ def render_source(view: SourceView, *, number: int | None = None, quote: str | N
     for name, value in _meta_fields(doc):
         embed.add_field(name=name, value=value, inline=True)
     embed.add_field(name="Paragraph", value=f"¶ {view.paragraph} of {view.total_paragraphs}", inline=True)
+    cited_para = next((p for p in view.paragraphs if p.number == view.paragraph), None)
+    if cited_para is not None and cited_para.page:
+        embed.add_field(name="Page", value=str(cited_para.page), inline=True)
+    if cited_para is not None and cited_para.heading_path:
+        embed.add_field(name="Section", value=truncate(escape(one_line(" › ".join(cited_para.heading_path))), 1024),
+                        inline=False)
     embed.set_footer(text="The cited paragraph is marked ▶; its neighbours give context.")
 
     budget = min(EMBED_DESCRIPTION, EMBED_TOTAL - len(embed) - 10)

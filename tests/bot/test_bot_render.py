@@ -229,6 +229,16 @@ def test_source_view_fits_and_marks_cited_paragraph():
     assert any(f["name"] == "Paragraph" and f["value"] == "¶ 5 of 9" for f in p["embeds"][0]["fields"])
 
 
+def test_source_view_names_the_section_and_page_of_a_structured_document():
+    paras = [Paragraph(1, "Intro.", "OPTIONS", ["git-stash", "OPTIONS"], 3),
+             Paragraph(2, "All untracked files are also stashed.", "--include-untracked",
+                       ["git-stash", "OPTIONS", "--include-untracked"], 4)]
+    view = SourceView({"doc_id": "git-stash.pdf", "title": "git-stash", "source": "git-stash.pdf", "url": None}, 2, paras, 9)
+    fields = {f["name"]: f["value"] for f in payload(render_source(view, number=1))["embeds"][0]["fields"]}
+    assert fields["Page"] == "4"
+    assert fields["Section"] == "git-stash › OPTIONS › --include-untracked"
+
+
 def test_documents_pages_and_answer_sources_fit():
     docs = [{"doc_id": f"doc-{i}" + "x" * 200, "title": "@everyone " * 40, "outlet": "O", "date": "2025", "paragraphs": i}
             for i in range(95)]
