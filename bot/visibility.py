@@ -184,9 +184,9 @@ class Visibility:
         and at most ``keep`` results (ask the engine for a few more than shown, then cut here, so
         hidden passages leave room for visible ones).
 
-        When the best result was hidden, the answer counts as answered only if the new best one's
-        dense score reaches ``abstain_threshold`` (conservative: the engine also credits the quote's
-        own similarity); with no threshold, only if a result is left. Returns the same object when
+        When the best result was hidden, the answer does not count as answered (the engine's
+        confidence was about that passage); the visible ones stay listed as the closest passages.
+        ``abstain_threshold`` is accepted for compatibility and unused. Returns the same object when
         nothing was hidden.
         """
         results, changed = [], False
@@ -209,9 +209,9 @@ class Visibility:
         for i, (r, also, also_c) in enumerate(results, 1):
             out.append(dataclasses.replace(r, rank=i, citation=dataclasses.replace(r.citation, number=i),
                                            also_in=also, also_in_citations=also_c))
-        answered = bool(answer.answered and out)
-        if answered and top_hidden:
-            answered = abstain_threshold is not None and float(out[0].dense) >= abstain_threshold
+        # the engine's confidence was about the best passage; when the asker may not see it, nothing
+        # vouches for the next one, so the visible passages are offered as the closest, not as the answer
+        answered = bool(answer.answered and out and not top_hidden)
         return dataclasses.replace(answer, results=out, answered=answered)
 
     async def filter_documents(self, docs: list[dict]) -> list[dict]:

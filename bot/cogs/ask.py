@@ -45,6 +45,20 @@ ANSWER_FAILED = "Something went wrong while answering that; the error was logged
 HIDDEN_ROOM = 5
 
 
+def hidden_room(engine) -> int:
+    """Extra results to ask for when some may be hidden from the asker: only a knowledge base with
+    Discord messages has passages an asker may not read (others are answered exactly as asked)."""
+    version = engine.version
+    cached = getattr(engine, "_citebot_discord", None)
+    if cached is None or cached[0] != version:
+        has = any(str(d.get("doc_id") or "").startswith("_discord/")
+                  or str(d.get("url") or d.get("source") or "").startswith("https://discord.com/channels/")
+                  for d in engine.documents())
+        cached = (version, has)
+        engine._citebot_discord = cached
+    return HIDDEN_ROOM if cached[1] else 0
+
+
 def transient(error: BaseException) -> bool:
     """True for failures worth another attempt later: Discord's 5xx, rate limits that outlasted
     discord.py's own tries, network errors. Other 4xx (missing access, deleted message) are final."""
@@ -105,7 +119,7 @@ class Ask(commands.Cog):
         q = question.strip()
         k = kb.settings.k
         try:
-            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=k + HIDDEN_ROOM))
+            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=k + hidden_room(engine)))
             answer = await visibility.filter_answer(answer, abstain_threshold=kb.settings.abstain_threshold, keep=k)
         except QuestionError as e:
             return render_text(str(e)), None, None

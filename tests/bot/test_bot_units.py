@@ -233,3 +233,18 @@ def test_bot_cli_does_not_import_discord():
     code = "import sys, bot.cli; bot.cli.build_parser(); print('discord' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_extra_results_are_asked_only_where_passages_can_be_hidden(seeds_engine):
+    from types import SimpleNamespace
+
+    from bot.cogs.ask import HIDDEN_ROOM, hidden_room
+
+    assert hidden_room(seeds_engine) == 0  # files only: answered exactly as asked
+    docs = [{"doc_id": "guide", "source": "guide.md"}]
+    eng = SimpleNamespace(version="v1", documents=lambda: docs)
+    assert hidden_room(eng) == 0
+    docs.append({"doc_id": "_discord/1/2", "source": "https://discord.com/channels/1/2/3"})
+    assert hidden_room(eng) == 0, "cached for the version"
+    eng.version = "v2"
+    assert hidden_room(eng) == HIDDEN_ROOM

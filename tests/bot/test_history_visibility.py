@@ -141,9 +141,11 @@ async def test_filter_answer_drops_renumbers_and_abstains(world):
     assert [r.doc_id for r in hidden.results] == ["help", "guide"]
     assert [(r.rank, r.citation.number) for r in hidden.results] == [(1, 1), (2, 2)]
     assert hidden.results[0].also_in == ["manual"] and hidden.results[0].also_in_citations == [file_dup]
-    assert hidden.answered  # the new best (0.5) still clears the threshold
-    strict = await Visibility.for_asker(guild, bob, [corpus]).filter_answer(answer, abstain_threshold=0.6)
-    assert not strict.answered and len(strict.results) == 2
+    # the confidence was the hidden passage's: the visible ones are the closest, not the answer
+    assert not hidden.answered and len(hidden.results) == 2
+    lower = dataclasses.replace(answer, results=[answer.results[1], answer.results[0], *answer.results[2:]])
+    kept = await Visibility.for_asker(guild, bob, [corpus]).filter_answer(lower)
+    assert kept.answered and kept.results[0].doc_id == "help"  # a hidden passage below the best one
     cut = await Visibility.for_asker(guild, bob, [corpus]).filter_answer(answer, keep=1)
     assert [r.doc_id for r in cut.results] == ["help"]
     assert len((await Visibility.for_asker(guild, carol, [corpus]).filter_answer(answer, keep=2)).results) == 2
