@@ -103,19 +103,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "eval" / "gitdocs" / "corpus")
     ap.add_argument("--at", type=float, default=0.5, help="fraction of the passages embedded at the kill")
+    ap.add_argument("--kill-at", type=int, help="kill at this many checkpointed passages; skips the clean build")
     ap.add_argument("--smoke", action="store_true", help="seeds/, seconds")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     corpus = ROOT / "seeds" if args.smoke else args.corpus
     work = Path(tempfile.mkdtemp(prefix="citebot-resume-"))
     try:
-        clean = run(corpus, work / "clean")
+        clean = None if args.kill_at else run(corpus, work / "clean")
         print(json.dumps({"clean": clean}), file=sys.stderr)
-        kill = killed_run(corpus, work / "resumed", int(clean["passages"] * args.at))
+        kill = killed_run(corpus, work / "resumed", args.kill_at or int(clean["embedded"] * args.at))
         print(json.dumps({"kill": kill}), file=sys.stderr)
         resumed = run(corpus, work / "resumed")
         result = {"corpus": str(corpus), "clean": clean, "kill": kill, "resumed": resumed,
-                  "vectors": compare(work / "clean", work / "resumed"),
+                  "vectors": compare(work / "clean", work / "resumed") if clean else None,
                   "cache_left": (work / "resumed" / ".embed-cache").exists()}
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -263,10 +263,16 @@ class Builder:
 
     def _embed(self, plans: list[DocPlan], cache: EmbedCache, summary: IndexSummary,
                embedding: Progress | None) -> None:
-        """Embed what is left, one checkpoint chunk at a time."""
+        """Embed what is left, one checkpoint chunk at a time; a passage repeated in the corpus (same
+        encoder input: boilerplate, shared option descriptions) is embedded once."""
         enc = self.encoder
-        todo = [pp for plan in plans for pp in plan.passages
-                if isinstance(pp.source, ToEmbed) and pp.source.vectors is None]
+        todo: list[PlannedPassage] = []
+        copies: dict[str, list[ToEmbed]] = {}
+        for pp in (pp for plan in plans for pp in plan.passages):
+            if isinstance(pp.source, ToEmbed) and pp.source.vectors is None:
+                if pp.passage.hash not in copies:
+                    todo.append(pp)
+                copies.setdefault(pp.passage.hash, []).append(pp.source)
         if embedding:
             embedding(0, len(todo))
         for i in range(0, len(todo), self.checkpoint_every):
@@ -275,8 +281,9 @@ class Builder:
             vecs, svecs = enc.encode_passages([s.text for s in sources], [s.spans for s in sources])
             if svecs is None:  # not a mean-pooling model: no sentence vectors
                 svecs = [np.zeros((len(s.spans), enc.dim), np.float32) for s in sources]
-            for s, v, sv in zip(sources, vecs, svecs):
-                s.vectors = Vectors(v, sv)
+            for pp, v, sv in zip(batch, vecs, svecs):
+                for s in copies[pp.passage.hash]:
+                    s.vectors = Vectors(v, sv)
             cache.append([pp.passage.hash for pp in batch], vecs, [s.spans for s in sources], svecs)
             summary.embedded += len(batch)
             if embedding:

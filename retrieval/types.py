@@ -233,7 +233,8 @@ class IndexSummary:
         added / changed / removed / unchanged: document ids in each state.
         skipped: files not indexed, with reasons.
         passages: passages in the new index.
-        embedded: passages whose vectors were computed (the rest were reused).
+        embedded: passages whose vectors were computed (the rest were reused; a passage repeated in
+            the corpus is computed once).
         resumed: passages whose vectors an interrupted build had computed (counted as reused).
         encodings: ``{source: encoding}`` of files not read as UTF-8 (the encoding was a guess).
         seconds: wall time of the build.

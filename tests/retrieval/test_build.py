@@ -147,3 +147,19 @@ def test_duplicate_document_ids_first_one_wins(own_engine, own_corpus):
     assert any("duplicate document id 'dup'" in sk.reason for sk in s.skipped)
     assert own_engine.ask("herons").results[0].doc_id == "dup"
     assert all("egrets" not in p.text for p in own_engine.passages(range(s.passages)).values())
+
+
+def test_a_passage_repeated_in_the_corpus_is_embedded_once(make_engine, tmp_path):
+    corpus = tmp_path / "rep"
+    corpus.mkdir()
+    shared = "The --dry-run option shows what would be done without changing anything."
+    (corpus / "a.txt").write_text(f"Alpha command\n\nAlpha rewrites history in place.\n\n{shared}\n")
+    (corpus / "b.txt").write_text(f"Beta command\n\nBeta copies objects between repositories.\n\n{shared}\n")
+    seen = []
+    eng = make_engine(corpus)
+    s = eng.reindex(rebuild=True, embedding=lambda d, t: seen.append((d, t)))
+    rows = list(eng.passages(range(s.passages)).values())
+    twins = [p for p in rows if p.text == shared]
+    assert len(twins) == 2 and twins[0].hash == twins[1].hash
+    assert s.embedded == s.passages - 1 and seen[-1] == (s.embedded, s.embedded)
+    assert np.array_equal(eng.index.vectors([twins[0].id]), eng.index.vectors([twins[1].id]))
