@@ -148,7 +148,7 @@ class NaiveConfig:
     prf_source: str = "self"  # self | hybrid
 
 
-#: best settings found on the SciFact train split (bench/beir_tune.py; bench/RESULTS.md, "Experiments"):
+#: best settings found on the SciFact train split (bench/beir_tune.py at tag experiments-2026-12; bench/RESULTS.md, "Experiments"):
 #: dense on <=128-token passages with the title, max over passages, plus 0.5 x the best single
 #: sentence's cosine and 0.3 x a text-only whole-doc vector; BM25 k1=0.9 b=0.4 on title+text,
 #: stemmed, stopwords kept; z-score fusion of each side's top 1000 with dense weight 0.6.

@@ -1,8 +1,9 @@
 """Shared fixtures: one encoder and one seeds index per test session (loading costs seconds).
 
-Test tiers: ``pytest -m "not heavy"`` (``./scripts/test.sh --quick``) is the edit-test loop: no real
-``citebot`` processes, benchmark runs or kill trials. Plain ``pytest`` is the full suite CI runs.
-``--run-slow`` adds the long variants (marked ``slow``), which nothing else runs.
+Test tiers: ``pytest -m "not heavy"`` (``./scripts/test.sh --quick``) is the edit-test loop: every
+module's own tests, without tests/reliability (faults, fuzz, concurrency, kill trials: all marked
+``heavy`` here), real ``citebot`` processes and benchmark smoke runs. Plain ``pytest`` is the full
+suite CI runs. ``--run-slow`` adds the long variants (marked ``slow``), which nothing else runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="also run the long variants (marked slow)")
 
 
+RELIABILITY = ROOT / "tests" / "reliability"
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:  # fault, fuzz, concurrency and secrets runs: the full suite's, not the quick tier's
+        if RELIABILITY in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.heavy)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="long variant: use --run-slow")

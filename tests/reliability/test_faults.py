@@ -420,9 +420,10 @@ def _script(args, env, cwd):
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
-@pytest.mark.heavy
+@pytest.mark.slow
 def test_damaged_index_real_process(built, tmp_path):
-    """The same through the installed ``citebot`` script: real exit code and stderr."""
+    """The same through the installed ``citebot`` script: real exit code and stderr (a model load,
+    ~5 s: --run-slow only; tests/retrieval/test_cli.py runs the installed script once in CI)."""
     eng, _ = built
     root, corpus = eng.settings.index_dir, eng.settings.corpus
     _damage(root, "faiss-truncated")

@@ -26,6 +26,7 @@ import os
 import textwrap
 import unicodedata
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -197,6 +198,7 @@ def render_doc(fmt: str, width: int, blocks) -> str:
     return "\n\n".join(out) + "\n"
 
 
+@pytest.mark.heavy  # 150 documents through the real tokenizer: the suite's, not the quick tier's
 @settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document())
 def test_every_sentence_in_exactly_one_passage(encoder, spec):
