@@ -25,7 +25,7 @@ import numpy as np
 from . import confidence as conf
 from .index import Index
 from .lexical import analyze
-from .search import Candidate, Pool, candidate_pool, rank_pool
+from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, rank_pool
 from .types import Answer, Citation, Result
 
 
@@ -180,6 +180,40 @@ def _field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int
     return out
 
 
+_page_terms: "weakref.WeakKeyDictionary[Index, list[frozenset]]" = weakref.WeakKeyDictionary()
+
+
+def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarray:
+    """Per pool entry: IDF-weighted share of the question's terms named by its page's title and id.
+
+    Computed over the whole pool, before the quoted pool is cut, so the passages of a page the question
+    names ("what does git fetch do", "turn on rerere") can be quoted at all.
+    """
+    terms_of = _page_terms.get(index)
+    if terms_of is None:
+        terms_of = _page_terms[index] = [frozenset(analyze(_doc_title(index, d))) for d in doc_names(index)]
+    st = conf.term_stats(index)
+    terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
+    total = sum(terms.values())
+    if total <= 0 or codes.size == 0:
+        return np.zeros(codes.size)
+    docs = np.unique(codes)
+    cover = np.zeros(int(docs.max()) + 1)
+    for d in docs:
+        have = terms_of[d]
+        cover[d] = sum(w for t, w in terms.items() if t in have) / total
+    return cover[codes]
+
+
+def page_evidence(index: Index, question: str, pool: Pool, s) -> dict:
+    """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when both weights are 0)."""
+    if not (s.page_weight or s.page_title_weight) or pool.ids.size == 0:
+        return {}
+    codes = doc_codes(index)[pool.ids]
+    bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
+    return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
+
+
 _titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
 
 
@@ -209,7 +243,8 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
     """
     if pool is None:
         pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode)
-    cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL)
+    cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL,
+                      **page_evidence(index, question, pool, s))
     scored = score_candidates(index, qvec, question, cands, sentence_weight=s.sentence_weight,
                               quote_lexical=s.quote_lexical, type_weight=s.type_weight,
                               title_weight=s.title_weight, doc_weight=s.doc_weight)
