@@ -153,7 +153,8 @@ class Bench:
                               **page_evidence(index, q.q, pool, s))
             scored = score_candidates(index, v, q.q, cands, sentence_weight=s.sentence_weight,
                                       quote_lexical=s.quote_lexical, type_weight=s.type_weight,
-                                      title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool)
+                                      title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool,
+                                      quote_pick_lexical=s.quote_pick_lexical)
             trace: dict = {}
             a = compose(index, q.q, scored, k=5, per_doc=s.per_doc, dedup_threshold=s.dedup_threshold,
                         abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)

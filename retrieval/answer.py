@@ -122,7 +122,8 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
                      *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.0,
-                     pool: int = QUOTE_POOL, title_weight: float = 0.0, doc_weight: float = 0.0) -> list[Scored]:
+                     pool: int = QUOTE_POOL, title_weight: float = 0.0, doc_weight: float = 0.0,
+                     quote_pick_lexical: float | None = None) -> list[Scored]:
     """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity.
 
     Args:
@@ -133,6 +134,8 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
             title and section path.
         doc_weight: weight of the document's best *other* passage score in the pool (a page with
             several good passages is more likely the right page).
+        quote_pick_lexical: when set, the quote shown for the best ``REPICK`` passages is chosen again
+            with this weight of question-term coverage; the passage scores keep ``quote_lexical``.
     """
     cands = cands[:pool]
     rows = index.passages([c.id for c in cands])
@@ -162,7 +165,26 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
                 for j in members:
                     out[j].score += doc_weight * max(base[m] for m in members if m != j)
     out.sort(key=lambda s: -s.score)
+    if quote_pick_lexical is not None and quote_pick_lexical != quote_lexical:
+        for s in out[:REPICK]:
+            _repick(index, qvec, s, q_terms, quote_pick_lexical, expect, type_weight)
     return out
+
+
+#: how many of the best passages get their shown quote chosen again (``quote_pick_lexical``): enough for
+#: ``k`` results after per-document limits and folded duplicates
+REPICK = 10
+
+
+def _repick(index: Index, qvec: np.ndarray, s: Scored, q_terms: set[str], lexical: float,
+            expect: re.Pattern | None, type_weight: float) -> None:
+    """Choose ``s``'s shown quote again with another weight of question-term coverage (in place)."""
+    row = s.row
+    if not row["spans"]:
+        return
+    svecs = index.sentence_vectors(row)
+    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight)
+    s.quote, s.quote_vec, s.quote_sim = row["spans"][i], svecs[i], sim
 
 
 def _field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int, float]:
@@ -247,7 +269,8 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
                       **page_evidence(index, question, pool, s))
     scored = score_candidates(index, qvec, question, cands, sentence_weight=s.sentence_weight,
                               quote_lexical=s.quote_lexical, type_weight=s.type_weight,
-                              title_weight=s.title_weight, doc_weight=s.doc_weight)
+                              title_weight=s.title_weight, doc_weight=s.doc_weight,
+                              quote_pick_lexical=s.quote_pick_lexical)
     return compose(index, question, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
                    dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)
 

@@ -74,6 +74,8 @@ class Settings:
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
         quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
+        quote_pick_lexical: weight of question-term coverage when the shown quote of the best passages is
+            chosen (their scores keep ``quote_lexical``).
         type_weight: bonus for a sentence of the expected answer type ("how many" → a number, "when" → a time).
         title_weight: weight of the question terms a passage's document title and section path name.
         doc_weight: weight of the best other passage of the same document among the quoted candidates.
@@ -106,6 +108,7 @@ class Settings:
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
+    quote_pick_lexical: float = 0.3
     type_weight: float = 0.3
     title_weight: float = 0.25
     doc_weight: float = 0.0
@@ -159,7 +162,7 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1")
         if not self.max_file_mb > 0:
             raise ConfigError("max_file_mb must be more than 0")
-        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight",
+        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight", "quote_pick_lexical",
                      "doc_weight", "page_weight", "page_title_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more")
