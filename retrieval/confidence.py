@@ -36,10 +36,10 @@ FEATURES = ("cosine", "gap", "cover", "absent_share", "named_absent", "rare_abse
 # (weighted L2 logistic regression, l2 1.0, on the pooled dev corpora: seeds, gitdocs, SciFact train and
 # each one's questions asked of the others; every group weighted equally); leave-one-corpus-out figures
 # in docs/RANKING.md.
-ANSWERABLE = {"bias": -3.544, "cosine": 6.029, "gap": 0.868, "cover": 2.142, "absent_share": -1.783,
-              "named_absent": -1.498, "rare_absent": -1.191, "agree": 0.762}
-CORRECT = {"bias": -1.757, "cosine": 0.512, "gap": 1.107, "cover": 1.915, "absent_share": 0.508,
-           "named_absent": -0.603, "rare_absent": -0.716, "agree": 1.961}
+ANSWERABLE = {"bias": -3.534, "cosine": 6.022, "gap": 0.863, "cover": 2.142, "absent_share": -1.777,
+              "named_absent": -1.498, "rare_absent": -1.194, "agree": 0.761}
+CORRECT = {"bias": -1.751, "cosine": 0.503, "gap": 1.108, "cover": 1.915, "absent_share": 0.507,
+           "named_absent": -0.604, "rare_absent": -0.717, "agree": 1.962}
 
 _WORD = re.compile(r"\w[\w.'+#-]*\w|\w")
 # chat markup around words (**bold**, __underline__, ||spoiler||, `code`) and @mentions (the bot
