@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import confidence as conf  # noqa: E402
-from retrieval.answer import QUOTE_POOL, compose, score_candidates  # noqa: E402
+from retrieval.answer import QUOTE_POOL, compose, page_evidence, score_candidates  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from retrieval.evaluate import contains_gold, doc_matches  # noqa: E402
 from retrieval.search import candidate_pool, rank_pool  # noqa: E402
@@ -45,10 +45,10 @@ EVAL = SHARED / "eval"
 #: the peer everyone writes first: reciprocal-rank fusion of dense and BM25, the passage's closest
 #: sentence as quote, a fixed cosine threshold (0.30) for abstention
 NAIVE = {"fusion": "rrf", "dense_weight": 0.5, "sentence_weight": 0.0, "quote_lexical": 0.0, "type_weight": 0.0,
-         "title_weight": 0.0, "doc_weight": 0.0}
+         "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0}
 #: the defaults before issue 11 (ranking as in session 4, cosine ≥ 0.30 to answer)
 BEFORE = {"fusion": "linear", "dense_weight": 0.6, "sentence_weight": 1.5, "quote_lexical": 0.1, "type_weight": 0.3,
-          "title_weight": 0.0, "doc_weight": 0.0}
+          "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0}
 OLD_THRESHOLD = 0.30
 
 
@@ -149,10 +149,12 @@ class Bench:
         out = []
         s = settings
         for q, v, pool in zip(self.asked[name], self.vectors[name], self.pools[name]):
-            cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, limit=self.quote_pool)
+            cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, limit=self.quote_pool,
+                              **page_evidence(index, q.q, pool, s))
             scored = score_candidates(index, v, q.q, cands, sentence_weight=s.sentence_weight,
                                       quote_lexical=s.quote_lexical, type_weight=s.type_weight,
-                                      title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool)
+                                      title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool,
+                                      quote_pick_lexical=s.quote_pick_lexical)
             trace: dict = {}
             a = compose(index, q.q, scored, k=5, per_doc=s.per_doc, dedup_threshold=s.dedup_threshold,
                         abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)

@@ -25,7 +25,7 @@ import numpy as np
 from . import confidence as conf
 from .index import Index
 from .lexical import analyze
-from .search import Candidate, Pool, candidate_pool, rank_pool
+from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, rank_pool
 from .types import Answer, Citation, Result
 
 
@@ -122,7 +122,8 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
 
 def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[Candidate],
                      *, sentence_weight: float = 0.0, quote_lexical: float = 0.1, type_weight: float = 0.0,
-                     pool: int = QUOTE_POOL, title_weight: float = 0.0, doc_weight: float = 0.0) -> list[Scored]:
+                     pool: int = QUOTE_POOL, title_weight: float = 0.0, doc_weight: float = 0.0,
+                     quote_pick_lexical: float | None = None) -> list[Scored]:
     """Quote each of the top ``pool`` candidates and rescore with the best sentence's similarity.
 
     Args:
@@ -133,6 +134,8 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
             title and section path.
         doc_weight: weight of the document's best *other* passage score in the pool (a page with
             several good passages is more likely the right page).
+        quote_pick_lexical: when set, the quote shown for the best ``REPICK`` passages is chosen again
+            with this weight of question-term coverage; the passage scores keep ``quote_lexical``.
     """
     cands = cands[:pool]
     rows = index.passages([c.id for c in cands])
@@ -162,7 +165,26 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
                 for j in members:
                     out[j].score += doc_weight * max(base[m] for m in members if m != j)
     out.sort(key=lambda s: -s.score)
+    if quote_pick_lexical is not None and quote_pick_lexical != quote_lexical:
+        for s in out[:REPICK]:
+            _repick(index, qvec, s, q_terms, quote_pick_lexical, expect, type_weight)
     return out
+
+
+#: how many of the best passages get their shown quote chosen again (``quote_pick_lexical``): enough for
+#: ``k`` results after per-document limits and folded duplicates
+REPICK = 10
+
+
+def _repick(index: Index, qvec: np.ndarray, s: Scored, q_terms: set[str], lexical: float,
+            expect: re.Pattern | None, type_weight: float) -> None:
+    """Choose ``s``'s shown quote again with another weight of question-term coverage (in place)."""
+    row = s.row
+    if not row["spans"]:
+        return
+    svecs = index.sentence_vectors(row)
+    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight)
+    s.quote, s.quote_vec, s.quote_sim = row["spans"][i], svecs[i], sim
 
 
 def _field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int, float]:
@@ -178,6 +200,40 @@ def _field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int
         have = set(analyze(" ".join([titles[r["doc_id"]], *(r.get("heading_path") or []), r.get("heading") or ""])))
         out[pid] = sum(w for t, w in terms.items() if t in have) / total
     return out
+
+
+_page_terms: "weakref.WeakKeyDictionary[Index, list[frozenset]]" = weakref.WeakKeyDictionary()
+
+
+def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarray:
+    """Per pool entry: IDF-weighted share of the question's terms named by its page's title and id.
+
+    Computed over the whole pool, before the quoted pool is cut, so the passages of a page the question
+    names ("what does git fetch do", "turn on rerere") can be quoted at all.
+    """
+    terms_of = _page_terms.get(index)
+    if terms_of is None:
+        terms_of = _page_terms[index] = [frozenset(analyze(_doc_title(index, d))) for d in doc_names(index)]
+    st = conf.term_stats(index)
+    terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
+    total = sum(terms.values())
+    if total <= 0 or codes.size == 0:
+        return np.zeros(codes.size)
+    docs = np.unique(codes)
+    cover = np.zeros(int(docs.max()) + 1)
+    for d in docs:
+        have = terms_of[d]
+        cover[d] = sum(w for t, w in terms.items() if t in have) / total
+    return cover[codes]
+
+
+def page_evidence(index: Index, question: str, pool: Pool, s) -> dict:
+    """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when both weights are 0)."""
+    if not (s.page_weight or s.page_title_weight) or pool.ids.size == 0:
+        return {}
+    codes = doc_codes(index)[pool.ids]
+    bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
+    return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
 
 
 _titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
@@ -209,10 +265,12 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
     """
     if pool is None:
         pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode)
-    cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL)
+    cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL,
+                      **page_evidence(index, question, pool, s))
     scored = score_candidates(index, qvec, question, cands, sentence_weight=s.sentence_weight,
                               quote_lexical=s.quote_lexical, type_weight=s.type_weight,
-                              title_weight=s.title_weight, doc_weight=s.doc_weight)
+                              title_weight=s.title_weight, doc_weight=s.doc_weight,
+                              quote_pick_lexical=s.quote_pick_lexical)
     return compose(index, question, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
                    dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)
 

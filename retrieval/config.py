@@ -74,9 +74,15 @@ class Settings:
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
         quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
+        quote_pick_lexical: weight of question-term coverage when the shown quote of the best passages is
+            chosen (their scores keep ``quote_lexical``).
         type_weight: bonus for a sentence of the expected answer type ("how many" → a number, "when" → a time).
         title_weight: weight of the question terms a passage's document title and section path name.
         doc_weight: weight of the best other passage of the same document among the quoted candidates.
+        page_weight: weight of the page's support in the whole candidate pool (the mean of its three
+            best fused scores) added to each passage's fused score before the quoted pool is cut.
+        page_title_weight: weight of the question terms its page's title names, added to each passage's
+            fused score before the quoted pool is cut.
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
     """
@@ -102,9 +108,12 @@ class Settings:
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
+    quote_pick_lexical: float = 0.3
     type_weight: float = 0.3
-    title_weight: float = 0.5
+    title_weight: float = 0.25
     doc_weight: float = 0.0
+    page_weight: float = 0.0
+    page_title_weight: float = 0.5
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
 
@@ -153,8 +162,8 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1")
         if not self.max_file_mb > 0:
             raise ConfigError("max_file_mb must be more than 0")
-        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight",
-                     "doc_weight"):
+        for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight", "quote_pick_lexical",
+                     "doc_weight", "page_weight", "page_title_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more")
         if not 0.0 <= self.bm25_b <= 1.0:

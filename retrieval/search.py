@@ -7,6 +7,7 @@ the SciFact train split (see ``docs/RANKING.md``).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,9 +120,52 @@ def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates:
     return Pool(ids, dense, bm25)
 
 
+_codes: "weakref.WeakKeyDictionary[Index, tuple[list[str], np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
+def _doc_table(index: Index) -> tuple[list[str], np.ndarray]:
+    got = _codes.get(index)
+    if got is None:
+        names, codes = np.unique(np.array(index.store.passage_documents(), dtype=object), return_inverse=True)
+        got = _codes[index] = ([str(n) for n in names], codes.astype(np.int64))
+    return got
+
+
+def doc_codes(index: Index) -> np.ndarray:
+    """A document number per passage id (cached per loaded index: one read of the store)."""
+    return _doc_table(index)[1]
+
+
+def doc_names(index: Index) -> list[str]:
+    """The document id of each document number of :func:`doc_codes`."""
+    return _doc_table(index)[0]
+
+
+def page_support(codes: np.ndarray, fused: np.ndarray, top: int = 3) -> np.ndarray:
+    """Per pool entry: the mean of its page's ``top`` best fused scores in the pool (absent ones count 0).
+
+    A page with several passages close to the question is more likely the page that answers it than a
+    page with one passage that mentions its words in passing; the passage order inside a page is kept.
+    """
+    order = np.lexsort((-fused, codes))
+    c = codes[order]
+    first = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
+    rank = np.arange(c.size) - np.repeat(first, np.diff(np.r_[first, c.size]))
+    keep = order[rank < top]
+    total = np.bincount(codes[keep], weights=np.maximum(fused[keep], 0.0), minlength=int(codes.max()) + 1)
+    return total[codes] / top
+
+
 def rank_pool(pool: Pool, *, method: str = "linear", dense_weight: float = 0.5, rrf_k: int = 60,
-              mode: str = "hybrid", limit: int | None = None) -> list[Candidate]:
-    """The pool fused (see :func:`fuse`), best first; ``limit`` keeps only the best."""
+              mode: str = "hybrid", limit: int | None = None, page_weight: float = 0.0,
+              codes: np.ndarray | None = None, bonus: np.ndarray | None = None) -> list[Candidate]:
+    """The pool fused (see :func:`fuse`), best first; ``limit`` keeps only the best.
+
+    Args:
+        page_weight: weight of :func:`page_support` added to each fused score (needs ``codes``).
+        codes: the document number of each pool entry (``doc_codes(index)[pool.ids]``).
+        bonus: added to each pool entry's score after fusion (page-level evidence, aligned with the pool).
+    """
     if pool.ids.size == 0:
         return []
     if mode == "dense":
@@ -130,6 +174,10 @@ def rank_pool(pool: Pool, *, method: str = "linear", dense_weight: float = 0.5, 
         fused = pool.bm25.astype(np.float64)
     else:
         fused = fuse(pool.dense, pool.bm25, method=method, dense_weight=dense_weight, rrf_k=rrf_k)
+    if page_weight and codes is not None:
+        fused = fused + page_weight * page_support(codes, fused)
+    if bonus is not None:
+        fused = fused + bonus
     order = np.argsort(-fused, kind="stable")[:limit]
     return [Candidate(int(pool.ids[i]), float(pool.dense[i]), float(pool.bm25[i]), float(fused[i])) for i in order]
 

@@ -127,3 +127,28 @@ def test_pick_quote_pruning_matches_the_reference(sentences, data, question, lw,
     q_terms, expect = set(analyze(question)), answer_type(question)
     got = pick_quote(text, spans, sims, q_terms, lw, expect, tw)
     assert got == _pick_quote_reference(text, spans, sims, q_terms, lw, expect, tw)
+
+
+def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine):
+    from retrieval.answer import score_candidates
+    from retrieval.search import hybrid
+
+    idx = seeds_engine.index
+    q = "What did the Pentagon say about the strikes on boats?"
+    qv = seeds_engine.encoder.encode_queries([q])[0]
+    cands = hybrid(idx, qv, q, candidates=50, limit=30)
+    base = score_candidates(idx, qv, q, cands, sentence_weight=1.5, quote_lexical=0.1)
+    heavy = score_candidates(idx, qv, q, cands, sentence_weight=1.5, quote_lexical=0.1, quote_pick_lexical=50.0)
+    assert [s.cand.id for s in base] == [s.cand.id for s in heavy]  # scores keep quote_lexical
+    assert [s.score for s in base] == [s.score for s in heavy]
+    for s in heavy:
+        a, b = s.quote
+        assert s.row["text"][a:b] and (a, b) in [tuple(x) for x in s.row["spans"]] or not s.row["spans"]
+    # a huge term weight makes the shown quote the sentence covering most question terms
+    from retrieval.lexical import analyze
+    terms = set(analyze(q))
+    for s in heavy[:10]:
+        if s.row["spans"]:
+            cover = [len(terms & set(analyze(s.row["text"][a:b]))) for a, b in s.row["spans"]]
+            a, b = s.quote
+            assert len(terms & set(analyze(s.row["text"][a:b]))) == max(cover)

@@ -63,3 +63,42 @@ def test_single_sided_modes(seeds_engine):
     assert hybrid(idx, qv, q, mode="bm25") == []
     dense = hybrid(idx, qv, q, mode="dense", candidates=3)
     assert len(dense) == 3 and all(c.bm25 == 0 for c in dense)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_page_support_is_the_mean_of_the_pages_best_three(seed):
+    from retrieval.search import page_support
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 6, 40)
+    fused = rng.random(40)
+    got = page_support(codes, fused, top=3)
+    for i in range(40):
+        mine = sorted(fused[codes == codes[i]], reverse=True)[:3]
+        assert got[i] == pytest.approx(sum(mine) / 3)
+
+
+def test_page_support_lifts_a_page_with_several_close_passages_keeping_order_inside_pages():
+    from retrieval.search import Pool, rank_pool
+
+    # page 0: one strong passage; page 1: three good ones
+    pool = Pool(np.arange(4), np.array([0.9, 0.8, 0.79, 0.78], np.float32), np.zeros(4, np.float32))
+    codes = np.array([0, 1, 1, 1])
+    assert rank_pool(pool, mode="dense")[0].id == 0
+    ranked = [c.id for c in rank_pool(pool, mode="dense", page_weight=1.0, codes=codes)]
+    assert ranked[0] == 1 and ranked.index(1) < ranked.index(2) < ranked.index(3)
+
+
+def test_page_title_cover_names_the_page_the_question_names(seeds_engine):
+    from retrieval.answer import page_title_cover
+    from retrieval.search import doc_codes, doc_names
+
+    idx = seeds_engine.index
+    codes = doc_codes(idx)
+    names = doc_names(idx)
+    assert len(codes) == idx.manifest["passages"] and len(names) == len(idx.documents())
+    d = next(i for i, n in enumerate(names) if idx.document(n)["title"] == "Washington’s Bold Move")
+    cover = page_title_cover(idx, "what was Washington's bold move?", codes)
+    assert cover[codes == d].min() > 0.5  # the named page's passages
+    assert cover[codes != d].max() < cover[codes == d].min()
+    assert not page_title_cover(idx, "zzzz qqqq", codes).any()
