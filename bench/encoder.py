@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.encoder                 # 1,000-doc sample + nDCG@10 check (dense only)
     .venv/bin/python -m bench.encoder --no-quality    # throughput only
-    .venv/bin/python -m bench.encoder --smoke         # 16 docs, 5 questions, seconds
+    .venv/bin/python -m bench.encoder --smoke         # 16 docs, 3 questions, seconds
 
 For every option: docs/s (best of ``--repeat`` timed passes after a warm-up batch), speedup over
 the fp32 baseline measured in the same run, and min / mean cosine of its embeddings to fp32's.
@@ -153,10 +153,10 @@ def main(argv=None) -> int:
     # single-question latency (what `ask` pays): short texts, batch of one, after a warm-up
     from bench.beir import load_beir
 
-    qs = list(load_beir(args.data, args.split).queries.values())[: (5 if args.smoke else 200)]
+    qs = list(load_beir(args.data, args.split).queries.values())[: (3 if args.smoke else 200)]
     qlat = {}
     for prec in ("fp32", "bf16-autocast", "int8-dynamic"):
-        for threads in (1, 2):
+        for threads in ((1,) if args.smoke else (1, 2)):  # smoke: the wiring, one thread setting
             import torch
 
             torch.set_num_threads(threads)

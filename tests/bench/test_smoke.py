@@ -71,7 +71,7 @@ def test_encoder(scifact, tmp_path):
     assert fp32["precision"] == "fp32" and fp32["speedup"] == 1.0 and fp32["cos_min"] > 0.9999
     for row in payload["rows"]:
         assert "error" in row or (row["docs_per_s"] > 0 and -1 <= row["cos_min"] <= row["cos_mean"] <= 1.0001)
-    assert len(payload["question_latency"]) == 6
+    assert sorted(payload["question_latency"]) == ["bf16-autocast threads=1", "fp32 threads=1", "int8-dynamic threads=1"]
     assert all(v["p50_ms"] > 0 for v in payload["question_latency"].values())
 
 
