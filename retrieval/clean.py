@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import textwrap
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -293,7 +294,8 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             stack = [x for x in stack if x[0] < unit.level]
             term, fresh, in_def = None, True, False
             continue
-        s = unit.text.strip("\n").rstrip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
+        # code keeps its line breaks and relative indentation; a passage never starts or ends with blanks
+        s = textwrap.dedent(unit.text.strip("\n")).strip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
         if not s:
             continue
         if kind not in ("code", "row") and is_boilerplate(s):

@@ -24,7 +24,7 @@ SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "ma
 TEXT_SUFFIXES = SUFFIXES  # the older name
 _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # bumping this re-parses every document on the next reindex
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 
 @dataclass

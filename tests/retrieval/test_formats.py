@@ -338,3 +338,13 @@ def test_upload_accepts_every_corpus_type_by_default():
     for name in ("manual.pdf", "plans.docx", "move.odt", "backups.rst", "help-channel.json", "guide.md"):
         assert safe_upload_name(name, types) == (None, name)
     assert safe_upload_name("tool.exe", types)[1] is None
+
+
+def test_an_indented_code_block_keeps_relative_indentation_without_edge_blanks():
+    from retrieval.documents import parse
+
+    doc = parse("Intro line here.\n\n\t 0\n\n    def f():\n        return 1\n", "markdown", doc_id="d", source="d.md",
+                content_hash="h")
+    texts = [p.text for p in doc.paragraphs]
+    assert all(t == t.strip() and t for t in texts), texts
+    assert any("def f():\n    return 1" in t for t in texts), texts  # relative indentation kept
