@@ -273,6 +273,9 @@ class Builder:
                 if pp.passage.hash not in copies:
                     todo.append(pp)
                 copies.setdefault(pp.passage.hash, []).append(pp.source)
+        # longest first across the whole build, not only inside a chunk: each chunk's batches then hold
+        # passages of like length (little padding), as one sentence-transformers call over all would
+        todo.sort(key=lambda pp: -len(pp.source.text))
         if embedding:
             embedding(0, len(todo))
         for i in range(0, len(todo), self.checkpoint_every):
