@@ -146,17 +146,11 @@ def main(argv=None) -> int:
     enc = Encoder("bundled", "auto", 64)
     records = scifact_records(args.scifact, max(args.docs, 2000 if not args.smoke else 40))
     work = Path(tempfile.mkdtemp(prefix="citebot-indexing-"))
-    if args.corpus is not None:
-        try:
+    try:
+        if args.corpus is not None:  # a folder corpus: throughput only
             result = {"throughput": throughput(enc, [], work, folder=args.corpus, files=args.files)}
             print(json.dumps(result["throughput"]))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(result, indent=1))
-        return 0
-    try:
+            return _save(result, args.out)
         result = {"throughput": throughput(enc, records[:args.docs], work)}
         print(json.dumps(result["throughput"]))
         result["incremental"] = incremental(enc, records, args.incremental_docs, work)
@@ -165,9 +159,13 @@ def main(argv=None) -> int:
         print(json.dumps(result["cold_start"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
+    return _save(result, args.out)
+
+
+def _save(result: dict, out: Path | None) -> int:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
     return 0
 
 

@@ -14,13 +14,15 @@ from typing import Any, Iterable, Sequence
 
 import discord
 
-from retrieval.types import Answer, Citation, IndexSummary, Result, SourceView
+from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
-# the text pieces, also imported from here by callers
+# the numbered answer and the text pieces, also imported from here by callers
+from .numbered import MAX_RESULTS, NumberedAnswer, NumberedCitation, number_citations  # noqa: F401
 from .fit import (  # noqa: F401
     ELLIPSIS,
     ZWSP,
     Excerpt,
+    _cut_left,
     escape,
     escape_marked,
     excerpt,
@@ -43,7 +45,6 @@ EMBEDS = 10
 FIELDS = 25
 BUTTON_LABEL = 80
 SOURCES_BUDGET = 1500  # characters of an answer's "Sources" list (the passages get the rest)
-MAX_RESULTS = 10  # results quoted in an answer; its "also in" sources are numbered after them
 
 EMBED_COLOUR = discord.Colour(0x3B82F6)
 NOT_FOUND_COLOUR = discord.Colour(0x9CA3AF)
@@ -73,80 +74,6 @@ class Reply:
 
 
 # ---------------------------------------------------------------- answers
-
-
-@dataclass
-class NumberedCitation:
-    """A citation with the number shown in this reply."""
-
-    number: int
-    citation: Citation
-
-
-def number_citations(results: Sequence[Result]) -> tuple[list[NumberedCitation], dict[int, list[int]]]:
-    """Number the results' citations 1..n (result i is [i+1]), then the also-in sources after them.
-
-    Returns the ordered citations and, per result index, the numbers of its "also in" sources.
-    """
-    ordered: list[NumberedCitation] = []
-    seen: dict[tuple[str, int], int] = {}
-
-    def add(c: Citation) -> int:
-        key = (c.doc_id, c.paragraph)
-        if key not in seen:
-            seen[key] = len(ordered) + 1
-            ordered.append(NumberedCitation(seen[key], c))
-        return seen[key]
-
-    # every result keeps its own number, the one its passage is shown under, even when two passages
-    # come from the same paragraph (a long paragraph is split into several passages)
-    for r in results:
-        ordered.append(NumberedCitation(len(ordered) + 1, r.citation))
-        seen.setdefault((r.citation.doc_id, r.citation.paragraph), len(ordered))
-    also: dict[int, list[int]] = {}
-    for i, r in enumerate(results):
-        nums = []
-        cits = list(r.also_in_citations)
-        known = {c.doc_id for c in cits}
-        for doc_id in r.also_in:  # ids without a citation object still deserve a mention
-            if doc_id not in known:
-                cits.append(Citation(0, doc_id, None, None, None, None, 0, doc_id))
-        for c in cits:
-            n = add(c)
-            if n not in nums:
-                nums.append(n)
-        also[i] = nums
-    return ordered, also
-
-
-@dataclass
-class NumberedAnswer:
-    """An answer with the numbers its citations carry in the reply, computed once per reply and
-    used by the renderer (:func:`render_answer`), the buttons and the feedback store.
-
-    ``shown`` are the results quoted ([1]..[n]); ``citations`` number them, then their "also in"
-    sources after them; ``also[i]`` are the numbers of result i's "also in" sources.
-    """
-
-    answer: Answer
-    shown: list[Result]
-    citations: list[NumberedCitation]
-    also: dict[int, list[int]]
-
-    @classmethod
-    def of(cls, answer: Answer, max_results: int = MAX_RESULTS) -> "NumberedAnswer":
-        shown = list(answer.results[:max_results]) if answer.answered else []
-        citations, also = number_citations(shown)
-        return cls(answer, shown, citations, also)
-
-    @property
-    def also_in(self) -> list[NumberedCitation]:
-        """The "also in" sources, numbered after the results shown."""
-        return self.citations[len(self.shown):]
-
-    def buttons(self) -> list[tuple[int, str | None]]:
-        """``(number, title)`` of every citation, for the source buttons."""
-        return [(n.number, n.citation.title or n.citation.doc_id) for n in self.citations]
 
 
 def _where(source: str | None, limit: int) -> str:

@@ -42,6 +42,13 @@ def engine(tmp_path_factory, encoder, seeds_engine):
     return open_engine(work, encoder=encoder)
 
 
+async def _serve(f):
+    with point_discord_at(await f.start()):
+        yield f
+    await f.close()
+    f.assert_clean()
+
+
 @pytest.fixture
 async def fake():
     """A fake Discord on 127.0.0.1 with discord.py pointed at it.
@@ -49,11 +56,17 @@ async def fake():
     After the test it checks the invariants every exchange must keep: no unknown route was called,
     no message broke Discord's limits, and every message was sent with pings disabled.
     """
-    f = await FakeDiscord().start()
-    with point_discord_at(f):
+    async for f in _serve(FakeDiscord()):
         yield f
-    await f.close()
-    f.assert_clean()
+
+
+@pytest.fixture
+async def hfake():
+    """The fake Discord that also serves channel history, threads, a forum and a private channel."""
+    from fakehistory import FakeHistory
+
+    async for f in _serve(FakeHistory()):
+        yield f
 
 
 @pytest.fixture

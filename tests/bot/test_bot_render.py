@@ -294,3 +294,16 @@ def test_answer_sources_do_not_link_a_url_that_would_break_out_of_its_brackets()
     plain = render_answer_sources("q?", [{"number": 1, "doc_id": "d", "paragraph": 2,
                                           "citation": {"title": "T", "source": "https://x.org/a"}}])
     assert "<https://x.org/a>" in plain.embeds[0].description
+
+
+def test_a_deep_section_path_is_cut_from_the_left_in_citations():
+    from bot.render import NumberedCitation, citation_line
+
+    path = [f"section {i} " + "x" * 40 for i in range(30)] + ["--include-untracked"]
+    c = Citation(1, "git-stash", "git-stash", None, None, None, 3, "git-stash.html", path, None)
+    line = citation_line(NumberedCitation(1, c), limit=300)
+    assert len(line) <= 300 and "…" in line and "include" in line  # the nearest heading survives
+    recs = [{"number": 1, "doc_id": "git-stash", "paragraph": 3, "quote": "q",
+             "citation": {"title": "git-stash", "source": "git-stash.html", "heading_path": path, "page": 4}}]
+    desc = payload(render_answer_sources("q", recs))["embeds"][0]["description"]
+    assert "p. 4" in desc and "include" in desc

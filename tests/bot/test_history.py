@@ -20,20 +20,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from fakediscord import point_discord_at  # noqa: E402
-from fakehistory import FakeHistory, history_registry  # noqa: E402
+from fakehistory import history_registry  # noqa: E402
 from harness import bot_config, start_bot, stop_bot  # noqa: E402
 
 JUMP = "https://discord.com/channels/{g}/{c}/{m}"
-
-
-@pytest.fixture
-async def hfake():
-    f = await FakeHistory().start()
-    with point_discord_at(f):
-        yield f
-    await f.close()
-    f.assert_clean()
 
 
 @pytest.fixture

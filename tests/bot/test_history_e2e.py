@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from fakediscord import MANAGE_GUILD, VIEW_AND_SEND, Person, point_discord_at  # noqa: E402
-from fakehistory import FakeHistory, history_registry  # noqa: E402
+from fakediscord import MANAGE_GUILD, VIEW_AND_SEND, Person  # noqa: E402
+from fakehistory import history_registry  # noqa: E402
 from harness import bot_config, start_bot, stop_bot  # noqa: E402
 
 KEY_Q = "How do I rotate the Zephyr API key?"
@@ -28,15 +28,6 @@ VAULT = "The combination of the Zephyr server room vault is written in the red b
 VAULT_Q = "Where is the combination of the server room vault written?"
 BOB_TIP = "Bob's tip: the Zephyr dashboard exports invoices as CSV from the Billing tab."
 BOB_Q = "How do I export invoices from the Zephyr dashboard?"
-
-
-@pytest.fixture
-async def hfake():
-    f = await FakeHistory().start()
-    with point_discord_at(f):
-        yield f
-    await f.close()
-    f.assert_clean()
 
 
 @pytest.fixture
