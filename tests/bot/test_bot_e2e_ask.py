@@ -321,11 +321,11 @@ async def test_citation_numbers_match_the_passages_and_name_the_file(fake, bot, 
 async def test_citations_are_numbered_once_per_reply(fake, bot, monkeypatch):
     """One numbered answer per reply: the embed, the buttons and the stored record use the same
     numbering, computed once (it used to be computed three times)."""
-    from bot import render
+    from bot import numbered
 
     calls = []
-    real = render.number_citations
-    monkeypatch.setattr(render, "number_citations", lambda results: calls.append(1) or real(results))
+    real = numbered.number_citations
+    monkeypatch.setattr(numbered, "number_citations", lambda results: calls.append(1) or real(results))
     msg = await fake.mention(QUESTION)
     r = await fake.wait_reply(msg)
     assert r.body()["embeds"] and len(calls) == 1
