@@ -78,7 +78,7 @@ class AnswerRecord:
     def source(self, number: int) -> dict | None:
         """What citation ``[number]`` of the answer points at: a result or an "also in" source, or None.
 
-        "Also in" sources are numbered after the results shown (see render.number_citations), so
+        "Also in" sources are numbered after the results shown (see numbered.number_citations), so
         their numbers win over results stored beyond those (``k`` above the ten shown)."""
         for s in self.also_in:
             if s.get("number") == number:
@@ -98,7 +98,7 @@ def results_payload(answer: Any) -> list[dict]:
         c = r.citation
         out.append(
             {
-                "number": i + 1,  # the number shown in the reply (see render.number_citations)
+                "number": i + 1,  # the number shown in the reply (see numbered.number_citations)
                 "doc_id": r.doc_id,
                 "paragraph": r.paragraph,
                 "quote": r.quote,
@@ -111,7 +111,7 @@ def results_payload(answer: Any) -> list[dict]:
 
 
 def also_in_payload(numbered: Any) -> list[dict]:
-    """The "also in" sources of an answer, from the citations render.number_citations numbers after
+    """The "also in" sources of an answer, from the citations numbered.number_citations numbers after
     the results (each with ``.number`` and ``.citation``): what a source button or "Show sources"
     needs to open them. ``paragraph`` is None when only the document is known (it opens at its start)."""
     return [
