@@ -315,12 +315,15 @@ def page_count(n_docs: int, per_page: int = 10) -> int:
 # ---------------------------------------------------------------- admin
 
 
-def render_progress(done: int | None, total: int | None, *, rebuild: bool = False) -> str:
-    """``⏳ Reindexing the corpus… 3/12 documents`` (no counts before the first progress report)."""
+def render_progress(done: int | None, total: int | None, unit: str = "documents", *, rebuild: bool = False) -> str:
+    """``⏳ Reindexing the corpus… 3/12 documents`` while files are read, then ``… embedding
+    1,024/13,007 passages`` (no counts before the first progress report)."""
     kind = "Rebuilding" if rebuild else "Reindexing"
     if done is None or total is None:
         return f"⏳ {kind} the corpus…"
-    return f"⏳ {kind} the corpus… {done}/{total} documents"
+    if unit == "passages":
+        return f"⏳ {kind} the corpus… embedding {done:,}/{total:,} passages"
+    return f"⏳ {kind} the corpus… {done}/{total} {unit}"
 
 
 def _names(ids: Sequence[str], limit: int = 10) -> str:

@@ -139,19 +139,27 @@ class Admin(commands.Cog):
             latest: list[tuple[int, int] | None] = [None]
             changed = asyncio.Event()
 
-            def on_progress(done: int, total: int) -> None:  # worker thread
+            def show(value: tuple) -> None:  # worker thread
                 def set_latest() -> None:
-                    latest[0] = (done, total)
+                    latest[0] = value
                     changed.set()
 
                 loop.call_soon_threadsafe(set_latest)
+
+            def on_progress(done: int, total: int) -> None:  # files read
+                show((done, total, "documents"))
                 for listener in list(self.progress_listeners):
                     listener(done, total)
+
+            def on_embedding(done: int, total: int) -> None:  # a long build's time goes here
+                if total:
+                    show((done, total, "passages"))
 
             updater = asyncio.create_task(self._edit_progress(interaction, latest, changed, rebuild))
             details = None
             try:
-                summary = await self.bot.in_kb(kb.name, lambda e: e.reindex(rebuild=rebuild, progress=on_progress))
+                summary = await self.bot.in_kb(kb.name, lambda e: e.reindex(rebuild=rebuild, progress=on_progress,
+                                                                              embedding=on_embedding))
                 self.bot.pool.resize(kb.name)
             except ReindexInProgress:
                 text = ALREADY_RUNNING

@@ -79,7 +79,9 @@ async def test_reindex_by_admin_edits_progress_and_posts_summary(fake, bot, engi
     assert new_version != old_version
     # the edits came in order: progress first, the summary last
     edits = [r for r in fake.for_interaction(inter) if r.method == "PATCH"]
-    assert edits[-1] is done and all("documents" in _content(e) for e in edits[:-1])
+    assert edits[-1] is done
+    units = [re.search(r"\d+/[\d,]+ (documents|passages)", _content(e)).group(1) for e in edits[:-1]]
+    assert units == sorted(units), "files read first, then passages embedded"
 
     m = await fake.mention("Who rebuilt the Lighthouse of Alexandria?")
     r = await fake.wait_reply(m)

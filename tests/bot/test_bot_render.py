@@ -307,3 +307,11 @@ def test_a_deep_section_path_is_cut_from_the_left_in_citations():
              "citation": {"title": "git-stash", "source": "git-stash.html", "heading_path": path, "page": 4}}]
     desc = payload(render_answer_sources("q", recs))["embeds"][0]["description"]
     assert "p. 4" in desc and "include" in desc
+
+
+def test_reindex_progress_names_files_then_passages():
+    from bot.render import render_progress
+
+    assert render_progress(None, None) == "⏳ Reindexing the corpus…"
+    assert render_progress(3, 12) == "⏳ Reindexing the corpus… 3/12 documents"
+    assert render_progress(1024, 13007, "passages", rebuild=True) == "⏳ Rebuilding the corpus… embedding 1,024/13,007 passages"
