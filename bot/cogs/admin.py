@@ -90,6 +90,18 @@ def _write_atomic(target: Path, data: bytes, replace: bool) -> bool:
             os.unlink(tmp)
 
 
+async def edit_or_post(interaction: discord.Interaction, text: str) -> None:
+    """Edit the command's status message to ``text``; once the interaction token has expired (15
+    minutes: a long reindex or fetch), post it in the channel instead."""
+    reply = render_text(text)
+    try:
+        await interaction.edit_original_response(**reply.kwargs(), allowed_mentions=NONE)
+    except discord.HTTPException:
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(**reply.kwargs(), allowed_mentions=NONE)
+
+
 class Admin(commands.Cog):
     """Index maintenance for admins."""
 
@@ -176,7 +188,7 @@ class Admin(commands.Cog):
                 updater.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await updater
-            await self._final_message(interaction, text)
+            await edit_or_post(interaction, text)
             if details is not None:
                 await self._failure_details(interaction, details)
         finally:
@@ -221,16 +233,6 @@ class Admin(commands.Cog):
         except discord.HTTPException:
             # the interaction token expired (a reindex longer than 15 minutes): the log has it
             log.info("could not send the reindex failure details to the admin; they are in the log above")
-
-    async def _final_message(self, interaction: discord.Interaction, text: str) -> None:
-        reply = render_text(text)
-        try:
-            await interaction.edit_original_response(**reply.kwargs(), allowed_mentions=NONE)
-        except discord.HTTPException:
-            # interaction tokens expire after 15 minutes; a long reindex reports in the channel instead
-            channel = interaction.channel
-            if isinstance(channel, discord.abc.Messageable):
-                await channel.send(**reply.kwargs(), allowed_mentions=NONE)
 
     # ------------------------------------------------------------------ /corpus add
 

@@ -34,6 +34,7 @@ from ..checks import NotAdmin, interaction_is_admin, require_admin
 from ..history import FetchReport, HistoryFetcher, Progress, record_edit
 from ..history_store import GuildArchive, guild_folder
 from ..render import escape, render_text
+from .admin import edit_or_post
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -185,15 +186,9 @@ class Channels(commands.Cog):
     # ------------------------------------------------------------------ status message
 
     async def _status(self, interaction: discord.Interaction, text: str) -> None:
-        """Edit the status message; after the 15 minutes of the interaction token, post in the channel."""
-        reply = render_text(text)
-        try:
-            await interaction.edit_original_response(**reply.kwargs(), allowed_mentions=NONE)
-        except discord.HTTPException:
-            channel = interaction.channel
-            if isinstance(channel, discord.abc.Messageable):
-                with contextlib.suppress(discord.HTTPException):
-                    await channel.send(**reply.kwargs(), allowed_mentions=NONE)
+        """Edit the status message (or post it once the token expired); a failure is not the fetch's."""
+        with contextlib.suppress(discord.HTTPException):
+            await edit_or_post(interaction, text)
 
     def _progress(self, interaction: discord.Interaction):
         """A progress callback editing the status message at most once per ``progress_interval``."""
