@@ -213,7 +213,10 @@ def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarr
     """
     terms_of = _page_terms.get(index)
     if terms_of is None:
-        terms_of = _page_terms[index] = [frozenset(analyze(_doc_title(index, d))) for d in doc_names(index)]
+        # one read of every title, not a query per document (a 1M-document index's first question)
+        titles = {d["doc_id"]: f"{d.get('title') or ''} {d['doc_id']}" for d in index.documents()}
+        _titles[index] = titles
+        terms_of = _page_terms[index] = [frozenset(analyze(titles.get(d, d))) for d in doc_names(index)]
     st = conf.term_stats(index)
     terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
     total = sum(terms.values())
