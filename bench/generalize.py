@@ -45,10 +45,12 @@ EVAL = SHARED / "eval"
 #: the peer everyone writes first: reciprocal-rank fusion of dense and BM25, the passage's closest
 #: sentence as quote, a fixed cosine threshold (0.30) for abstention
 NAIVE = {"fusion": "rrf", "dense_weight": 0.5, "sentence_weight": 0.0, "quote_lexical": 0.0, "type_weight": 0.0,
-         "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0}
+         "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0,
+         "page_dense_weight": 0.0}
 #: the defaults before issue 11 (ranking as in session 4, cosine ≥ 0.30 to answer)
 BEFORE = {"fusion": "linear", "dense_weight": 0.6, "sentence_weight": 1.5, "quote_lexical": 0.1, "type_weight": 0.3,
-          "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0}
+          "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0,
+          "page_dense_weight": 0.0}
 OLD_THRESHOLD = 0.30
 
 
@@ -150,7 +152,7 @@ class Bench:
         s = settings
         for q, v, pool in zip(self.asked[name], self.vectors[name], self.pools[name]):
             cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, limit=self.quote_pool,
-                              **page_evidence(index, q.q, pool, s))
+                              **page_evidence(index, q.q, pool, s, v))
             scored = score_candidates(index, v, q.q, cands, sentence_weight=s.sentence_weight,
                                       quote_lexical=s.quote_lexical, type_weight=s.type_weight,
                                       title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool,

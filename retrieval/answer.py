@@ -25,7 +25,7 @@ import numpy as np
 from . import confidence as conf
 from .index import Index
 from .lexical import analyze
-from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, rank_pool
+from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, normalized, page_sums, rank_pool
 from .types import Answer, Citation, Result
 
 
@@ -87,9 +87,24 @@ def answer_type(question: str) -> re.Pattern | None:
     return None
 
 
+def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bool:
+    """Whether a sentence can stand as the quote that answers: not a question ("How do I …?"), not the
+    passage's own term or heading (a glossary term, an FAQ entry's title), not a bare pointer of one or
+    two words ("See git-pull(1).").
+
+    These sentences still count when ranking (an FAQ entry whose question matches is the right
+    passage); they are only not *shown* as the answer while the passage has another sentence.
+    """
+    s = text[span[0]:span[1]].strip()
+    if len(s.split()) < 3 or s.endswith("?"):
+        return False
+    h = (heading or "").strip().rstrip(":").strip()
+    return not h or s.rstrip(":").strip() != h
+
+
 def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
                lexical_weight: float = 0.1, expect: re.Pattern | None = None,
-               type_weight: float = 0.05) -> tuple[int, float, float]:
+               type_weight: float = 0.05, allowed: list[bool] | None = None) -> tuple[int, float, float]:
     """Index of the best sentence, its cosine to the question, and its combined value.
 
     Args:
@@ -100,16 +115,20 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         lexical_weight: bonus per unit of question-term coverage.
         expect: the answer type's pattern (see :func:`answer_type`).
         type_weight: bonus for a sentence matching ``expect``.
+        allowed: per span, whether it may be chosen (all when None; ignored when none is).
     """
     if not spans:
         return -1, 0.0, 0.0
+    if allowed is not None and not any(allowed[:len(spans)]):
+        allowed = None
     # a sentence whose cosine plus every possible bonus stays below the best cosine cannot win:
     # skip analyzing it (term analysis is most of the quoting time on long passages)
     bound = max(lexical_weight, 0.0) * bool(q_terms) + (max(type_weight, 0.0) if expect is not None else 0.0)
-    floor = float(np.max(sims[:len(spans)])) - bound - 1e-9
-    best, best_val = 0, -np.inf
+    top = sims[:len(spans)] if allowed is None else sims[:len(spans)][np.asarray(allowed[:len(spans)], bool)]
+    floor = float(np.max(top)) - bound - 1e-9
+    best, best_val = 0 if allowed is None else allowed.index(True), -np.inf
     for i, (a, b) in enumerate(spans):
-        if float(sims[i]) < floor:
+        if float(sims[i]) < floor or (allowed is not None and not allowed[i]):
             continue
         cover = len(q_terms.intersection(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
         val = float(sims[i]) + lexical_weight * cover
@@ -151,9 +170,14 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         svecs = index.sentence_vectors(row) if row["spans"] else np.zeros((0, qvec.size), np.float32)
         sims = svecs @ qvec if len(svecs) else np.full(len(spans), c.dense, np.float32)
         i, sim, val = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight)
+        rank_val = val
+        if len(spans) > 1 and not quotable(row["text"], spans[i], row["heading"]):
+            # the passage keeps the value of its best sentence; the quote shown is its best answering one
+            i, sim, _ = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight,
+                                   [quotable(row["text"], sp, row["heading"]) for sp in spans])
         qv = svecs[i] if len(svecs) else None
         bonus = title_weight * fields.get(c.id, 0.0)
-        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * val + bonus))
+        out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * rank_val + bonus))
     if doc_weight and out:
         # each passage gains from the best *other* passage of its document (scores read before any update)
         by_doc: dict[str, list[int]] = {}
@@ -183,7 +207,8 @@ def _repick(index: Index, qvec: np.ndarray, s: Scored, q_terms: set[str], lexica
     if not row["spans"]:
         return
     svecs = index.sentence_vectors(row)
-    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight)
+    allowed = [quotable(row["text"], sp, row["heading"]) for sp in row["spans"]]
+    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight, allowed)
     s.quote, s.quote_vec, s.quote_sim = row["spans"][i], svecs[i], sim
 
 
@@ -230,12 +255,42 @@ def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarr
     return cover[codes]
 
 
-def page_evidence(index: Index, question: str, pool: Pool, s) -> dict:
-    """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when both weights are 0)."""
-    if not (s.page_weight or s.page_title_weight) or pool.ids.size == 0:
+_centroids: "weakref.WeakKeyDictionary[Index, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def page_centroids(index: Index) -> np.ndarray:
+    """One normalized mean passage vector per document number of :func:`doc_codes`.
+
+    Read from the version's ``pages.npy`` (written by the build, memory-mapped); a version written
+    before it computes them once from the stored passage vectors, in slices, and caches them.
+    """
+    pages = getattr(index, "pages", None)
+    if pages is not None and len(pages) == len(doc_names(index)):
+        return pages
+    got = _centroids.get(index)
+    if got is None:
+        codes = doc_codes(index)
+        n = len(doc_names(index))
+        sums = np.zeros((n, index.dense.d), np.float32)
+        step = 65_536  # read the vectors in slices: a large index is not copied whole at once
+        for a in range(0, codes.size, step):
+            ids = np.arange(a, min(a + step, codes.size))
+            sums += page_sums(index.vectors(ids), codes[ids], n)
+        got = _centroids[index] = normalized(sums)
+    return got
+
+
+def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray | None = None) -> dict:
+    """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when every weight is 0)."""
+    dense_w = getattr(s, "page_dense_weight", 0.0) if qvec is not None else 0.0
+    if not (s.page_weight or s.page_title_weight or dense_w) or pool.ids.size == 0:
         return {}
     codes = doc_codes(index)[pool.ids]
     bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
+    if dense_w:
+        pages, at = np.unique(codes, return_inverse=True)  # a pool has far fewer pages than passages
+        near = dense_w * (np.asarray(page_centroids(index)[pages], np.float32) @ qvec.astype(np.float32))[at]
+        bonus = near if bonus is None else bonus + near
     return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
 
 
@@ -269,7 +324,7 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
     if pool is None:
         pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode)
     cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL,
-                      **page_evidence(index, question, pool, s))
+                      **page_evidence(index, question, pool, s, qvec))
     scored = score_candidates(index, qvec, question, cands, sentence_weight=s.sentence_weight,
                               quote_lexical=s.quote_lexical, type_weight=s.type_weight,
                               title_weight=s.title_weight, doc_weight=s.doc_weight,
@@ -313,8 +368,8 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     docs = {d: index.document(d) for d in {s.row["doc_id"] for s in chosen} | {d for v in folded.values() for d in v}}
     results: list[Result] = []
     for rank, s in enumerate(chosen, 1):
-        a, b = s.quote
         text = s.row["text"]
+        a, b = _trim(text, *s.quote)
         also = folded.get(rank - 1, {})
         results.append(Result(
             rank=rank, doc_id=s.row["doc_id"], paragraph=s.row["paragraph"], text=text, quote=text[a:b],
@@ -334,6 +389,14 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         trace.update(evidence=ev, p_answerable=p_answerable)
     return Answer(question=question, answered=answered, results=results, confidence=confidence,
                   index_version=index.version, reason=why)
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """The quote span without the punctuation a sentence split can leave in front (``: A fetch …``)."""
+    start = a
+    while a < b and (text[a].isspace() or text[a] in ":;,.)]}"):
+        a += 1
+    return (a, b) if a < b else (start, b)
 
 
 def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Scored], docs: dict,

@@ -25,6 +25,7 @@ from .errors import IndexBuildError
 from .index import Index
 from .lexical import Lexical
 from .passages import split_document
+from .search import centroids
 from .store import StoredPassage, write_store
 from .types import Document, IndexSummary, Paragraph, Skipped
 from .versions import FORMAT_VERSION, Versions, build_lock, checksums, write_manifest
@@ -153,12 +154,14 @@ class Builder:
                     reading: Progress | None, embedding: Progress | None) -> IndexSummary:
         enc = self.encoder
         m = prev.manifest if prev is not None else {}
-        compatible = prev is not None and (m.get("model"), m.get("dim"), m.get("parser")) == \
-            (enc.name, enc.dim, docs_mod.PARSER_VERSION)
-        donor = prev if compatible else None  # a version whose vectors this encoder would reproduce
+        compatible = prev is not None and (m.get("model"), m.get("dim")) == (enc.name, enc.dim)
+        # a version whose vectors this encoder would reproduce: a vector is reused by the hash of the
+        # encoder's input, so a new parser re-parses every document but embeds only what it changed
+        donor = prev if compatible else None
+        same_parse = donor is not None and m.get("parser") == docs_mod.PARSER_VERSION \
+            and m.get("passages_split") == self.splitting
         summary = IndexSummary()
-        plans = self._read(corpus, prev, donor if m.get("passages_split") == self.splitting else None,
-                           summary, reading)
+        plans = self._read(corpus, prev, donor if same_parse else None, summary, reading)
         self._choose_sources(plans, donor, cache, summary)
         self._embed(plans, cache, summary, embedding)
         passages, vecs, svecs, lexical = self._assemble(plans, donor)
@@ -169,6 +172,10 @@ class Builder:
         kind = "ivf" if len(passages) > self.ann_threshold else "flat"
         Dense.build(vecs, kind, donor.dense if donor is not None else None).save(out / "dense.faiss")
         np.save(out / "sentences.npy", svecs)
+        # page centroids in the order of the sorted document ids, as search.doc_codes numbers them
+        names, codes = np.unique(np.array([p.doc_id for p in passages] or [""], dtype=object), return_inverse=True)
+        np.save(out / "pages.npy", centroids(vecs, codes[:len(passages)], len(names) if passages else 0)
+                .astype(np.float16))
         Lexical(*self.bm25).build(lexical).save(out / "bm25")
         write_manifest(out, {
             "format": FORMAT_VERSION,

@@ -42,6 +42,7 @@ CORRECT = {"bias": -1.751, "cosine": 0.503, "gap": 1.108, "cover": 1.915, "absen
            "named_absent": -0.604, "rare_absent": -0.717, "agree": 1.962}
 
 _WORD = re.compile(r"\w[\w.'+#-]*\w|\w")
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)  # "Brazil's" is named as "Brazil"
 # chat markup around words (**bold**, __underline__, ||spoiler||, `code`) and @mentions (the bot
 # turns a mention into "@display name"): addressing and formatting, not what the question asks about
 _MARKUP = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])|[*|~`]+|(?<!\w)@[\w\u200b.-]+")
@@ -164,7 +165,7 @@ def _salient(question: str) -> list[tuple[str, bool]]:
     out = []
     first = True
     for w in words:
-        w = w.strip(".'-")
+        w = _POSSESSIVE.sub("", w).strip(".'-")
         if not w:
             continue
         start = first

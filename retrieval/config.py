@@ -83,6 +83,8 @@ class Settings:
             best fused scores) added to each passage's fused score before the quoted pool is cut.
         page_title_weight: weight of the question terms its page's title names, added to each passage's
             fused score before the quoted pool is cut.
+        page_dense_weight: weight of the question's cosine to its page's centroid (the mean of the page's
+            passage vectors), added to each passage's fused score before the quoted pool is cut.
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
     """
@@ -114,6 +116,7 @@ class Settings:
     doc_weight: float = 0.0
     page_weight: float = 0.0
     page_title_weight: float = 0.5
+    page_dense_weight: float = 0.1
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
 
@@ -163,7 +166,7 @@ class Settings:
         if not self.max_file_mb > 0:
             raise ConfigError("max_file_mb must be more than 0")
         for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight", "quote_pick_lexical",
-                     "doc_weight", "page_weight", "page_title_weight"):
+                     "doc_weight", "page_weight", "page_title_weight", "page_dense_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more")
         if not 0.0 <= self.bm25_b <= 1.0:

@@ -23,8 +23,9 @@ SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "ma
             ".json": "discord"}
 TEXT_SUFFIXES = SUFFIXES  # the older name
 _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
-# bumping this re-parses every document on the next reindex
-PARSER_VERSION = "3"
+# bumping this re-parses every document on the next reindex (passages whose text did not change keep
+# their vectors); 4: PDF list items kept with the sentence introducing them
+PARSER_VERSION = "4"
 
 
 @dataclass

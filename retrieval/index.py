@@ -39,13 +39,16 @@ class Index:
         try:
             self.dense = Dense.load(self.path / "dense.faiss", int(m.get("ef_search", 128)))
             self.sentences = np.load(self.path / "sentences.npy", mmap_mode="r")
+            pages = self.path / "pages.npy"  # absent in versions written before it
+            self.pages = np.load(pages, mmap_mode="r") if pages.is_file() else None
             self.lexical = Lexical.load(self.path / "bm25")
             self.store = Store(self.path / "store.sqlite")
         except Exception as e:  # faiss raises RuntimeError, sqlite DatabaseError, numpy ValueError, …
             raise IndexCorrupt(f"index at {self.path} is damaged ({type(e).__name__}); {REBUILD_HINT}") from None
         if not (self.store.passage_count == self.dense.ntotal == self.lexical.n == m["passages"]) \
                 or self.sentences.ndim != 2 or len(self.sentences) != m.get("sentences", len(self.sentences)) \
-                or self.dense.d != m.get("dim", self.dense.d) or self.sentences.shape[1] != self.dense.d:
+                or self.dense.d != m.get("dim", self.dense.d) or self.sentences.shape[1] != self.dense.d \
+                or (self.pages is not None and (self.pages.ndim != 2 or self.pages.shape[1] != self.dense.d)):
             raise IndexCorrupt(f"index at {self.path} has inconsistent parts; {REBUILD_HINT}")
 
     @property

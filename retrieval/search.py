@@ -141,6 +141,26 @@ def doc_names(index: Index) -> list[str]:
     return _doc_table(index)[0]
 
 
+def page_sums(vecs: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """The sum of the rows ``vecs`` per document number ``0..n-1`` (``codes`` aligned with the rows)."""
+    out = np.zeros((n, vecs.shape[1]), np.float32)
+    if codes.size:
+        order = np.argsort(codes, kind="stable")
+        c = codes[order]
+        starts = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
+        out[c[starts]] = np.add.reduceat(np.asarray(vecs[order], np.float32), starts, axis=0)
+    return out
+
+
+def centroids(vecs: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """One normalized mean vector per document number ``0..n-1`` of the rows ``vecs``."""
+    return normalized(page_sums(vecs, codes, n))
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
 def page_support(codes: np.ndarray, fused: np.ndarray, top: int = 3) -> np.ndarray:
     """Per pool entry: the mean of its page's ``top`` best fused scores in the pool (absent ones count 0).
 

@@ -9,6 +9,8 @@ Layout of ``index_dir``::
         store.sqlite      documents, paragraphs, passages
         dense.faiss       passage vectors in fp16 (exact inner product, or IVF above a threshold)
         sentences.npy     one float16 vector per passage sentence (for quoting)
+        pages.npy         one float16 centroid per document (page-level evidence; versions written
+                          before it have none and compute it on first use)
         bm25/             the bm25s index
     .build-*/             a build in progress (removed when it fails or is found stale)
     .embed-cache/         vectors of an interrupted build (see :mod:`retrieval.checkpoint`)
@@ -34,6 +36,7 @@ from .errors import IndexCorrupt, IndexMissing, ReindexInProgress
 
 FORMAT_VERSION = 1
 FILES = ("store.sqlite", "dense.faiss", "sentences.npy", "bm25/count")
+OPTIONAL_FILES = ("pages.npy",)  # checksummed when present
 REBUILD_HINT = "rebuild it with `citebot index --rebuild`"
 SAMPLE_ABOVE = 64 << 20
 
@@ -82,7 +85,8 @@ def data_files(version: Path) -> list[str]:
     """Every file of a version the manifest checksums: :data:`FILES` and all of bm25s's files
     (a damaged vocabulary or parameter file would otherwise load and fail, or mislead, at question time)."""
     bm25 = sorted(p.relative_to(version).as_posix() for p in (version / "bm25").iterdir() if p.is_file())
-    return [*FILES, *(f for f in bm25 if f not in FILES)]
+    optional = [f for f in OPTIONAL_FILES if (version / f).is_file()]
+    return [*FILES, *optional, *(f for f in bm25 if f not in FILES)]
 
 
 def checksums(version: Path) -> dict:

@@ -191,7 +191,7 @@ def _units(lines: list[_Line]) -> list[Unit]:
         else:
             blocks.append(_Block([ln], kind, level))
     vocab = Counter(w.lower() for ln in lines for w in re.findall(r"[\w-]+", ln.text))
-    return _to_units(blocks, vocab)
+    return _to_units(blocks, vocab, widest)
 
 
 def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
@@ -209,8 +209,12 @@ def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
     if block.kind == "code" or block.kind == "heading":
         return True
     if abs(ln.x0 - prev.x0) > 2:
-        # a first-line indent: the paragraph's second line starts left of its first
-        return len(block.lines) == 1 and 0 < first.x0 - ln.x0 <= 3 * ln.size
+        if len(block.lines) != 1:
+            return False
+        # a first-line indent: the paragraph's second line starts left of its first; a list item's
+        # hanging indent: its second line starts under the text after its marker ("1. ", "• ")
+        return 0 < first.x0 - ln.x0 <= 3 * ln.size or (
+            bool(_BULLET.match(first.text) or _NUMBERED.match(first.text)) and 0 < ln.x0 - first.x0 <= 3 * ln.size)
     # a short line that ends a sentence ends its paragraph
     return not (_ends_sentence(prev.text) and prev.x1 < first.x0 + 0.6 * (widest - first.x0))
 
@@ -219,13 +223,23 @@ def _ends_sentence(text: str) -> bool:
     return text.rstrip().rstrip("\"”’')]").endswith((".", "!", "?", ":"))
 
 
-def _to_units(blocks: list[_Block], vocab: Counter) -> list[Unit]:
+# a list item's own marker: a bullet glyph, "1." / "2)" / "a." numbering
+_BULLET = re.compile(r"^\s*[•◦▪▫‣∙·●○■□–—*-]\s+")
+_NUMBERED = re.compile(r"^\s*(?:\d{1,3}|[a-z])[.)]\s+\S")
+
+
+def _to_units(blocks: list[_Block], vocab: Counter, widest: float) -> list[Unit]:
     units: list[Unit] = []
     terms: list[float] = []  # indents of the open definition terms
+    lists = 0  # list ids for "item" units
+    intro: float | None = None  # indent of a paragraph ending in ":", whose list may follow
+    group: int | None = None  # the open list
     i = 0
     while i < len(blocks):
         b = blocks[i]
         x0 = b.first.x0
+        if b.kind != "para":
+            intro = group = None
         while terms and x0 <= terms[-1] + 2 and b.kind != "heading":
             units.append(Unit("", "end", level=_TERM_LEVEL + len(terms)))
             terms.pop()
@@ -249,16 +263,35 @@ def _to_units(blocks: list[_Block], vocab: Counter) -> list[Unit]:
             if nxt.kind == "para" and nxt.first.x0 > x0 + 1.5 * b.first.size:
                 found = True
                 break
-            if nxt.kind != "para" or abs(nxt.first.x0 - x0) > 2:
-                break
+            if nxt.kind != "para" or abs(nxt.first.x0 - x0) > 2 or names[-1].rstrip().endswith("."):
+                break  # a sentence ("+ See also … below.") heads no list of term names
             names.append(_join(nxt.lines, vocab))
             j += 1
         if found:
             terms.append(x0)
             units.append(Unit(", ".join(names), "term", level=_TERM_LEVEL + len(terms), page=b.first.page))
+            intro = group = None
             i = j
-        else:
-            units.append(Unit(text, "para", page=b.first.page))
+            continue
+        # list items: a marker of their own, or short lines indented under a sentence ending in ":"
+        # (bullets drawn as shapes leave no character in the text layer)
+        marked = _BULLET.match(text) or _NUMBERED.match(text)
+        under = intro is not None and x0 > intro + 0.5 * b.first.size and len(b.lines) <= 4
+        if marked or under:
+            if group is None:
+                lists += 1
+                group = lists
+            # short items close together read as one block: a line that stops well short of the
+            # text's right edge ends its item
+            short = [ln.x1 < x0 + 0.6 * (widest - x0) for ln in b.lines[:-1]]
+            texts = [ln.text.strip() for ln in b.lines] if not marked and short and all(short) else [text]
+            for t in texts:
+                item = t if _NUMBERED.match(t) else "- " + _BULLET.sub("", t)
+                units.append(Unit(item, "item", page=b.first.page, group=group))
+            continue
+        units.append(Unit(text, "para", page=b.first.page))
+        group = None
+        intro = x0 if text.rstrip().endswith(":") else None
     return units
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.answer import answer_type, pick_quote
+from retrieval.answer import answer_type, pick_quote, quotable
 from retrieval.lexical import analyze
 
 
@@ -98,13 +98,16 @@ def test_answer_type_breaks_ties_toward_numbers_and_times():
     assert pick_quote(text, spans, sims, set(), expect=answer_type("How many ships?"))[0] == 1
 
 
-def _pick_quote_reference(text, spans, sims, q_terms, lexical_weight, expect, type_weight):
-    """pick_quote without the pruning: every sentence analyzed and valued."""
+def _pick_quote_reference(text, spans, sims, q_terms, lexical_weight, expect, type_weight, allowed=None):
+    """pick_quote without the pruning: every allowed sentence analyzed and valued."""
+    if allowed is None or not any(allowed):
+        allowed = [True] * len(spans)
     vals = []
     for i, (a, b) in enumerate(spans):
         cover = len(q_terms & set(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
         vals.append(float(sims[i]) + lexical_weight * cover
-                    + (type_weight if expect is not None and expect.search(text[a:b]) else 0.0))
+                    + (type_weight if expect is not None and expect.search(text[a:b]) else 0.0)
+                    if allowed[i] else -np.inf)
     best = int(np.argmax(vals))  # first of equal values, like pick_quote
     return best, float(sims[best]), float(vals[best])
 
@@ -127,6 +130,45 @@ def test_pick_quote_pruning_matches_the_reference(sentences, data, question, lw,
     q_terms, expect = set(analyze(question)), answer_type(question)
     got = pick_quote(text, spans, sims, q_terms, lw, expect, tw)
     assert got == _pick_quote_reference(text, spans, sims, q_terms, lw, expect, tw)
+    allowed = data.draw(st.lists(st.booleans(), min_size=len(spans), max_size=len(spans)))
+    got = pick_quote(text, spans, sims, q_terms, lw, expect, tw, allowed)
+    assert got == _pick_quote_reference(text, spans, sims, q_terms, lw, expect, tw, allowed)
+    if any(allowed):
+        assert allowed[got[0]]
+
+
+def test_quotable_refuses_questions_headings_and_bare_pointers():
+    text = "How do I undo a commit? Use git reset. See git-reset(1). It keeps your edits in the tree."
+    spans = [(0, 23), (24, 38), (39, 55), (56, len(text))]
+    assert [quotable(text, sp) for sp in spans] == [False, True, False, True]
+    term = "rerere.enabled: Activate recording of resolved conflicts. Off by default."
+    assert not quotable(term, (0, 15), heading="rerere.enabled")  # the glossary term alone
+    assert quotable(term, (0, 57), heading="rerere.enabled")  # the term with its definition
+    entry = "Undo a commit and redo: Reset the branch with --soft and commit again."
+    assert not quotable(entry, (0, 23), heading="Undo a commit and redo")
+    assert quotable(entry, (0, 23))  # without a heading to compare with it is an ordinary sentence
+
+
+def test_faq_answer_is_quoted_not_its_question(encoder, tmp_path):
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "faq.html").write_text(
+        "<html><head><title>Sync FAQ</title></head><body><h2>Common issues</h2><dl>"
+        "<dt>How do I know if I want to do a fetch or a pull?</dt><dd><p>A fetch stores a copy of the latest "
+        "changes from the remote repository without modifying the working tree. A pull is a fetch followed "
+        "by a merge. See sync-pull(1).</p></dd>"
+        "<dt>Why is my upload slow?</dt><dd><p>Large files are sent in chunks of 8 MB over one connection.</p></dd>"
+        "</dl></body></html>", "utf-8")
+    eng = Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "i"), encoder=encoder)
+    a = eng.ask("fetch or pull? what's the difference?", k=1)
+    top = a.results[0]
+    assert "A fetch stores a copy" in top.text
+    assert top.quote in {"A fetch stores a copy of the latest changes from the remote repository without modifying "
+                         "the working tree.", "A pull is a fetch followed by a merge."}
+    assert top.text[top.quote_start:top.quote_start + len(top.quote)] == top.quote  # verbatim, trimmed in place
 
 
 def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine):
@@ -148,7 +190,40 @@ def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine
     from retrieval.lexical import analyze
     terms = set(analyze(q))
     for s in heavy[:10]:
-        if s.row["spans"]:
-            cover = [len(terms & set(analyze(s.row["text"][a:b]))) for a, b in s.row["spans"]]
+        spans = [sp for sp in s.row["spans"] if quotable(s.row["text"], sp, s.row["heading"])]
+        if spans:
+            cover = [len(terms & set(analyze(s.row["text"][a:b]))) for a, b in spans]
             a, b = s.quote
             assert len(terms & set(analyze(s.row["text"][a:b]))) == max(cover)
+
+
+def test_page_centroids_match_a_plain_mean(seeds_engine, monkeypatch):
+    from retrieval.answer import page_centroids
+    from retrieval.search import doc_codes
+
+    idx = seeds_engine.index
+    codes = doc_codes(idx)
+    vecs = idx.vectors(np.arange(codes.size))
+    want = np.stack([vecs[codes == d].mean(0) for d in range(codes.max() + 1)])
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    stored = page_centroids(idx)  # pages.npy, written by the build (float16)
+    assert idx.pages is not None and stored.shape == want.shape
+    assert np.allclose(np.asarray(stored, np.float32), want, atol=2e-3)
+    monkeypatch.setattr(idx, "pages", None)  # a version written before pages.npy: computed from the vectors
+    assert np.allclose(page_centroids(idx), want, atol=1e-5)
+
+
+def test_page_dense_weight_lifts_passages_of_the_page_nearest_the_question(seeds_engine):
+    from retrieval.answer import page_centroids, page_evidence
+    from retrieval.config import Settings
+    from retrieval.search import candidate_pool, doc_codes
+
+    idx = seeds_engine.index
+    q = "What bounty has the US put on Maduro?"
+    qv = seeds_engine.encoder.encode_queries([q])[0]
+    pool = candidate_pool(idx, qv, q, candidates=50)
+    off = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0), qv)
+    assert off == {}
+    on = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0.4), qv)
+    near = page_centroids(idx)[doc_codes(idx)[pool.ids]] @ qv
+    assert np.allclose(on["bonus"], 0.4 * near, atol=1e-6)

@@ -52,6 +52,26 @@ def test_changed_passage_settings_resplit_unchanged_documents(own_engine):
     assert s.embedded < s.passages
 
 
+def test_new_parser_resplits_every_document_but_reuses_unchanged_vectors(own_engine, monkeypatch):
+    import retrieval.build as build_mod
+
+    splits = []
+    real = build_mod.split_document
+
+    def counting(doc, *a, **kw):
+        splits.append(doc.doc_id)
+        return real(doc, *a, **kw)
+
+    monkeypatch.setattr(build_mod, "split_document", counting)
+    s = own_engine.reindex()
+    assert splits == [] and s.embedded == 0  # same parser: unchanged documents come whole from the old version
+    monkeypatch.setattr(docs_mod, "PARSER_VERSION", docs_mod.PARSER_VERSION + "-next")
+    s = own_engine.reindex()
+    assert len(splits) == 5  # every document split again from the new parse
+    assert s.embedded == 0 and s.passages == own_engine.manifest["passages"]  # same passages: vectors kept
+    assert own_engine.manifest["parser"].endswith("-next")
+
+
 def test_rebuild_re_embeds_everything(own_engine):
     s = own_engine.reindex(rebuild=True)
     assert s.embedded == s.passages and s.resumed == 0

@@ -3,6 +3,7 @@ every structure rule of the readers, checked on the parsed documents (no index n
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -15,7 +16,9 @@ from retrieval.render import answer_text, source_text
 from retrieval.types import Answer, Citation, Document, Paragraph, Result, Skipped, SourceView
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "structured"
-GITDOCS = Path("/work/shared/eval/gitdocs/corpus")
+# ../shared beside the checkout, as tests/conftest.py finds it
+SHARED = Path(os.environ.get("CITEBOT_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+GITDOCS = SHARED / "eval" / "gitdocs" / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +172,21 @@ def test_pdf_columns_are_read_one_after_the_other(corpus):
     assert [p.text for p in d.paragraphs] == [
         "The left column starts the story of the harbour, where the ferries dock every morning before the market opens.",
         "The right column ends the story with the evening boats, which leave after the market has closed for the day."]
+
+
+def test_pdf_lists_stay_with_their_intro_and_numbered_items_are_whole(corpus):
+    d = corpus[0]["lists"]
+    # bullets drawn as shapes leave no character: the indented short lines under "…:" are its items
+    assert para_with(d, "must be open").text == ("The following ports must be open on the relay host:\n"
+                                                 "- 7443 for clients\n- 9418 for mirrors\n- 8080 for the admin console")
+    # a numbered item's second line hangs under its text, and the item reads on across it
+    assert para_with(d, "Stop the relay").text == (
+        "1. Stop the relay service and wait until every client has disconnected from the storage node.\n"
+        "2. Install the new package over the old one.\n3. Start the service again and check the log.")
+    # a sentence just above an option term is not one of the term's names
+    keep = para_with(d, "Keep the old configuration")
+    assert keep.text.startswith("--keep-config: Keep") and keep.heading_path[-1] == "--keep-config"
+    assert not any("below., --keep" in p.text for p in d.paragraphs)
 
 
 def test_pdf_without_text_layer_or_with_password_is_skipped_with_a_reason(corpus):

@@ -30,7 +30,7 @@ def test_missing_index(tmp_path):
         open_index(tmp_path / "none")
 
 
-@pytest.mark.parametrize("target", ["dense.faiss", "store.sqlite", "sentences.npy", "manifest.json", "CURRENT",
+@pytest.mark.parametrize("target", ["dense.faiss", "store.sqlite", "sentences.npy", "pages.npy", "manifest.json", "CURRENT",
                                     "bm25/params.index.json", "bm25/vocab.index.json",
                                     "bm25/indices.csc.index.npy", "bm25/data.csc.index.npy"])
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
@@ -47,6 +47,26 @@ def test_damaged_files_give_one_line_errors(own_engine, target, damage):
         open_index(root)
     msg = str(e.value)
     assert "\n" not in msg and "citebot index" in msg
+
+
+def test_a_version_written_before_page_centroids_still_answers(own_engine):
+    import json
+
+    from retrieval.answer import page_centroids
+
+    root = own_engine.settings.index_dir
+    v = current_version(root)
+    stored = np.load(v / "pages.npy").astype(np.float32)
+    (v / "pages.npy").unlink()
+    m = json.loads((v / "manifest.json").read_text())
+    del m["checksums"]["pages.npy"]
+    m.get("samples", {}).pop("pages.npy", None)
+    (v / "manifest.json").write_text(json.dumps(m))
+    idx = open_index(root)
+    assert idx.pages is None
+    assert np.allclose(page_centroids(idx), stored, atol=2e-3)  # computed from the passage vectors instead
+    own_engine.load()
+    assert own_engine.ask("What bounty has the US put on Maduro?").results
 
 
 def test_valid_but_wrong_bm25_parameters_are_caught_at_load(own_engine):
