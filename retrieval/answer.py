@@ -25,7 +25,7 @@ import numpy as np
 from . import confidence as conf
 from .index import Index
 from .lexical import analyze
-from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, normalized, page_sums, rank_pool
+from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, page_cosines, rank_pool
 from .types import Answer, Citation, Result
 
 
@@ -255,31 +255,6 @@ def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarr
     return cover[codes]
 
 
-_centroids: "weakref.WeakKeyDictionary[Index, np.ndarray]" = weakref.WeakKeyDictionary()
-
-
-def page_centroids(index: Index) -> np.ndarray:
-    """One normalized mean passage vector per document number of :func:`doc_codes`.
-
-    Read from the version's ``pages.npy`` (written by the build, memory-mapped); a version written
-    before it computes them once from the stored passage vectors, in slices, and caches them.
-    """
-    pages = getattr(index, "pages", None)
-    if pages is not None and len(pages) == len(doc_names(index)):
-        return pages
-    got = _centroids.get(index)
-    if got is None:
-        codes = doc_codes(index)
-        n = len(doc_names(index))
-        sums = np.zeros((n, index.dense.d), np.float32)
-        step = 65_536  # read the vectors in slices: a large index is not copied whole at once
-        for a in range(0, codes.size, step):
-            ids = np.arange(a, min(a + step, codes.size))
-            sums += page_sums(index.vectors(ids), codes[ids], n)
-        got = _centroids[index] = normalized(sums)
-    return got
-
-
 def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray | None = None) -> dict:
     """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when every weight is 0)."""
     dense_w = getattr(s, "page_dense_weight", 0.0) if qvec is not None else 0.0
@@ -288,8 +263,7 @@ def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray |
     codes = doc_codes(index)[pool.ids]
     bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
     if dense_w:
-        pages, at = np.unique(codes, return_inverse=True)  # a pool has far fewer pages than passages
-        near = dense_w * (np.asarray(page_centroids(index)[pages], np.float32) @ qvec.astype(np.float32))[at]
+        near = dense_w * page_cosines(index, codes, pool.dense, qvec)
         bonus = near if bonus is None else bonus + near
     return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
 

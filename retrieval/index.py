@@ -39,8 +39,10 @@ class Index:
         try:
             self.dense = Dense.load(self.path / "dense.faiss", int(m.get("ef_search", 128)))
             self.sentences = np.load(self.path / "sentences.npy", mmap_mode="r")
-            pages = self.path / "pages.npy"  # absent in versions written before it
-            self.pages = np.load(pages, mmap_mode="r") if pages.is_file() else None
+            # page centroids; versions written before them have none (computed on first use)
+            have = (self.path / "pages.npy").is_file() and (self.path / "page_rows.npy").is_file()
+            self.pages = np.load(self.path / "pages.npy", mmap_mode="r") if have else None
+            self.page_rows = np.load(self.path / "page_rows.npy") if have else None
             self.lexical = Lexical.load(self.path / "bm25")
             self.store = Store(self.path / "store.sqlite")
         except Exception as e:  # faiss raises RuntimeError, sqlite DatabaseError, numpy ValueError, …
@@ -48,7 +50,9 @@ class Index:
         if not (self.store.passage_count == self.dense.ntotal == self.lexical.n == m["passages"]) \
                 or self.sentences.ndim != 2 or len(self.sentences) != m.get("sentences", len(self.sentences)) \
                 or self.dense.d != m.get("dim", self.dense.d) or self.sentences.shape[1] != self.dense.d \
-                or (self.pages is not None and (self.pages.ndim != 2 or self.pages.shape[1] != self.dense.d)):
+                or (self.pages is not None and (self.pages.ndim != 2 or self.pages.shape[1] != self.dense.d
+                                                or self.page_rows.ndim != 1
+                                                or int(self.page_rows.max(initial=-1)) >= len(self.pages))):
             raise IndexCorrupt(f"index at {self.path} has inconsistent parts; {REBUILD_HINT}")
 
     @property

@@ -141,24 +141,68 @@ def doc_names(index: Index) -> list[str]:
     return _doc_table(index)[0]
 
 
-def page_sums(vecs: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
-    """The sum of the rows ``vecs`` per document number ``0..n-1`` (``codes`` aligned with the rows)."""
-    out = np.zeros((n, vecs.shape[1]), np.float32)
-    if codes.size:
-        order = np.argsort(codes, kind="stable")
-        c = codes[order]
+def page_centroids_of(read, codes: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, centroids)`` of the pages with more than one passage: ``rows[d]`` is the centroid row
+    of document number ``d`` (as :func:`doc_codes` numbers them), -1 for a one-passage page (its
+    centroid is its passage: nothing to store); ``centroids`` are normalized mean vectors.
+
+    Args:
+        read: passage ids → their vectors (float rows); called on slices, so a large index is never
+            copied whole.
+        codes: each passage's document number, in passage-id order.
+        dim: the vectors' dimension.
+    """
+    codes = np.asarray(codes, np.int64)
+    counts = np.bincount(codes) if codes.size else np.zeros(0, np.int64)
+    rows = np.full(counts.size, -1, np.int32)
+    multi = counts > 1
+    rows[multi] = np.arange(int(multi.sum()), dtype=np.int32)
+    sums = np.zeros((int(multi.sum()), dim), np.float32)
+    for a in range(0, codes.size, 65_536):
+        ids = np.arange(a, min(a + 65_536, codes.size))
+        ids = ids[multi[codes[ids]]]
+        if ids.size == 0:
+            continue
+        c = rows[codes[ids]]
         starts = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
-        out[c[starts]] = np.add.reduceat(np.asarray(vecs[order], np.float32), starts, axis=0)
+        # each run of one page's passages summed, then added to its row (a page may have several runs)
+        np.add.at(sums, c[starts], np.add.reduceat(np.asarray(read(ids), np.float32), starts, axis=0))
+    return rows, sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
+
+
+_pages: "weakref.WeakKeyDictionary[Index, tuple[np.ndarray, np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
+def page_centroids(index: Index) -> tuple[np.ndarray, np.ndarray]:
+    """The version's ``(rows, centroids)`` (see :func:`page_centroids_of`).
+
+    Read from ``page_rows.npy`` / ``pages.npy`` (written by the build, memory-mapped); a version written
+    before them computes them once from the stored passage vectors and caches them.
+    """
+    if getattr(index, "pages", None) is not None and len(index.page_rows) == len(doc_names(index)):
+        return index.page_rows, index.pages
+    got = _pages.get(index)
+    if got is None:
+        got = _pages[index] = page_centroids_of(index.vectors, doc_codes(index), index.dense.d)
+    return got
+
+
+def page_cosines(index: Index, codes: np.ndarray, dense: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    """Per pool entry: the question's cosine to its page's centroid.
+
+    Args:
+        codes: the pool's document numbers (:func:`doc_codes`).
+        dense: the pool's passage cosines (a one-passage page's centroid is its passage).
+        qvec: the normalized question vector.
+    """
+    rows_of, cents = page_centroids(index)
+    rows = rows_of[codes]
+    out = dense.astype(np.float64)
+    multi = rows >= 0
+    if multi.any():  # a pool has far fewer pages than passages
+        u, at = np.unique(rows[multi], return_inverse=True)
+        out[multi] = (np.asarray(cents[u], np.float32) @ qvec.astype(np.float32))[at]
     return out
-
-
-def centroids(vecs: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
-    """One normalized mean vector per document number ``0..n-1`` of the rows ``vecs``."""
-    return normalized(page_sums(vecs, codes, n))
-
-
-def normalized(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
 def page_support(codes: np.ndarray, fused: np.ndarray, top: int = 3) -> np.ndarray:

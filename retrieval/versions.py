@@ -9,8 +9,9 @@ Layout of ``index_dir``::
         store.sqlite      documents, paragraphs, passages
         dense.faiss       passage vectors in fp16 (exact inner product, or IVF above a threshold)
         sentences.npy     one float16 vector per passage sentence (for quoting)
-        pages.npy         one float16 centroid per document (page-level evidence; versions written
-                          before it have none and compute it on first use)
+        pages.npy         one float16 centroid per document of more than one passage, and
+        page_rows.npy     each document's row in it (-1: one passage) — page-level evidence; versions
+                          written before them compute them on first use
         bm25/             the bm25s index
     .build-*/             a build in progress (removed when it fails or is found stale)
     .embed-cache/         vectors of an interrupted build (see :mod:`retrieval.checkpoint`)
@@ -36,7 +37,7 @@ from .errors import IndexCorrupt, IndexMissing, ReindexInProgress
 
 FORMAT_VERSION = 1
 FILES = ("store.sqlite", "dense.faiss", "sentences.npy", "bm25/count")
-OPTIONAL_FILES = ("pages.npy",)  # checksummed when present
+OPTIONAL_FILES = ("pages.npy", "page_rows.npy")  # checksummed when present
 REBUILD_HINT = "rebuild it with `citebot index --rebuild`"
 SAMPLE_ABOVE = 64 << 20
 

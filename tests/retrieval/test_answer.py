@@ -197,24 +197,52 @@ def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine
             assert len(terms & set(analyze(s.row["text"][a:b]))) == max(cover)
 
 
-def test_page_centroids_match_a_plain_mean(seeds_engine, monkeypatch):
-    from retrieval.answer import page_centroids
+def _plain_page_means(idx):
     from retrieval.search import doc_codes
 
-    idx = seeds_engine.index
     codes = doc_codes(idx)
     vecs = idx.vectors(np.arange(codes.size))
-    want = np.stack([vecs[codes == d].mean(0) for d in range(codes.max() + 1)])
-    want /= np.linalg.norm(want, axis=1, keepdims=True)
-    stored = page_centroids(idx)  # pages.npy, written by the build (float16)
-    assert idx.pages is not None and stored.shape == want.shape
-    assert np.allclose(np.asarray(stored, np.float32), want, atol=2e-3)
-    monkeypatch.setattr(idx, "pages", None)  # a version written before pages.npy: computed from the vectors
-    assert np.allclose(page_centroids(idx), want, atol=1e-5)
+    means = {}
+    for d in range(codes.max() + 1):
+        m = vecs[codes == d].mean(0)
+        means[d] = (m / np.linalg.norm(m), int((codes == d).sum()))
+    return means
 
 
-def test_page_dense_weight_lifts_passages_of_the_page_nearest_the_question(seeds_engine):
-    from retrieval.answer import page_centroids, page_evidence
+def test_page_centroids_match_a_plain_mean(seeds_engine, monkeypatch):
+    from retrieval.search import page_centroids
+
+    idx = seeds_engine.index
+    want = _plain_page_means(idx)
+    assert idx.pages is not None  # pages.npy and page_rows.npy, written by the build
+    for stored, atol in ((True, 2e-3), (False, 1e-5)):
+        if not stored:  # a version written before them: computed from the passage vectors
+            monkeypatch.setattr(idx, "pages", None)
+        rows, cents = page_centroids(idx)
+        assert len(rows) == len(want)
+        for d, (mean, count) in want.items():
+            if count == 1:
+                assert rows[d] == -1  # a one-passage page stores nothing: its centroid is its passage
+            else:
+                assert np.allclose(np.asarray(cents[rows[d]], np.float32), mean, atol=atol)
+
+
+def test_page_centroids_of_a_large_index_are_read_in_slices():
+    from retrieval.search import page_centroids_of
+
+    rng = np.random.default_rng(3)
+    codes = np.sort(rng.integers(0, 5000, 150_000))  # pages cut across the 65,536-row slices
+    vecs = rng.standard_normal((codes.size, 8)).astype(np.float32)
+    seen = []
+    rows, cents = page_centroids_of(lambda ids: (seen.append(ids.size), vecs[ids])[1], codes, 8)
+    assert max(seen) <= 65_536
+    for d in (0, int(codes[65_536]), int(codes[-1])):
+        m = vecs[codes == d].sum(0)
+        assert np.allclose(cents[rows[d]], m / np.linalg.norm(m), atol=1e-5)
+
+
+def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_engine):
+    from retrieval.answer import page_evidence
     from retrieval.config import Settings
     from retrieval.search import candidate_pool, doc_codes
 
@@ -222,8 +250,33 @@ def test_page_dense_weight_lifts_passages_of_the_page_nearest_the_question(seeds
     q = "What bounty has the US put on Maduro?"
     qv = seeds_engine.encoder.encode_queries([q])[0]
     pool = candidate_pool(idx, qv, q, candidates=50)
-    off = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0), qv)
-    assert off == {}
+    assert page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0), qv) == {}
     on = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0.4), qv)
-    near = page_centroids(idx)[doc_codes(idx)[pool.ids]] @ qv
-    assert np.allclose(on["bonus"], 0.4 * near, atol=1e-6)
+    want = _plain_page_means(idx)
+    codes = doc_codes(idx)[pool.ids]
+    near = np.array([want[c][0] @ qv if want[c][1] > 1 else d for c, d in zip(codes, pool.dense)])
+    assert np.allclose(on["bonus"], 0.4 * near, atol=2e-3)
+
+
+def test_page_cosine_of_a_one_passage_page_is_its_passage_cosine(make_engine, tmp_path):
+    from retrieval.search import candidate_pool, doc_codes, page_centroids, page_cosines
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text("Lighthouse keepers trimmed the lamp wicks every evening at dusk.\n")
+    (corpus / "two.txt").write_text("Harbour pilots guide ships past the sandbanks.\n\n"
+                                    "The pilot boat leaves from the north pier at dawn.\n")
+    eng = make_engine(corpus)
+    idx = eng.index
+    q = "Who guides the ships in the harbour?"
+    qv = eng.encoder.encode_queries([q])[0]
+    pool = candidate_pool(idx, qv, q, candidates=10)
+    codes = doc_codes(idx)[pool.ids]
+    got = page_cosines(idx, codes, pool.dense, qv)
+    rows, cents = page_centroids(idx)
+    for c, d, g in zip(codes, pool.dense, got):
+        if rows[c] < 0:  # one.txt: one passage, nothing stored
+            assert g == pytest.approx(float(d))
+        else:
+            assert g == pytest.approx(float(np.asarray(cents[rows[c]], np.float32) @ qv), abs=1e-5)
+    assert sorted(rows.tolist()) == [-1, 0]

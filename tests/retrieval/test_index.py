@@ -30,7 +30,8 @@ def test_missing_index(tmp_path):
         open_index(tmp_path / "none")
 
 
-@pytest.mark.parametrize("target", ["dense.faiss", "store.sqlite", "sentences.npy", "pages.npy", "manifest.json", "CURRENT",
+@pytest.mark.parametrize("target", ["dense.faiss", "store.sqlite", "sentences.npy", "pages.npy", "page_rows.npy",
+                                    "manifest.json", "CURRENT",
                                     "bm25/params.index.json", "bm25/vocab.index.json",
                                     "bm25/indices.csc.index.npy", "bm25/data.csc.index.npy"])
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
@@ -52,19 +53,21 @@ def test_damaged_files_give_one_line_errors(own_engine, target, damage):
 def test_a_version_written_before_page_centroids_still_answers(own_engine):
     import json
 
-    from retrieval.answer import page_centroids
+    from retrieval.search import page_centroids
 
     root = own_engine.settings.index_dir
     v = current_version(root)
-    stored = np.load(v / "pages.npy").astype(np.float32)
-    (v / "pages.npy").unlink()
+    rows, stored = np.load(v / "page_rows.npy"), np.load(v / "pages.npy").astype(np.float32)
     m = json.loads((v / "manifest.json").read_text())
-    del m["checksums"]["pages.npy"]
-    m.get("samples", {}).pop("pages.npy", None)
+    for f in ("pages.npy", "page_rows.npy"):
+        (v / f).unlink()
+        del m["checksums"][f]
+        m.get("samples", {}).pop(f, None)
     (v / "manifest.json").write_text(json.dumps(m))
     idx = open_index(root)
     assert idx.pages is None
-    assert np.allclose(page_centroids(idx), stored, atol=2e-3)  # computed from the passage vectors instead
+    got_rows, got = page_centroids(idx)  # computed from the passage vectors instead
+    assert (got_rows == rows).all() and np.allclose(got, stored, atol=2e-3)
     own_engine.load()
     assert own_engine.ask("What bounty has the US put on Maduro?").results
 
