@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import discord
 
+from retrieval.render import LOW_CONFIDENCE
 from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
 # the numbered answer and the text pieces, also imported from here by callers
@@ -154,7 +155,9 @@ def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RES
             break
         embed.add_field(name="Sources" if i == 0 else "Sources (cont.)", value=chunk, inline=False)
         used_src += len(chunk) + 16
-    embed.set_footer(text=truncate(f"Quoted verbatim from the corpus · index {answer.index_version}", FOOTER))
+    # the confidence is the calibrated probability that the top passage holds the answer
+    embed.set_footer(text=truncate(f"Quoted verbatim from the corpus · confidence {answer.confidence:.0%} · "
+                                   f"index {answer.index_version}", FOOTER))
 
     fixed = len(embed)
     desc_budget = min(EMBED_DESCRIPTION, EMBED_TOTAL - fixed - 10)
@@ -174,7 +177,14 @@ def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RES
         blocks.append(block)
         remaining -= len(block) + 2
     embed.description = "\n\n".join(blocks)
-    return Reply(content=None, embeds=[embed])
+    # a cited quote looks verified: say so when it is more likely wrong than right
+    note = LOW_CONFIDENCE_TEXT.format(answer.confidence) if answer.confidence < LOW_CONFIDENCE else None
+    return Reply(content=note, embeds=[embed])
+
+
+#: an answer below :data:`retrieval.render.LOW_CONFIDENCE` carries this above its quotes
+LOW_CONFIDENCE_TEXT = ("Low confidence ({:.0%}): these are the closest passages the corpus has, "
+                       "and they may not answer the question. Check the sources.")
 
 
 NOT_FOUND_TEXT = (

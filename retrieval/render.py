@@ -7,6 +7,8 @@ import textwrap
 from .types import Answer, IndexSummary, SourceView
 
 NOT_COVERED = "Not in the corpus: no passage answers this question closely enough."
+#: below this confidence (the calibrated probability that the top passage answers) an answer says so
+LOW_CONFIDENCE = 0.5
 
 
 def _mark(text: str, start: int, end: int, color: bool) -> str:
@@ -23,6 +25,8 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
             lines.append(f"Why: {answer.reason}.")
         if answer.results:
             lines.append(f"(closest passages, confidence {answer.confidence:.2f}, shown for inspection:)")
+    elif answer.confidence < LOW_CONFIDENCE:
+        lines.append(f"Low confidence ({answer.confidence:.0%}): the closest passages; they may not answer this.")
     for r in answer.results:
         body = _mark(r.text, r.quote_start, r.quote_start + len(r.quote), color)
         lines.append(_fill(body, width, f"[{r.rank}] ", "    "))
@@ -34,6 +38,8 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
         for r in answer.results:
             # the label names the place: "section › subsection · p. 4" (or "¶ n")
             lines.append(f"  [{r.rank}] {r.citation.label()} · {r.citation.source}")
+        if answer.answered:
+            lines.append(f"Confidence that [1] answers: {answer.confidence:.0%}")
     return "\n".join(lines)
 
 

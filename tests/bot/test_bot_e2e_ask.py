@@ -64,6 +64,9 @@ async def test_mention_gets_cited_reply(fake, bot, engine):
     sources = "\n".join(f["value"] for f in embed["fields"] if f["name"].startswith("Sources"))
     for i, r in enumerate(answer.results, 1):
         assert f"[{i}] " in sources and f"¶ {r.paragraph}" in sources
+    # the calibrated confidence is shown; a low one is said above the quotes
+    assert f"confidence {answer.confidence:.0%}" in embed["footer"]["text"]
+    assert (body.get("content") or "").startswith("Low confidence") == (answer.confidence < 0.5)
     # typing was shown while the engine worked
     assert any(r.path == f"/channels/{fake.general_id}/typing" for r in fake.requests)
     # buttons: one per citation plus the two votes, all with custom ids

@@ -83,6 +83,17 @@ def test_question_with_mention_tokens_is_echoed_inert():
     assert unmark(title) == q
 
 
+def test_answer_shows_its_confidence_and_warns_when_more_likely_wrong():
+    from bot.render import LOW_CONFIDENCE_TEXT
+
+    sure = render_answer(Answer("q?", True, [make_result(1, "The mayor said yes.", 0, 19)], 0.83, "v1"))
+    assert sure.content is None and "confidence 83%" in sure.embeds[0].footer.text
+    unsure = render_answer(Answer("q?", True, [make_result(1, "The mayor said yes.", 0, 19)], 0.31, "v1"))
+    assert unsure.content == LOW_CONFIDENCE_TEXT.format(0.31) and unsure.content.startswith("Low confidence (31%)")
+    assert "confidence 31%" in unsure.embeds[0].footer.text
+    assert unsure.embeds[0].description == sure.embeds[0].description  # the quotes are the same, only flagged
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(["<", ">", "@", "#", "/", ":", "!", "&", "a", "t", "R", " ", "\\", "\n"]),
                           st.integers(0, 10**25).map(str)), max_size=40).map("".join))

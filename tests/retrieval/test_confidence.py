@@ -64,6 +64,11 @@ def test_a_question_about_an_absent_name_abstains_on_a_tiny_corpus(make_engine, 
     from retrieval.render import answer_text
 
     assert f"Why: {no.reason}." in answer_text(no) and "Why:" not in answer_text(ok)
+    # an answer states its confidence, and says so first when it is more likely wrong than right
+    assert answer_text(ok).endswith(f"Confidence that [1] answers: {ok.confidence:.0%}")
+    assert "Confidence that" not in answer_text(no)  # an abstention shows its own line instead
+    low = type(ok)(ok.question, True, ok.results, 0.3, ok.index_version)
+    assert answer_text(low).startswith("Low confidence (30%)") and not answer_text(ok).startswith("Low")
 
 
 def test_chat_markup_is_not_part_of_a_word():
