@@ -40,6 +40,8 @@ class _Line:
     mono: bool
     text: str
     edge: bool = False
+    words: list = field(default_factory=list)  # (x0, x1, text) of each word, for tables
+    row: bool = False  # a table row, already labelled with its header cells
 
 
 @dataclass
@@ -88,9 +90,10 @@ def read_pdf(data: bytes) -> Extracted:
             raise Unreadable(f"broken PDF ({type(e).__name__}: {one_line(str(e))[:80] or 'unreadable'})") from None
     if not any(ln.text.strip() for ln in lines):
         raise Unreadable("no text layer (image-only PDF: it would need OCR)")
-    out = Extracted(units=_units(_drop_running(lines, pages)))
     info = doc.info[0] if doc.info else {}
-    out.title, out.author = _info(info, "Title"), _info(info, "Author")
+    title = _info(info, "Title")
+    out = Extracted(units=_units(_drop_running(lines, pages, title)))
+    out.title, out.author = title, _info(info, "Author")
     return out
 
 
@@ -125,7 +128,8 @@ def _page_lines(layout, page: int) -> list[_Line]:
             edge = el.y1 > height * (1 - _EDGE) or el.y0 < height * _EDGE
             out.append(_Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
                              any(w in font for w in ("bold", "black", "heavy", "semibold")),
-                             any(w in font for w in ("mono", "courier", "consol", "code")), text, edge))
+                             any(w in font for w in ("mono", "courier", "consol", "code")), text, edge,
+                             _words(el, size)))
         elif isinstance(el, LTTextContainer) or hasattr(el, "__iter__"):
             for child in el:
                 visit(child)
@@ -133,6 +137,133 @@ def _page_lines(layout, page: int) -> list[_Line]:
     for el in layout:
         visit(el)
     return out if _columns(out) else sorted(out, key=lambda ln: (round(ln.bottom), ln.x0))
+
+
+def _words(el, size: float) -> list[tuple[float, float, str]]:
+    """``(x0, x1, text)`` of each word of a text line: a space, or a gap wider than a space, ends one."""
+    from pdfminer.layout import LTChar
+
+    words: list[list] = []
+    prev = None
+    for c in el:
+        t = c.get_text()
+        if not isinstance(c, LTChar):
+            prev = None if t.isspace() else prev
+            continue
+        if t.isspace():
+            prev = None
+            continue
+        if prev is None or c.x0 - prev.x1 > 0.2 * size:
+            words.append([c.x0, c.x1, ""])
+        words[-1][1] = c.x1
+        words[-1][2] += t.translate(_LIGATURES)
+        prev = c
+    return [(a, b, normalize(t)) for a, b, t in words]
+
+
+# -- tables: rows of short cells whose starts line up; each row becomes "Header: cell · Header: cell"
+
+def _tables(lines: list[_Line], body: float) -> list[_Line]:
+    """``lines`` with every table replaced by one labelled line per data row (the first row is the header).
+
+    A table is three or more consecutive rows (lines sharing a baseline) of body-size, non-code text,
+    each split in two or more cells by wide gaps, whose cells start at the same two or more column
+    positions; cells are short (a two-column page of prose lines up too, but its lines are long).
+    A cell as wide as its column leaves no wide gap: its words are put in columns by position.
+    """
+    out: list[_Line] = []
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and lines[end].page == lines[start].page:
+            end += 1
+        out += _page_tables(lines[start:end], body)
+        start = end
+    return out
+
+
+def _page_tables(lines: list[_Line], body: float) -> list[_Line]:
+    rows: list[list[_Line]] = []
+    for ln in sorted(lines, key=lambda x: x.bottom):
+        if rows and abs(ln.bottom - rows[-1][0].bottom) <= 1.5:
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    replaced: dict[int, list[_Line]] = {}  # id of a table's first line (in reading order) -> its rows
+    gone: set[int] = set()
+    i = 0
+    while i < len(rows):
+        j = i
+        while j < len(rows) and _tableish(rows[j], body) and (
+                j == i or rows[j][0].bottom - rows[j - 1][0].bottom <= 2.5 * body):
+            j += 1
+        table = _table(rows[i:j]) if j - i >= 3 else None
+        if table is None:
+            i = max(j, i + 1) if j > i else i + 1
+            continue
+        members = [ln for r in rows[i:j] for ln in r]
+        first = min(members, key=lines.index)
+        replaced[id(first)] = table
+        gone.update(id(ln) for ln in members)
+        i = j
+    out = []
+    for ln in lines:
+        if id(ln) in replaced:
+            out += replaced[id(ln)]
+        elif id(ln) not in gone:
+            out.append(ln)
+    return out
+
+
+def _tableish(row: list[_Line], body: float) -> bool:
+    if any(ln.mono or ln.edge or abs(ln.size - body) > 1 for ln in row):
+        return False
+    words = sorted((w for ln in row for w in ln.words), key=lambda w: w[0])
+    cells = 1 + sum(b[0] - a[1] > 0.6 * body for a, b in zip(words, words[1:]))
+    return len(words) >= 2 and cells >= 2
+
+
+def _table(rows: list[list[_Line]]) -> list[_Line] | None:
+    """The labelled rows of a table, or None when the rows' cells do not line up in columns."""
+    words_of = [sorted((w for ln in r for w in ln.words), key=lambda w: w[0]) for r in rows]
+    # column starts: where a cell (after a wide gap, or first in its row) starts in two or more data rows
+    starts: list[float] = []
+    for words in words_of[1:]:
+        size = rows[1][0].size
+        starts += [w[0] for k, w in enumerate(words) if k == 0 or w[0] - words[k - 1][1] > 0.6 * size]
+    starts.sort()
+    cols: list[list[float]] = []
+    for x in starts:
+        if cols and x - cols[-1][-1] <= 2:
+            cols[-1].append(x)
+        else:
+            cols.append([x])
+    cols_x = [min(c) for c in cols if len(c) >= 2]
+    if len(cols_x) < 2:
+        return None
+
+    def cells(words) -> list[str]:
+        out = [[] for _ in cols_x]
+        for w in words:
+            k = max(0, sum(w[0] >= x - 2 for x in cols_x) - 1)
+            out[k].append(w[2])
+        return [" ".join(c) for c in out]
+
+    table = [cells(w) for w in words_of]
+    data = table[1:]
+    if any(sum(bool(c) for c in r) < 2 for r in data):
+        return None
+    lengths = sorted(len(c) for r in data for c in r if c)
+    if lengths[len(lengths) // 2] > 25:  # prose columns, not cells
+        return None
+    header = table[0]
+    out = []
+    for r, cells_ in zip(rows[1:], data):
+        text = " · ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells_) if c)
+        ln = r[0]
+        out.append(_Line(ln.page, min(x.x0 for x in r), max(x.x1 for x in r), ln.top, ln.bottom, ln.size,
+                         False, False, text, False, row=True))
+    return out
 
 
 def _columns(lines: list[_Line]) -> bool:
@@ -146,8 +277,10 @@ def _columns(lines: list[_Line]) -> bool:
     return beside >= 0.3 * max(1, sum(len(r) for r in rows.values()))
 
 
-def _drop_running(lines: list[_Line], pages: int) -> list[_Line]:
-    """Lines repeated at the page edges on most pages (digits aside), and bare page numbers there, go."""
+def _drop_running(lines: list[_Line], pages: int, title: str | None = None) -> list[_Line]:
+    """Lines repeated at the page edges on most pages (digits aside) go, and so do, at the edges of any
+    page (a one-page PDF has nothing to repeat): bare page numbers, a lone URL or date-time stamp (what
+    a browser prints in its header and footer) and the document's own title."""
     def key(ln: _Line) -> str:
         return re.sub(r"\d+", "#", one_line(ln.text).lower())
 
@@ -157,7 +290,18 @@ def _drop_running(lines: list[_Line], pages: int) -> list[_Line]:
             seen.setdefault(key(ln), set()).add(ln.page)
     need = max(2, pages // 2 + (pages % 2))
     running = {k for k, ps in seen.items() if len(ps) >= need} if pages >= 2 else set()
-    return [ln for ln in lines if not (ln.edge and (key(ln) in running or _PAGE_NUMBER.match(ln.text.strip())))]
+    named = one_line(title).lower() if title else None
+
+    def stamp(ln: _Line) -> bool:
+        t = ln.text.strip()
+        return bool(_PAGE_NUMBER.match(t) or _URL.match(t) or _STAMP.match(t)) or one_line(t).lower() == named
+
+    return [ln for ln in lines if not (ln.edge and (key(ln) in running or stamp(ln)))]
+
+
+_URL = re.compile(r"^(?:https?|file)://\S+$", re.IGNORECASE)
+# "12/1/26, 8:52 PM", "2026-12-01 08:52", "01.12.2026": a date, perhaps with a time, and nothing else
+_STAMP = re.compile(r"^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?$", re.IGNORECASE)
 
 
 def _units(lines: list[_Line]) -> list[Unit]:
@@ -173,8 +317,12 @@ def _units(lines: list[_Line]) -> list[Unit]:
              a.size == b.size == body and 0 < b.bottom - a.bottom < 2.5 * body]
     step = statistics.median(steps) if steps else body * 1.2
     widest = max(ln.x1 for ln in lines)
+    lines = _tables(lines, body)
     blocks: list[_Block] = []
     for ln in lines:
+        if ln.row:
+            blocks.append(_Block([ln], "row"))
+            continue
         kind, level = "para", 0
         if ln.size in level_of:
             kind, level = "heading", level_of[ln.size]
@@ -240,6 +388,10 @@ def _to_units(blocks: list[_Block], vocab: Counter, widest: float) -> list[Unit]
         x0 = b.first.x0
         if b.kind != "para":
             intro = group = None
+        if b.kind == "row":
+            units.append(Unit(b.first.text, "row", page=b.first.page))
+            i += 1
+            continue
         while terms and x0 <= terms[-1] + 2 and b.kind != "heading":
             units.append(Unit("", "end", level=_TERM_LEVEL + len(terms)))
             terms.pop()

@@ -189,6 +189,19 @@ def test_pdf_lists_stay_with_their_intro_and_numbered_items_are_whole(corpus):
     assert not any("below., --keep" in p.text for p in d.paragraphs)
 
 
+def test_pdf_table_rows_are_labelled_with_their_headers_like_html(corpus):
+    d = corpus[0]["pricing"]
+    texts = [p.text for p in d.paragraphs]
+    # the same rows the HTML reader makes of <table> (test_html_table_rows_pre_and_lists)
+    assert texts == ["The plans differ in storage and price.",
+                     "Plan: Community · Storage: 50 GB · Price: free",
+                     "Plan: Business · Storage: 1 TB · Price: $12",
+                     "Plan: Enterprise · Storage: 10 TB · Price: on request",
+                     "Prices are per month and per relay."]
+    # a one-page PDF has no repeated header to find: the browser's date, title, URL and "1/1" still go
+    assert d.title == "Relay Pricing" and all(p.heading_path == ["Plans"] for p in d.paragraphs)
+
+
 def test_pdf_without_text_layer_or_with_password_is_skipped_with_a_reason(corpus):
     skipped = corpus[1]
     assert skipped["scan.pdf"].startswith("no text layer")
