@@ -137,7 +137,6 @@ def build_ann(kind: str, vectors: np.ndarray, train_sample: int = 100_000):
 
 def ann_recall(idx, exact_ids: np.ndarray, queries: np.ndarray, k: int = 10) -> tuple[float, float]:
     """Mean recall@k of ``idx`` against exact top-k ids, and its mean search ms per query."""
-    t0 = time.perf_counter()
     lat = []
     got = np.empty((len(queries), k), np.int64)
     for i, q in enumerate(queries):

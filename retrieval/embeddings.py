@@ -241,7 +241,6 @@ class Encoder:
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
             vecs[idx] = pooled.numpy()
             if spans is not None:
-                special = enc.get("special_tokens_mask")
                 for j, i in enumerate(idx):
                     span_vecs[i] = self._pool_spans(tok[j], offsets[j], feats["attention_mask"][j], spans[i])
             done += len(idx)
