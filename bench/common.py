@@ -19,8 +19,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"  # gitignored: caches, indexes, raw results
-# CC BY-NC: read in place, never copied; $CITEBOT_SHARED overrides ../shared (as for the tests)
-DEFAULT_DATA = Path(os.environ.get("CITEBOT_SHARED", ROOT.parent / "shared")) / "bench" / "scifact"
+# the shared data: $CITEBOT_SHARED, else ../shared beside the checkout (or beside a parent folder, for
+# git worktrees); read in place, never copied (SciFact is CC BY-NC)
+SHARED = Path(os.environ.get("CITEBOT_SHARED") or next(
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "eval").is_dir()), ROOT.parent / "shared"))
+DEFAULT_DATA = SHARED / "bench" / "scifact"
 
 PRECISIONS = ("fp32", "bf16-autocast", "bf16-weights", "int8-dynamic")
 

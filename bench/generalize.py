@@ -30,6 +30,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench.common import SHARED  # noqa: E402
 from retrieval import confidence as conf  # noqa: E402
 from retrieval.answer import QUOTE_POOL, compose, page_evidence, score_candidates  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
@@ -37,9 +38,6 @@ from retrieval.evaluate import contains_gold, doc_matches  # noqa: E402
 from retrieval.search import candidate_pool, rank_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared beside the checkout (or beside a parent folder, for git worktrees), or $CITEBOT_SHARED
-SHARED = Path(os.environ.get("CITEBOT_SHARED") or next(
-    (p / "shared" for p in ROOT.parents if (p / "shared" / "eval").is_dir()), ROOT.parent / "shared"))
 EVAL = SHARED / "eval"
 
 #: the peer everyone writes first: reciprocal-rank fusion of dense and BM25, the passage's closest

@@ -22,9 +22,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CITEBOT_SHARED") or next(
-    (p / "shared" for p in ROOT.parents if (p / "shared" / "eval").is_dir()), ROOT.parent / "shared"))
+from bench.common import SHARED  # noqa: E402
+
 GITDOCS = SHARED / "eval" / "gitdocs"
 
 

@@ -102,6 +102,10 @@ def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bo
     return not h or s.rstrip(":").strip() != h
 
 
+def _quotable_spans(row, spans: list[tuple[int, int]]) -> list[bool]:
+    return [quotable(row["text"], sp, row["heading"]) for sp in spans]
+
+
 def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
                lexical_weight: float = 0.1, expect: re.Pattern | None = None,
                type_weight: float = 0.05, allowed: list[bool] | None = None) -> tuple[int, float, float]:
@@ -174,7 +178,7 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         if len(spans) > 1 and not quotable(row["text"], spans[i], row["heading"]):
             # the passage keeps the value of its best sentence; the quote shown is its best answering one
             i, sim, _ = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight,
-                                   [quotable(row["text"], sp, row["heading"]) for sp in spans])
+                                   _quotable_spans(row, spans))
         qv = svecs[i] if len(svecs) else None
         bonus = title_weight * fields.get(c.id, 0.0)
         out.append(Scored(c, row, spans[i], qv, sim, c.score + sentence_weight * rank_val + bonus))
@@ -207,8 +211,8 @@ def _repick(index: Index, qvec: np.ndarray, s: Scored, q_terms: set[str], lexica
     if not row["spans"]:
         return
     svecs = index.sentence_vectors(row)
-    allowed = [quotable(row["text"], sp, row["heading"]) for sp in row["spans"]]
-    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight, allowed)
+    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight,
+                           _quotable_spans(row, row["spans"]))
     s.quote, s.quote_vec, s.quote_sim = row["spans"][i], svecs[i], sim
 
 
@@ -255,15 +259,14 @@ def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarr
     return cover[codes]
 
 
-def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray | None = None) -> dict:
+def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray) -> dict:
     """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when every weight is 0)."""
-    dense_w = getattr(s, "page_dense_weight", 0.0) if qvec is not None else 0.0
-    if not (s.page_weight or s.page_title_weight or dense_w) or pool.ids.size == 0:
+    if not (s.page_weight or s.page_title_weight or s.page_dense_weight) or pool.ids.size == 0:
         return {}
     codes = doc_codes(index)[pool.ids]
     bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
-    if dense_w:
-        near = dense_w * page_cosines(index, codes, pool.dense, qvec)
+    if s.page_dense_weight:
+        near = s.page_dense_weight * page_cosines(index, codes, pool.dense, qvec)
         bonus = near if bonus is None else bonus + near
     return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
 

@@ -25,7 +25,7 @@ from .errors import IndexBuildError
 from .index import Index
 from .lexical import Lexical
 from .passages import split_document
-from .search import page_centroids_of
+from .search import doc_numbering, page_centroids_of
 from .store import StoredPassage, write_store
 from .types import Document, IndexSummary, Paragraph, Skipped
 from .versions import FORMAT_VERSION, Versions, build_lock, checksums, write_manifest
@@ -172,9 +172,7 @@ class Builder:
         kind = "ivf" if len(passages) > self.ann_threshold else "flat"
         Dense.build(vecs, kind, donor.dense if donor is not None else None).save(out / "dense.faiss")
         np.save(out / "sentences.npy", svecs)
-        # numbered as search.doc_codes numbers a version's documents: by sorted document id
-        codes = np.unique(np.array([p.doc_id for p in passages], dtype=object), return_inverse=True)[1] \
-            if passages else np.zeros(0, np.int64)
+        codes = doc_numbering([p.doc_id for p in passages])[1]  # as search.doc_codes numbers them
         rows, cents = page_centroids_of(lambda ids: vecs[ids], codes, self.encoder.dim)
         np.save(out / "page_rows.npy", rows)
         np.save(out / "pages.npy", cents.astype(np.float16))

@@ -123,11 +123,22 @@ def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates:
 _codes: "weakref.WeakKeyDictionary[Index, tuple[list[str], np.ndarray]]" = weakref.WeakKeyDictionary()
 
 
+def doc_numbering(doc_ids: list[str]) -> tuple[list[str], np.ndarray]:
+    """``(names, codes)``: the sorted distinct document ids, and each passage's number among them.
+
+    Args:
+        doc_ids: each passage's document id, in passage-id order.
+    """
+    if not doc_ids:
+        return [], np.zeros(0, np.int64)
+    names, codes = np.unique(np.array(doc_ids, dtype=object), return_inverse=True)
+    return [str(n) for n in names], codes.astype(np.int64)
+
+
 def _doc_table(index: Index) -> tuple[list[str], np.ndarray]:
     got = _codes.get(index)
     if got is None:
-        names, codes = np.unique(np.array(index.store.passage_documents(), dtype=object), return_inverse=True)
-        got = _codes[index] = ([str(n) for n in names], codes.astype(np.int64))
+        got = _codes[index] = doc_numbering(index.store.passage_documents())
     return got
 
 
@@ -179,7 +190,7 @@ def page_centroids(index: Index) -> tuple[np.ndarray, np.ndarray]:
     Read from ``page_rows.npy`` / ``pages.npy`` (written by the build, memory-mapped); a version written
     before them computes them once from the stored passage vectors and caches them.
     """
-    if getattr(index, "pages", None) is not None and len(index.page_rows) == len(doc_names(index)):
+    if index.pages is not None and len(index.page_rows) == len(doc_names(index)):
         return index.page_rows, index.pages
     got = _pages.get(index)
     if got is None:

@@ -18,6 +18,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from io import BytesIO
+from itertools import groupby
 
 from ..clean import Unit, normalize
 from . import Extracted, Unreadable, one_line
@@ -172,13 +173,8 @@ def _tables(lines: list[_Line], body: float) -> list[_Line]:
     A cell as wide as its column leaves no wide gap: its words are put in columns by position.
     """
     out: list[_Line] = []
-    start = 0
-    while start < len(lines):
-        end = start
-        while end < len(lines) and lines[end].page == lines[start].page:
-            end += 1
-        out += _page_tables(lines[start:end], body)
-        start = end
+    for _, page in groupby(lines, key=lambda ln: ln.page):
+        out += _page_tables(list(page), body)
     return out
 
 
@@ -189,6 +185,7 @@ def _page_tables(lines: list[_Line], body: float) -> list[_Line]:
             rows[-1].append(ln)
         else:
             rows.append([ln])
+    at = {id(ln): k for k, ln in enumerate(lines)}  # reading order
     replaced: dict[int, list[_Line]] = {}  # id of a table's first line (in reading order) -> its rows
     gone: set[int] = set()
     i = 0
@@ -199,10 +196,10 @@ def _page_tables(lines: list[_Line], body: float) -> list[_Line]:
             j += 1
         table = _table(rows[i:j]) if j - i >= 3 else None
         if table is None:
-            i = max(j, i + 1) if j > i else i + 1
+            i = max(j, i + 1)
             continue
         members = [ln for r in rows[i:j] for ln in r]
-        first = min(members, key=lines.index)
+        first = min(members, key=lambda ln: at[id(ln)])
         replaced[id(first)] = table
         gone.update(id(ln) for ln in members)
         i = j
@@ -228,8 +225,8 @@ def _table(rows: list[list[_Line]]) -> list[_Line] | None:
     words_of = [sorted((w for ln in r for w in ln.words), key=lambda w: w[0]) for r in rows]
     # column starts: where a cell (after a wide gap, or first in its row) starts in two or more data rows
     starts: list[float] = []
+    size = rows[1][0].size
     for words in words_of[1:]:
-        size = rows[1][0].size
         starts += [w[0] for k, w in enumerate(words) if k == 0 or w[0] - words[k - 1][1] > 0.6 * size]
     starts.sort()
     cols: list[list[float]] = []
