@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -35,6 +36,8 @@ T = TypeVar("T")
 BUSY = "This server's knowledge base can't be opened right now (the bot is at its memory limit); please try again shortly."
 
 log = logging.getLogger("citebot.bot")
+#: seconds :meth:`CiteBot.close` waits for answers being delivered and stored
+SHUTDOWN_GRACE = 10.0
 
 INITIAL_EXTENSIONS = (
     "bot.cogs.ask",
@@ -127,6 +130,23 @@ class CiteBot(commands.Bot):
         self._own_store = store is None
         self.metrics: dict[str, Metrics] = collections.defaultdict(Metrics)  # per knowledge base
         self.synced: list[Any] | None = None
+        self._sending = 0  # answers being delivered and stored (see :meth:`sending`)
+        self._sent = asyncio.Event()
+        self._sent.set()
+
+    @contextlib.asynccontextmanager
+    async def sending(self):
+        """Around delivering an answer and storing it: :meth:`close` waits for these (up to
+        :data:`SHUTDOWN_GRACE` s), so an answer already on its way is stored before the store closes
+        (its buttons work after a restart)."""
+        self._sending += 1
+        self._sent.clear()
+        try:
+            yield
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._sent.set()
 
     @property
     def engine(self) -> "Engine | None":
@@ -281,6 +301,8 @@ class CiteBot(commands.Bot):
 
     async def close(self) -> None:
         self.close_idle_indexes.cancel()
+        with contextlib.suppress(asyncio.TimeoutError):  # while the connection is still open
+            await asyncio.wait_for(self._sent.wait(), SHUTDOWN_GRACE)
         await super().close()
         self.pool.close_all()  # engines handed in (tests) are not owned: left open
         if self._own_store and self.store is not None:

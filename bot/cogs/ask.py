@@ -221,15 +221,16 @@ class Ask(commands.Cog):
             kwargs["view"] = view
         # further attempts edit the deferred "thinking" message, which the first follow-up fills in:
         # if that follow-up went through but its response was lost, nothing is posted twice
-        msg = await self.deliver(
-            lambda: interaction.followup.send(**kwargs, ephemeral=private, wait=True, allowed_mentions=NONE),
-            again=lambda: interaction.edit_original_response(**kwargs, allowed_mentions=NONE),
-            deadline=interaction.expires_at,
-            what=f"the /ask answer for interaction {interaction.id}",
-        )
-        if msg is not None and answer is not None:
-            await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb)
-            self.bot.metrics[kb.name].record(time.perf_counter() - started)
+        async with self.bot.sending():
+            msg = await self.deliver(
+                lambda: interaction.followup.send(**kwargs, ephemeral=private, wait=True, allowed_mentions=NONE),
+                again=lambda: interaction.edit_original_response(**kwargs, allowed_mentions=NONE),
+                deadline=interaction.expires_at,
+                what=f"the /ask answer for interaction {interaction.id}",
+            )
+            if msg is not None and answer is not None:
+                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb)
+                self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ mentions and follow-ups
 
@@ -320,12 +321,14 @@ class Ask(commands.Cog):
         kwargs = reply.kwargs()
         if view is not None:
             kwargs["view"] = view
-        sent = await self.deliver(
-            lambda: message.reply(**kwargs, nonce=message.id, mention_author=False, allowed_mentions=NONE), what=where
-        )
-        if sent is not None and answer is not None:
-            await self.remember(sent, message.channel.id, guild_id, answer, kb)
-            self.bot.metrics[kb.name].record(time.perf_counter() - started)
+        async with self.bot.sending():
+            sent = await self.deliver(
+                lambda: message.reply(**kwargs, nonce=message.id, mention_author=False, allowed_mentions=NONE),
+                what=where,
+            )
+            if sent is not None and answer is not None:
+                await self.remember(sent, message.channel.id, guild_id, answer, kb)
+                self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
 
 @contextlib.asynccontextmanager

@@ -332,3 +332,32 @@ async def test_citations_are_numbered_once_per_reply(fake, bot, monkeypatch):
     msg = await fake.mention(QUESTION)
     r = await fake.wait_reply(msg)
     assert r.body()["embeds"] and len(calls) == 1
+
+
+async def test_shutdown_waits_for_an_answer_being_stored(fake, engine, tmp_path, monkeypatch):
+    """Closing the bot just after an answer went out still stores that answer (its buttons work after
+    the restart); before, the store closed under the write ("Cannot operate on a closed database")."""
+    import time
+
+    from bot.feedback import FeedbackStore
+    from harness import bot_config, start_bot, stop_bot
+
+    real = FeedbackStore.record_answer
+
+    def slow(self, *a, **kw):  # the write still running when the reply has been seen
+        time.sleep(0.5)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(FeedbackStore, "record_answer", slow)
+    config = bot_config(fake, tmp_path)
+    b = await start_bot(config, engine)
+    try:
+        reply = await fake.wait_reply(await fake.mention(QUESTION))
+        assert reply.body().get("embeds")
+    finally:
+        await stop_bot(b)
+    store = FeedbackStore(config.feedback_db)
+    try:
+        assert store.get_answer(int(reply.response["id"])) is not None
+    finally:
+        store.close()
