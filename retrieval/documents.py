@@ -24,8 +24,9 @@ SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "ma
 TEXT_SUFFIXES = SUFFIXES  # the older name
 _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # bumping this re-parses every document on the next reindex (passages whose text did not change keep
-# their vectors); 4: PDF list items kept with the sentence introducing them
-PARSER_VERSION = "4"
+# their vectors); 4: PDF list items kept with the sentence introducing them; 5: PDF tables of contents,
+# chapter running heads and bullets set apart (as TeX prints them)
+PARSER_VERSION = "5"
 
 
 @dataclass

@@ -25,6 +25,14 @@ from . import Extracted, Unreadable, one_line
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _PAGE_NUMBER = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
+_ROMAN = re.compile(r"^\s*[ivxlc]{1,7}\s*$")  # a front-matter page number (only trusted on a contents page)
+# a table-of-contents entry: a run of leader dots, perhaps the page number after it ("2.1 Naming . . . . 4")
+_LEADER = re.compile(r"(?:\.\s?){6,}\s*(?:\d+|[ivxlc]{1,7})?\s*$", re.IGNORECASE)
+_SECTION_NUMBER = re.compile(r"^\s*(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?(?:\s+(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?)*\s*$")
+_CONTENTS = re.compile(r"^\s*(?:table\s+of\s+)?contents\s*$", re.IGNORECASE)
+# monospaced font names: "…Mono…", Courier, Consolas, Source Code; TeX's typewriter faces (CMTT10,
+# SFTT1000, TCTT), Nimbus Mono L, Menlo, Monaco
+_MONO = ("mono", "courier", "consol", "code", "cmtt", "sftt", "tctt", "nimbusmon", "menlo", "monaco")
 _EDGE = 0.09  # top and bottom share of the page where running headers and footers sit
 _TERM_LEVEL = 6
 
@@ -93,7 +101,7 @@ def read_pdf(data: bytes) -> Extracted:
         raise Unreadable("no text layer (image-only PDF: it would need OCR)")
     info = doc.info[0] if doc.info else {}
     title = _info(info, "Title")
-    out = Extracted(units=_units(_drop_running(lines, pages, title)))
+    out = Extracted(units=_units(_drop_running(_drop_contents(lines), pages, title)))
     out.title, out.author = title, _info(info, "Author")
     return out
 
@@ -129,7 +137,7 @@ def _page_lines(layout, page: int) -> list[_Line]:
             edge = el.y1 > height * (1 - _EDGE) or el.y0 < height * _EDGE
             out.append(_Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
                              any(w in font for w in ("bold", "black", "heavy", "semibold")),
-                             any(w in font for w in ("mono", "courier", "consol", "code")), text, edge,
+                             any(w in font for w in _MONO), text, edge,
                              _words(el, size)))
         elif isinstance(el, LTTextContainer) or hasattr(el, "__iter__"):
             for child in el:
@@ -137,7 +145,22 @@ def _page_lines(layout, page: int) -> list[_Line]:
 
     for el in layout:
         visit(el)
+    out = _bullets_joined(out)
     return out if _columns(out) else sorted(out, key=lambda ln: (round(ln.bottom), ln.x0))
+
+
+def _bullets_joined(lines: list[_Line]) -> list[_Line]:
+    """A bullet glyph that came out as a line of its own is put before the item text beside it."""
+    glyphs = [ln for ln in lines if len(ln.text.strip()) == 1 and ln.text.strip() in _GLYPHS]
+    gone = {id(g) for g in glyphs}
+    out = [ln for ln in lines if id(ln) not in gone]
+    for b in glyphs:
+        beside = [ln for ln in out if abs(ln.bottom - b.bottom) <= 0.5 * b.size and 0 <= ln.x0 - b.x1 <= 3 * b.size]
+        if not beside:
+            continue  # a lone glyph with nothing beside it says nothing
+        item = min(beside, key=lambda ln: ln.x0)
+        item.text, item.x0, item.words = f"{b.text.strip()} {item.text}", b.x0, b.words + item.words
+    return out
 
 
 def _words(el, size: float) -> list[tuple[float, float, str]]:
@@ -216,6 +239,8 @@ def _tableish(row: list[_Line], body: float) -> bool:
     if any(ln.mono or ln.edge or abs(ln.size - body) > 1 for ln in row):
         return False
     words = sorted((w for ln in row for w in ln.words), key=lambda w: w[0])
+    if words and words[0][2] in _GLYPHS:  # a list item's bullet set apart is no table cell
+        words = words[1:]
     cells = 1 + sum(b[0] - a[1] > 0.6 * body for a, b in zip(words, words[1:]))
     return len(words) >= 2 and cells >= 2
 
@@ -274,19 +299,51 @@ def _columns(lines: list[_Line]) -> bool:
     return beside >= 0.3 * max(1, sum(len(r) for r in rows.values()))
 
 
+def _drop_contents(lines: list[_Line]) -> list[_Line]:
+    """A table of contents goes: its entries end in leader dots (the page number after them, or apart),
+    and on a page of three or more such entries its title and the lone section and page numbers go too.
+    The headings it repeats are in the text where they belong."""
+    def entry(ln: _Line) -> bool:
+        m = _LEADER.search(ln.text)
+        # an index sets its entries in a typewriter face; a code line may end in dots ("Loading......")
+        return bool(m) and (not ln.mono or bool(re.search(r"\d\s*$", m.group())))
+
+    toc_pages = Counter(ln.page for ln in lines if entry(ln))
+    toc = {p for p, n in toc_pages.items() if n >= 3}
+    return [ln for ln in lines if not (entry(ln) or ln.page in toc and (
+        _SECTION_NUMBER.match(ln.text) or _PAGE_NUMBER.match(ln.text.strip()) or _ROMAN.match(ln.text)
+        or _CONTENTS.match(ln.text)))]
+
+
 def _drop_running(lines: list[_Line], pages: int, title: str | None = None) -> list[_Line]:
-    """Lines repeated at the page edges on most pages (digits aside) go, and so do, at the edges of any
-    page (a one-page PDF has nothing to repeat): bare page numbers, a lone URL or date-time stamp (what
-    a browser prints in its header and footer) and the document's own title."""
+    """Lines repeated at the page edges on most pages (digits aside), or on pages close together (a
+    chapter's name at the head of its pages), go; and so do, at the edges of any page (a one-page PDF has
+    nothing to repeat): bare page numbers, a lone URL or date-time stamp (what a browser prints in its
+    header and footer) and the document's own title."""
     def key(ln: _Line) -> str:
         return re.sub(r"\d+", "#", one_line(ln.text).lower())
 
     seen: dict[str, set[int]] = {}
+    headed: dict[str, set[int]] = {}  # pages where the line sits beside the page number, not a sentence
+    numbers = {(ln.page, round(ln.bottom)) for ln in lines if ln.edge and _PAGE_NUMBER.match(ln.text.strip())}
     for ln in lines:
         if ln.edge:
-            seen.setdefault(key(ln), set()).add(ln.page)
+            k = key(ln)
+            seen.setdefault(k, set()).add(ln.page)
+            if not _ends_sentence(ln.text) and len(re.findall(r"[^\W\d_]{2,}", ln.text)) >= 2 and (
+                    any((ln.page, round(ln.bottom) + d) in numbers for d in (-2, -1, 0, 1, 2))):
+                headed.setdefault(k, set()).add(ln.page)
     need = max(2, pages // 2 + (pages % 2))
-    running = {k for k, ps in seen.items() if len(ps) >= need} if pages >= 2 else set()
+
+    def runs(k: str, ps: set[int]) -> bool:
+        if len(ps) >= need:
+            return True
+        # a chapter's name beside the page number at the head of its pages (every other page when the
+        # book's title takes the even ones)
+        near = sorted(headed.get(k, ()))
+        return any(b - a <= 2 for a, b in zip(near, near[1:]))
+
+    running = {k for k, ps in seen.items() if runs(k, ps)} if pages >= 2 else set()
     named = one_line(title).lower() if title else None
 
     def stamp(ln: _Line) -> bool:
@@ -325,7 +382,7 @@ def _units(lines: list[_Line]) -> list[Unit]:
             kind, level = "heading", level_of[ln.size]
         elif ln.bold and len(ln.text) < 100 and not ln.text.rstrip().endswith((".", ",", ";")):
             kind, level = "heading", len(bigger) + 1
-        elif ln.mono:
+        elif ln.mono and not _GLYPH.match(ln.text):  # a list item set in a typewriter face is text
             kind = "code"
         cur = blocks[-1] if blocks else None
         if (kind == "code" and cur is not None and cur.kind == "para" and abs(ln.x0 - cur.lines[-1].x0) < 2
@@ -353,6 +410,8 @@ def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
         return False
     if block.kind == "code" or block.kind == "heading":
         return True
+    if _GLYPH.match(ln.text) or _NUMBERED.match(ln.text) and _NUMBERED.match(first.text):
+        return False  # the next item of a list
     if abs(ln.x0 - prev.x0) > 2:
         if len(block.lines) != 1:
             return False
@@ -371,6 +430,8 @@ def _ends_sentence(text: str) -> bool:
 # a list item's own marker: a bullet glyph, "1." / "2)" / "a." numbering
 _BULLET = re.compile(r"^\s*[•◦▪▫‣∙·●○■□–—*-]\s+")
 _NUMBERED = re.compile(r"^\s*(?:\d{1,3}|[a-z])[.)]\s+\S")
+_GLYPHS = "•◦▪▫‣∙●○■□"
+_GLYPH = re.compile(rf"^\s*[{_GLYPHS}]\s")  # a bullet no sentence starts with (dashes can wrap to a line start)
 
 
 def _to_units(blocks: list[_Block], vocab: Counter, widest: float) -> list[Unit]:

@@ -202,6 +202,23 @@ def test_pdf_table_rows_are_labelled_with_their_headers_like_html(corpus):
     assert d.title == "Relay Pricing" and all(p.heading_path == ["Plans"] for p in d.paragraphs)
 
 
+def test_pdf_manual_as_tex_prints_it_loses_contents_running_heads_and_bullet_columns(corpus):
+    d = corpus[0]["book"]
+    texts = [p.text for p in d.paragraphs]
+    # the table of contents (leader dots, its page numbers, the roman "i") is not text of its own:
+    # the headings it lists are in the text where they belong
+    assert not any(". . ." in t or t in ("i", "1 2", "3") or "Contents" in t for t in texts)
+    assert d.paragraphs[0].text.startswith("The handbook explains") and d.paragraphs[0].page == 2
+    # a chapter's name at the head of its later pages, beside the page number, is a running header
+    assert not any(t.startswith("Chapter ") for t in texts)
+    assert para_with(d, "relay_free").heading_path == ["2 Function reference", "2.1 Reading a schema"]
+    # a bullet set apart from its item is a list marker, not a table column of "•" cells
+    assert para_with(d, "types that the parser").text == (
+        "Here is the list of types that the parser can manage:\n"
+        "- INTEGER;\n- BOOLEAN;\n- OCTET STRING;\n- SEQUENCE OF;\n- CHOICE;")
+    assert len(texts) == 7
+
+
 def test_pdf_without_text_layer_or_with_password_is_skipped_with_a_reason(corpus):
     skipped = corpus[1]
     assert skipped["scan.pdf"].startswith("no text layer")
@@ -237,6 +254,9 @@ def test_real_git_manual_page_printed_to_pdf():
     assert p.heading_path[0] == "OPTIONS" and "--include-untracked" in p.heading_path[-1] and p.page == 3
     text = "\n".join(q.text for q in d.paragraphs)
     assert "file:///" not in text and "12/1/26" not in text and not re.search(r"^\d+/\d+$", text, re.M)
+    # a sentence that the page break happens to put at the head of two pages is text, not a running head
+    assert para_with(d, "Separates pathspec from options").text.startswith(
+        "--: This option is only valid for push command.")
     heads = {q.heading_path[0] for q in d.paragraphs if q.heading_path}
     assert {"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"} <= heads
     # no line fragments: prose paragraphs are whole (end a sentence), apart from code and short terms
