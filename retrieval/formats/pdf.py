@@ -151,7 +151,7 @@ def _page_lines(layout, page: int) -> list[_Line]:
 
 def _bullets_joined(lines: list[_Line]) -> list[_Line]:
     """A bullet glyph that came out as a line of its own is put before the item text beside it."""
-    glyphs = [ln for ln in lines if len(ln.text.strip()) == 1 and ln.text.strip() in _GLYPHS]
+    glyphs = [ln for ln in lines if _is_glyph(ln.text.strip())]
     gone = {id(g) for g in glyphs}
     out = [ln for ln in lines if id(ln) not in gone]
     for b in glyphs:
@@ -239,7 +239,7 @@ def _tableish(row: list[_Line], body: float) -> bool:
     if any(ln.mono or ln.edge or abs(ln.size - body) > 1 for ln in row):
         return False
     words = sorted((w for ln in row for w in ln.words), key=lambda w: w[0])
-    if words and words[0][2] in _GLYPHS:  # a list item's bullet set apart is no table cell
+    if words and _is_glyph(words[0][2]):  # a list item's bullet set apart is no table cell
         words = words[1:]
     cells = 1 + sum(b[0] - a[1] > 0.6 * body for a, b in zip(words, words[1:]))
     return len(words) >= 2 and cells >= 2
@@ -428,10 +428,15 @@ def _ends_sentence(text: str) -> bool:
 
 
 # a list item's own marker: a bullet glyph, "1." / "2)" / "a." numbering
-_BULLET = re.compile(r"^\s*[•◦▪▫‣∙·●○■□–—*-]\s+")
+_GLYPHS = "•◦▪▫‣∙●○■□"  # bullets no sentence starts with (a dash can wrap to a line's start)
+_BULLET = re.compile(rf"^\s*[{_GLYPHS}·–—*-]\s+")
+_GLYPH = re.compile(rf"^\s*[{_GLYPHS}]\s")
 _NUMBERED = re.compile(r"^\s*(?:\d{1,3}|[a-z])[.)]\s+\S")
-_GLYPHS = "•◦▪▫‣∙●○■□"
-_GLYPH = re.compile(rf"^\s*[{_GLYPHS}]\s")  # a bullet no sentence starts with (dashes can wrap to a line start)
+
+
+def _is_glyph(text: str) -> bool:
+    """Whether ``text`` is one bullet glyph and nothing else."""
+    return len(text) == 1 and text in _GLYPHS
 
 
 def _to_units(blocks: list[_Block], vocab: Counter, widest: float) -> list[Unit]:
