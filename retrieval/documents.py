@@ -25,8 +25,10 @@ TEXT_SUFFIXES = SUFFIXES  # the older name
 _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # bumping this re-parses every document on the next reindex (passages whose text did not change keep
 # their vectors); 4: PDF list items kept with the sentence introducing them; 5: PDF tables of contents,
-# chapter running heads and bullets set apart (as TeX prints them)
-PARSER_VERSION = "5"
+# chapter running heads and bullets set apart (as TeX prints them); 6: Sphinx roles and directives in
+# reST, documentation-site Markdown (definition lists, admonitions, MyST), HTML callouts kept, permalinks
+# and navigation landmarks dropped
+PARSER_VERSION = "6"
 
 
 @dataclass

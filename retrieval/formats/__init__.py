@@ -7,9 +7,14 @@ A reader that cannot use a file raises :class:`Unreadable` with a one-line reaso
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..clean import Unit
+
+
+_ROLE_TARGET = re.compile(r"(.*?)\s*<[^<>]*>", re.DOTALL)
+_ROLE_PREFIX = {"pep": "PEP ", "rfc": "RFC ", "issue": "#", "pr": "#"}  # as Sphinx (and sphinx-issues) show them
 
 
 class Unreadable(Exception):
@@ -56,3 +61,19 @@ def table_rows(rows: list[list[str]], header: list[str] | None) -> list[str]:
         if parts:
             out.append(" · ".join(parts))
     return out
+
+
+def role_text(content: str, name: str = "") -> str:
+    """The text a Sphinx (reST) or MyST (Markdown) role shows.
+
+    Args:
+        content: the role's text: ``title <target>`` shows the title, ``~pkg.mod.func`` its last name,
+            ``!target`` (no link) the target.
+        name: the role's name without its domain (``pep`` shows ``8`` as "PEP 8").
+    """
+    m = _ROLE_TARGET.fullmatch(content)
+    if m and m.group(1):
+        return m.group(1)
+    text = content.removeprefix("!")
+    text = text[1:].rsplit(".", 1)[-1] if text.startswith("~") else text
+    return _ROLE_PREFIX.get(name, "") + text

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..clean import Unit, find_date, normalize
 from . import Extracted, one_line, table_rows
 
@@ -11,6 +13,16 @@ _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside",
 _INLINE = {"-text", "a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code", "data", "del", "dfn", "em",
            "font", "i", "img", "ins", "kbd", "label", "mark", "nobr", "q", "s", "samp", "small", "span",
            "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr", "-comment"}
+# an <aside> is page furniture (a sidebar) unless it is one of these callouts (docutils writes its
+# notes and warnings as <aside class="admonition note">)
+_CALLOUTS = {"admonition", "note", "warning", "tip", "caution", "important", "hint", "danger", "attention",
+             "error", "seealso", "callout", "alert", "notice"}
+# page furniture marked by its ARIA landmark role, and the tables of contents docutils and Sphinx
+# write (a list of links to the page's own sections or to other pages)
+_FURNITURE = ('[role="navigation"]', '[role="banner"]', '[role="contentinfo"]', '[role="search"]',
+              "div.contents.topic", "div.toctree-wrapper")
+# the title line of a callout ("Note", "Warning"): it leads the callout's first paragraph
+_CALLOUT_TITLE = ("admonition-title", "alert-title", "admonition-heading", "admonitionheading")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _TERM_LEVEL = 6  # definition terms nest below every heading: h6 is 6, the outermost <dl> 7
 
@@ -49,7 +61,17 @@ def body_units(tree) -> list[Unit]:
     """The units of a parsed page's main text (page furniture dropped)."""
     for tag in _DROP_TAGS:
         for node in tree.css(tag):
+            if tag == "aside" and _CALLOUTS & set(_classes(node)):
+                continue
             node.decompose()
+    for sel in _FURNITURE:
+        for node in tree.css(sel):
+            if sel.startswith("[role") or _links_only(node):  # Sphinx's one-page build nests the text itself
+                node.decompose()
+    for a in tree.css('a[href^="#"]'):  # a heading's permalink ("Menus¶", "§", "#") is no text
+        t = a.text(deep=True, separator="").strip()
+        if len(t) <= 2 and not any(c.isalnum() for c in t):
+            a.decompose()
     for br in tree.css("br"):  # a line break separates words (and keeps its line in <pre>)
         br.replace_with("\n")
     root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
@@ -60,7 +82,35 @@ def body_units(tree) -> list[Unit]:
             from ..clean import text_units
 
             units = text_units(normalize(root.text(separator="\n")))
-    return units
+    return _led(units)
+
+
+def _links_only(node) -> bool:
+    """Whether all the words of ``node`` are link texts (a table of contents, not text)."""
+    words = len(node.text(deep=True, separator=" ").split())
+    linked = sum(len(a.text(deep=True, separator=" ").split()) for a in node.css("a"))
+    return words - linked <= max(3, words // 10)
+
+
+def _classes(node) -> list[str]:
+    return (node.attributes.get("class") or "").lower().split()
+
+
+def _led(units: list[Unit]) -> list[Unit]:
+    """Each callout title put before the paragraph it leads ("Note: Frobbing twice is idempotent."),
+    so no passage is the bare word "Note"; before anything else it stays a line of its own."""
+    out: list[Unit] = []
+    for u in units:
+        if out and out[-1].kind == "lead":
+            lead = out.pop().text.rstrip(":").strip()
+            if u.kind == "para":
+                u = replace(u, text=f"{lead}: {u.text}")
+            else:
+                out.append(Unit(f"{lead}:", "para"))
+        out.append(u)
+    if out and out[-1].kind == "lead":
+        out[-1] = replace(out[-1], kind="para")
+    return out
 
 
 def _text(node) -> str:
@@ -106,6 +156,10 @@ class _Walker:
             text = one_line(_text(node))
             if text:
                 self.units.append(Unit(text, "heading", level=_HEADINGS[tag]))
+        elif tag in ("p", "div") and any(c.endswith(_CALLOUT_TITLE) for c in _classes(node)):
+            text = one_line(_text(node))
+            if text:
+                self.units.append(Unit(text, "lead"))
         elif tag == "p":
             text = one_line(_text(node))
             if text:

@@ -399,3 +399,74 @@ def test_an_indented_code_block_keeps_relative_indentation_without_edge_blanks()
     texts = [p.text for p in doc.paragraphs]
     assert all(t == t.strip() and t for t in texts), texts
     assert any("def f():\n    return 1" in t for t in texts), texts  # relative indentation kept
+
+
+def test_rst_written_for_sphinx_keeps_its_text_and_reads_roles_as_their_words(corpus):
+    """Sphinx roles and directives, unknown to docutils, used to be raw markup or dropped with their text."""
+    docs, _ = corpus
+    d = docs["sphinx"]
+    text = "\n".join(p.text for p in d.paragraphs)
+    # roles read as Sphinx shows them: the display text, "~" keeps the last name, no markup left
+    assert para_with(d, "to frobnicate a widget").text == (
+        "Call frob.run to frobnicate a widget; the tuning guide explains the levels and Frobber keeps "
+        "state between calls.")
+    assert not re.search(r":\w+:`|`", text)
+    # an object description is a term with its description, like a <dl>, under its section
+    run = para_with(d, "number of frobs applied")
+    assert run.text.startswith("run(widget, level=1): Frobnicate widget at the given level")
+    assert run.heading_path == ["Reference", "run(widget, level=1)"]
+    assert para_with(d, "evicted oldest first").text.startswith("Frobber(cache_size=128): Keeps the frob cache")
+    assert para_with(d, "FROB_LEVEL").text == (
+        "FROB_LEVEL: Default level when run is called without one (default: 1).")
+    # version notes, "see also", glossary entries and docutils' own notes keep their words
+    assert run.text.endswith("applied.\nAdded in version 2.1: The level argument.")  # with its function
+    assert para_with(d, "Deprecated since").text == (
+        "Deprecated since version 3.0: Use Frobber.run instead of the module-level run.")
+    assert para_with(d, "walks through").text == (
+        "See also: tutorial, which walks through frobnicating a real widget from installation to the first "
+        "tuned run.")
+    assert para_with(d, "counted per widget").text == "frob: One unit of frobnication, counted per widget."
+    assert para_with(d, "idempotent").text == "Note: Frobbing a widget twice is idempotent."
+    assert para_with(d, "frob.run(level=3)").text == "import frob\nfrob.run(level=3)"
+    # toctree, index, module and autodoc directives hold nothing to quote
+    for gone in ("install\n", "tutorial\n", "synopsis", "Frobnicate widgets in place", "single:", "frob.core.tune",
+                 "maxdepth", "noindex"):
+        assert gone not in text + "\n"
+
+
+def test_html_callouts_are_kept_and_their_title_leads_the_text():
+    """Sphinx writes <div class="admonition note"><p class="admonition-title">, docutils <aside>."""
+    html = ("<html><body><main><p>Intro.</p>"
+            "<aside class='sidebar'><p>Navigation links</p></aside>"
+            "<aside class='admonition warning'><p class='admonition-title'>Warning</p>"
+            "<p>Back up first.</p></aside>"
+            "<div class='admonition note'><p class='admonition-title'>Note</p><pre>code</pre></div>"
+            "</main></body></html>")
+    d = documents.parse(html, "html", doc_id="x", source="x.html", content_hash="0")
+    # a sidebar is still furniture; a title before a non-paragraph stays a line introducing it
+    assert [p.text for p in d.paragraphs] == ["Intro.", "Warning: Back up first.", "Note:\ncode"]
+
+
+def test_html_sphinx_page_loses_permalinks_navigation_and_link_only_contents():
+    """As Sphinx themes write a page: "Menus¶" permalinks, a role="navigation" bar, a local contents."""
+    html = """<html><head><title>IDLE — Python documentation</title></head><body>
+      <div class="related" role="navigation" aria-label="Related"><h3>Navigation</h3>
+        <ul><li><a href="genindex.html">index</a></li><li><a href="modules.html">modules</a> |</li></ul></div>
+      <div class="body" role="main"><section id="idle">
+        <h1>IDLE<a class="headerlink" href="#idle" title="Link to this heading">¶</a></h1>
+        <div class="contents topic" id="contents"><p class="topic-title">Contents</p>
+          <ul><li><a class="reference internal" href="#menus">Menus</a></li>
+              <li><a class="reference internal" href="#editing">Editing and Navigation</a></li></ul></div>
+        <section id="menus"><h2>Menus<a class="headerlink" href="#menus">¶</a></h2>
+          <p>IDLE has two main window types, the Shell window and the Editor window.
+          See <a href="#editing">Editing</a> and footnote <a href="#f1">1</a>.</p></section>
+        <div class="toctree-wrapper compound"><p>The chapters, each on its own page, follow the order of
+          the menus and explain every command in plain words.</p></div>
+      </section></div></body></html>"""
+    d = documents.parse(html, "html", doc_id="idle", source="idle.html", content_hash="0")
+    texts = [p.text for p in d.paragraphs]
+    assert texts == ["IDLE has two main window types, the Shell window and the Editor window. See Editing and "
+                     "footnote 1.",
+                     "The chapters, each on its own page, follow the order of the menus and explain every "
+                     "command in plain words."]
+    assert d.paragraphs[0].heading_path == ["Menus"]
