@@ -1,12 +1,19 @@
-"""PDF against HTML on the same pages: gitdocs with its HTML answer pages printed to PDF, same questions.
+"""PDF (or Word) against HTML on the same pages: gitdocs with its HTML answer pages converted, same questions.
 
-    python -m bench.pdf_parity --work /tmp/citebot-pdf-parity [--browser chromium]
+    python -m bench.pdf_parity --work /tmp/citebot-pdf-parity [--via chromium office-docx office-pdf office-odt]
 
-Copies ``../shared/eval/gitdocs/corpus`` into ``--work``, prints every HTML page that answers a question
-of ``questions.jsonl`` to PDF with a headless Chromium (the browser that made the corpus's own PDFs,
-header and footer included) in place of its HTML, indexes both corpora and runs the questions on each:
-the ranking figures side by side tell whether the PDF reader loses anything the HTML reader keeps.
-Needs a Chromium on PATH (Debian: ``apt-get install chromium``); nothing is written inside the repo.
+Copies ``../shared/eval/gitdocs/corpus`` into ``--work`` once per ``--via``, converts every HTML page that
+answers a question of ``questions.jsonl`` in place of its HTML, indexes each corpus and runs the questions
+on each: the ranking figures side by side tell whether a reader loses anything the HTML reader keeps.
+
+* ``chromium``: printed to PDF by a headless Chromium (the browser that made the corpus's own PDFs,
+  header and footer included; Debian: ``apt-get install chromium``);
+* ``office-docx`` / ``office-odt``: opened by LibreOffice and saved as Word / OpenDocument, as a user
+  would turn a web page into a document (Debian: ``apt-get install libreoffice-writer-nogui``);
+* ``office-pdf``: that Word file exported to PDF by LibreOffice (a Word document's PDF, not a browser's).
+
+Each converted corpus starts from a copy of the HTML corpus's index, so only the converted pages are
+embedded. Nothing is written inside the repo.
 """
 
 from __future__ import annotations
@@ -43,13 +50,51 @@ def print_to_pdf(browser: str, html: Path, pdf: Path) -> None:
                     html.resolve().as_uri()], check=True, capture_output=True, timeout=120)
 
 
-def evaluate(corpus: Path, index_dir: Path, questions: Path) -> dict:
+def office_convert(office: str, files: list[Path], fmt: str, out: Path) -> None:
+    """LibreOffice converts ``files`` to ``fmt`` (docx, odt, pdf) into ``out``, one process for all."""
+    target = {"docx": "docx:MS Word 2007 XML", "odt": "odt", "pdf": "pdf"}[fmt]
+    out.mkdir(parents=True, exist_ok=True)
+    # a profile of its own: a LibreOffice already running would otherwise take (and queue) the job
+    profile = (out / ".profile").resolve().as_uri()
+    subprocess.run([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", target,
+                    "--outdir", str(out), *map(str, files)], check=True, capture_output=True, timeout=3600)
+
+
+def convert(via: str, src: Path, pages: list[str], dst: Path, tools: dict) -> None:
+    """``dst``: a copy of the corpus ``src`` with each answer page in ``pages`` converted ``via``."""
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    if via == "chromium":
+        for name in pages:
+            print_to_pdf(tools["browser"], src / name, dst / (Path(name).stem + ".pdf"))
+    else:
+        tmp = dst.parent / f"{dst.name}-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        fmt = via.split("-", 1)[1]
+        office_convert(tools["office"], [src / n for n in pages], "odt" if fmt == "odt" else "docx", tmp)
+        if fmt == "pdf":  # a Word document exported to PDF
+            office_convert(tools["office"], [tmp / (Path(n).stem + ".docx") for n in pages], "pdf", tmp / "pdf")
+        for name in pages:
+            made = (tmp / "pdf" if fmt == "pdf" else tmp) / f"{Path(name).stem}.{fmt}"
+            shutil.copy(made, dst / made.name)
+        shutil.rmtree(tmp)
+    for name in pages:
+        (dst / name).unlink()
+
+
+def evaluate(corpus: Path, index_dir: Path, questions: Path, seed: Path | None = None) -> dict:
+    """The ``citebot eval`` figures of ``questions`` on ``corpus``, its index built (or brought up to date)
+    in ``index_dir``; ``seed``: an index to start from, so only what differs is embedded."""
     from retrieval.config import Settings
     from retrieval.engine import Engine
     from retrieval.evaluate import evaluate as run_eval
     from retrieval.evaluate import load_questions
 
+    if seed is not None:
+        shutil.rmtree(index_dir, ignore_errors=True)
+        shutil.copytree(seed, index_dir)
     eng = Engine.open(Settings(corpus=corpus, index_dir=index_dir))
+    eng.reindex()  # a no-op on an index of this corpus; brings a seed or an older index up to date
     qs = load_questions(questions)
     k = max(5, eng.settings.k)  # as `citebot eval` asks them
     report = run_eval(qs, eng.ask_many([q["q"] for q in qs], k=k))
@@ -60,25 +105,28 @@ def evaluate(corpus: Path, index_dir: Path, questions: Path) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/citebot-pdf-parity"))
+    ap.add_argument("--via", nargs="+", default=["chromium"], choices=["chromium", "office-docx", "office-pdf", "office-odt"])
     ap.add_argument("--browser", default=shutil.which("chromium") or shutil.which("chromium-browser") or "chromium")
+    ap.add_argument("--office", default=shutil.which("soffice") or shutil.which("libreoffice") or "soffice")
     args = ap.parse_args(argv)
-    if not shutil.which(args.browser):
-        print(f"pdf_parity: no browser {args.browser!r} on PATH (apt-get install chromium)", file=sys.stderr)
-        return 2
+    tools = {"browser": args.browser, "office": args.office}
+    for via in args.via:
+        need = "browser" if via == "chromium" else "office"
+        if not shutil.which(tools[need]):
+            hint = "apt-get install chromium" if via == "chromium" else "apt-get install libreoffice-writer-nogui"
+            print(f"pdf_parity: no {need} {tools[need]!r} on PATH ({hint})", file=sys.stderr)
+            return 2
     src, questions = GITDOCS / "corpus", GITDOCS / "questions.jsonl"
     if not src.is_dir():
         print(f"pdf_parity: {src} not found (set CITEBOT_SHARED)", file=sys.stderr)
         return 2
-    pdf_corpus = args.work / "corpus-pdf"
-    shutil.rmtree(pdf_corpus, ignore_errors=True)
-    shutil.copytree(src, pdf_corpus)
     pages = answer_pages(questions)
-    for name in pages:
-        print_to_pdf(args.browser, src / name, pdf_corpus / (Path(name).stem + ".pdf"))
-        (pdf_corpus / name).unlink()
-    print(f"{len(pages)} answer pages printed to PDF", flush=True)
-    rows = {"html": evaluate(src, args.work / "index-html", questions),
-            "pdf": evaluate(pdf_corpus, args.work / "index-pdf", questions)}
+    rows = {"html": evaluate(src, args.work / "index-html", questions)}
+    for via in args.via:
+        corpus = args.work / ("corpus-pdf" if via == "chromium" else f"corpus-{via}")
+        convert(via, src, pages, corpus, tools)
+        print(f"{len(pages)} answer pages converted ({via})", flush=True)
+        rows[via] = evaluate(corpus, args.work / f"index-{via}", questions, seed=args.work / "index-html")
     keys = ["passages", "R@1", "R@3", "R@5", "MRR", "quote_hit@1", "doc_R@1", "false_abstentions", "off_topic_abstained"]
     print("| answer pages as | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")

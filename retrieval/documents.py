@@ -27,7 +27,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # their vectors); 4: PDF list items kept with the sentence introducing them; 5: PDF tables of contents,
 # chapter running heads and bullets set apart (as TeX prints them); 6: Sphinx roles and directives in
 # reST, documentation-site Markdown (definition lists, admonitions, MyST), HTML callouts kept, permalinks
-# and navigation landmarks dropped
+# and navigation landmarks dropped, Word code lines as one block, LibreOffice definition lists, a PDF line
+# at the foot of one page and the head of the next kept
 PARSER_VERSION = "6"
 
 

@@ -16,6 +16,10 @@ from . import Extracted, Unreadable, one_line, table_rows
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"^list\b.*?(\d)?$", re.IGNORECASE)
 _CODE_STYLE = re.compile(r"code|preformatted|source|macro text", re.IGNORECASE)
+# a definition list as LibreOffice writes one (its styles for HTML's <dt> and <dd>, kept in .docx)
+_TERM_STYLE = re.compile(r"^(?:list heading|definition term)\b", re.IGNORECASE)
+_DEFINITION_STYLE = re.compile(r"^(?:list contents|definition)\b", re.IGNORECASE)
+_TERM_LEVEL = 7  # as the HTML walker's outermost <dl>: below every heading
 
 
 def read_docx(data: bytes) -> Extracted:
@@ -36,7 +40,7 @@ def read_docx(data: bytes) -> Extracted:
         raise Unreadable(f"not a readable Word document ({type(e).__name__})") from None
     cp = doc.core_properties
     out = Extracted(title=one_line(cp.title or "") or None, author=one_line(cp.author or "") or None)
-    group, numbers, in_list = 0, {}, False
+    group, numbers, in_list, in_dl = 0, {}, False, False
     for block in doc.iter_inner_content():
         if isinstance(block, Table):
             in_list = False
@@ -48,6 +52,9 @@ def read_docx(data: bytes) -> Extracted:
             continue
         m = _HEADING_STYLE.match(style)
         num = block._p.pPr.numPr if block._p.pPr is not None else None
+        if in_dl and not (_TERM_STYLE.match(style) or _DEFINITION_STYLE.match(style)):
+            out.units.append(Unit("", "end", level=_TERM_LEVEL))
+            in_dl = False
         if style.lower() == "title":
             in_list = False
             out.title = out.title or one_line(text)
@@ -55,7 +62,13 @@ def read_docx(data: bytes) -> Extracted:
         elif m:
             in_list = False
             out.units.append(Unit(one_line(text), "heading", level=int(m.group(1)) + 1))
-        elif num is not None or _LIST_STYLE.match(style):
+        elif _TERM_STYLE.match(style):
+            in_list, in_dl = False, True
+            if out.units and out.units[-1].kind == "term":  # "-u" then "--include-untracked": one term
+                out.units[-1].text += ", " + one_line(text)
+            else:
+                out.units.append(Unit(one_line(text), "term", level=_TERM_LEVEL))
+        elif num is not None or (_LIST_STYLE.match(style) and not _DEFINITION_STYLE.match(style)):
             depth = _list_depth(num, style)
             if not in_list:
                 group, numbers, in_list = group + 1, {}, True
@@ -67,7 +80,11 @@ def read_docx(data: bytes) -> Extracted:
             out.units.append(Unit("  " * depth + f"{marker} {one_line(text)}", "item", group=group))
         elif _CODE_STYLE.search(style):
             in_list = False
-            out.units.append(Unit(text, "code"))
+            last = out.units[-1] if out.units else None
+            if last is not None and last.kind == "code":
+                last.text += "\n" + text  # Word keeps a code line per paragraph: one block
+            else:
+                out.units.append(Unit(text, "code"))
         else:
             in_list = False
             out.units.append(Unit(one_line(text), "para"))

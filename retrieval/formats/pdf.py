@@ -51,6 +51,7 @@ class _Line:
     edge: bool = False
     words: list = field(default_factory=list)  # (x0, x1, text) of each word, for tables
     row: bool = False  # a table row, already labelled with its header cells
+    top_edge: bool = False  # at the head of the page (``edge`` and not at its foot)
 
 
 @dataclass
@@ -138,7 +139,7 @@ def _page_lines(layout, page: int) -> list[_Line]:
             out.append(_Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
                              any(w in font for w in ("bold", "black", "heavy", "semibold")),
                              any(w in font for w in _MONO), text, edge,
-                             _words(el, size)))
+                             _words(el, size), top_edge=el.y1 > height * (1 - _EDGE)))
         elif isinstance(el, LTTextContainer) or hasattr(el, "__iter__"):
             for child in el:
                 visit(child)
@@ -321,7 +322,9 @@ def _drop_running(lines: list[_Line], pages: int, title: str | None = None) -> l
     nothing to repeat): bare page numbers, a lone URL or date-time stamp (what a browser prints in its
     header and footer) and the document's own title."""
     def key(ln: _Line) -> str:
-        return re.sub(r"\d+", "#", one_line(ln.text).lower())
+        # a header repeats at the head of pages, a footer at their foot: a code line that a page break
+        # puts at the foot of one page and again at the head of the next is text
+        return ("^" if ln.top_edge else "_") + re.sub(r"\d+", "#", one_line(ln.text).lower())
 
     seen: dict[str, set[int]] = {}
     headed: dict[str, set[int]] = {}  # pages where the line sits beside the page number, not a sentence

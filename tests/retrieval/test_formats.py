@@ -470,3 +470,36 @@ def test_html_sphinx_page_loses_permalinks_navigation_and_link_only_contents():
                      "The chapters, each on its own page, follow the order of the menus and explain every "
                      "command in plain words."]
     assert d.paragraphs[0].heading_path == ["Menus"]
+
+
+def test_docx_saved_by_libreoffice_keeps_definitions_and_code_blocks_whole(corpus):
+    """handbook.docx is the glossary page saved as Word by LibreOffice: <dt>/<dd> become its "List
+    Heading"/"List Contents" paragraph styles and each <pre> line a "Preformatted Text" paragraph."""
+    docs, _ = corpus
+    d, html = docs["handbook"], docs["glossary"]
+    assert (d.title, d.author) == ("Storage Glossary", "Lee Okafor")
+    term = para_with(d, "bare repository:")
+    assert term.text == para_with(html, "bare repository:").text == (
+        "bare repository: A bare repository has no working tree: it holds only the history, which is why "
+        "servers use one.\nClone it with the --bare option.")
+    assert term.heading_path == ["Storage Glossary", "Terms", "bare repository"]
+    assert para_with(d, "Untracked files").text == para_with(html, "Untracked files").text == (
+        "-u, --include-untracked: Untracked files are also stashed and then cleaned up from the working tree.")
+    assert para_with(d, "port = 7443").text == para_with(html, "port = 7443").text == (
+        "Write the configuration like this:\n[relay]\nport = 7443\ndata = /var/lib/relay")
+    assert para_with(d, "Business").text == "Plan: Business · Storage: 1 TB · Price: $12"
+    # after the list its paragraphs are no definitions
+    assert para_with(d, "differ in storage").heading_path == ["Storage Glossary", "Plans"]
+
+
+def test_pdf_line_at_the_foot_of_one_page_and_the_head_of_the_next_is_text(corpus):
+    """A header repeats at the head of pages, a footer at their foot: the same command ending page 1
+    and starting page 2 (a code example split by the page break) is neither."""
+    docs, _ = corpus
+    d = docs["cache"]
+    example = para_with(d, "[work for 5 more minutes]")
+    assert example.text.endswith("[work for 5 more minutes]\n$ git push http://example.com/repo.git\n"
+                                 "$ git push http://example.com/repo.git\n[your credentials are used automatically]")
+    assert example.page == 1
+    assert para_with(d, "timeout option").page == 2
+    assert not any(p.text.strip() in ("1", "2") for p in d.paragraphs)  # the page numbers still go
