@@ -22,6 +22,46 @@ _DEFINITION_STYLE = re.compile(r"^(?:list contents|definition)\b", re.IGNORECASE
 _TERM_LEVEL = 7  # as the HTML walker's outermost <dl>: below every heading
 
 
+class _Styled:
+    """Units of paragraphs known by their paragraph style (Word's, or LibreOffice's in .odt and .docx):
+    title and heading styles as headings, a definition list's term and definition styles as a term with
+    its definition, a code style's consecutive paragraphs (a code line each) as one code block."""
+
+    def __init__(self, out: Extracted):
+        self.out = out
+        self.in_dl = False
+
+    def end_definitions(self) -> None:
+        if self.in_dl:
+            self.out.units.append(Unit("", "end", level=_TERM_LEVEL))
+            self.in_dl = False
+
+    def add(self, style: str, text: str) -> None:
+        """One paragraph: ``style`` its style's name ("Heading 2", "Preformatted Text"), ``text`` as read."""
+        units = self.out.units
+        if not (_TERM_STYLE.match(style) or _DEFINITION_STYLE.match(style)):
+            self.end_definitions()
+        heading = _HEADING_STYLE.match(style)
+        if style.lower() == "title":
+            self.out.title = self.out.title or one_line(text)
+            units.append(Unit(one_line(text), "heading", level=1))
+        elif heading:
+            units.append(Unit(one_line(text), "heading", level=int(heading.group(1)) + 1))
+        elif _TERM_STYLE.match(style):
+            self.in_dl = True
+            if units and units[-1].kind == "term":  # "-u" then "--include-untracked": one term
+                units[-1].text += ", " + one_line(text)
+            else:
+                units.append(Unit(one_line(text), "term", level=_TERM_LEVEL))
+        elif _CODE_STYLE.search(style):
+            if units and units[-1].kind == "code":
+                units[-1].text += "\n" + text  # a code line per paragraph: one block
+            else:
+                units.append(Unit(text, "code"))
+        else:
+            units.append(Unit(one_line(text), "para"))
+
+
 def read_docx(data: bytes) -> Extracted:
     """The units and properties of one .docx file.
 
@@ -40,35 +80,23 @@ def read_docx(data: bytes) -> Extracted:
         raise Unreadable(f"not a readable Word document ({type(e).__name__})") from None
     cp = doc.core_properties
     out = Extracted(title=one_line(cp.title or "") or None, author=one_line(cp.author or "") or None)
-    group, numbers, in_list, in_dl = 0, {}, False, False
+    styled = _Styled(out)
+    group, numbers, in_list = 0, {}, False
     for block in doc.iter_inner_content():
         if isinstance(block, Table):
             in_list = False
+            styled.end_definitions()
             out.units += _docx_table(block)
             continue
         style = (block.style.name if block.style is not None else "") or ""
         text = normalize(block.text)
         if not text.strip():
             continue
-        m = _HEADING_STYLE.match(style)
         num = block._p.pPr.numPr if block._p.pPr is not None else None
-        if in_dl and not (_TERM_STYLE.match(style) or _DEFINITION_STYLE.match(style)):
-            out.units.append(Unit("", "end", level=_TERM_LEVEL))
-            in_dl = False
-        if style.lower() == "title":
-            in_list = False
-            out.title = out.title or one_line(text)
-            out.units.append(Unit(one_line(text), "heading", level=1))
-        elif m:
-            in_list = False
-            out.units.append(Unit(one_line(text), "heading", level=int(m.group(1)) + 1))
-        elif _TERM_STYLE.match(style):
-            in_list, in_dl = False, True
-            if out.units and out.units[-1].kind == "term":  # "-u" then "--include-untracked": one term
-                out.units[-1].text += ", " + one_line(text)
-            else:
-                out.units.append(Unit(one_line(text), "term", level=_TERM_LEVEL))
-        elif num is not None or (_LIST_STYLE.match(style) and not _DEFINITION_STYLE.match(style)):
+        if (num is not None or _LIST_STYLE.match(style)) and not (
+                _HEADING_STYLE.match(style) or _TERM_STYLE.match(style) or _DEFINITION_STYLE.match(style)
+                and num is None):
+            styled.end_definitions()
             depth = _list_depth(num, style)
             if not in_list:
                 group, numbers, in_list = group + 1, {}, True
@@ -78,16 +106,9 @@ def read_docx(data: bytes) -> Extracted:
             else:
                 marker = "-"
             out.units.append(Unit("  " * depth + f"{marker} {one_line(text)}", "item", group=group))
-        elif _CODE_STYLE.search(style):
-            in_list = False
-            last = out.units[-1] if out.units else None
-            if last is not None and last.kind == "code":
-                last.text += "\n" + text  # Word keeps a code line per paragraph: one block
-            else:
-                out.units.append(Unit(text, "code"))
         else:
             in_list = False
-            out.units.append(Unit(one_line(text), "para"))
+            styled.add(style, text)
     return out
 
 
@@ -124,7 +145,7 @@ def read_odt(data: bytes) -> Extracted:
 
     from odf import teletype
     from odf.opendocument import load
-    from odf.namespaces import DCNS, METANS, TABLENS, TEXTNS
+    from odf.namespaces import DCNS, METANS, STYLENS, TABLENS, TEXTNS
 
     try:
         doc = load(BytesIO(data))
@@ -139,24 +160,38 @@ def read_odt(data: bytes) -> Extracted:
 
     out = Extracted(title=meta(DCNS, "title"), author=meta(DCNS, "creator") or meta(METANS, "initial-creator"))
     counter = [0]
+    styled = _Styled(out)
+    # a paragraph names an automatic style ("P3") whose parent is the named one ("Preformatted_20_Text")
+    automatic = {st.getAttrNS(STYLENS, "name"): st.getAttrNS(STYLENS, "parent-style-name") or ""
+                 for st in doc.automaticstyles.childNodes if getattr(st, "qname", None) == (STYLENS, "style")}
+
+    def style_of(el) -> str:
+        name = el.getAttrNS(TEXTNS, "style-name") or ""
+        name = automatic.get(name, name) or name
+        return re.sub(r"_([0-9a-f]{2})_", lambda m: chr(int(m.group(1), 16)), name)  # "_20_" is a space
 
     def walk(node, list_group: int | None = None, depth: int = 0) -> None:
         for el in node.childNodes:
             q = getattr(el, "qname", None)
             if q == (TEXTNS, "h"):
+                styled.end_definitions()
                 level = int(el.getAttrNS(TEXTNS, "outline-level") or 1)
                 out.units.append(Unit(one_line(teletype.extractText(el)), "heading", level=level + 1))
             elif q == (TEXTNS, "p"):
-                text = one_line(normalize(teletype.extractText(el)))
+                text = normalize(teletype.extractText(el))
+                if not text.strip():
+                    continue
                 if list_group is not None:
-                    out.units.append(Unit("  " * depth + f"- {text}", "item", group=list_group))
+                    styled.end_definitions()
+                    out.units.append(Unit("  " * depth + f"- {one_line(text)}", "item", group=list_group))
                 else:
-                    out.units.append(Unit(text, "para"))
+                    styled.add(style_of(el), text)
             elif q == (TEXTNS, "list"):
                 if list_group is None:
                     counter[0] += 1
                 walk(el, counter[0] if list_group is None else list_group, depth if list_group is None else depth + 1)
             elif q == (TABLENS, "table"):
+                styled.end_definitions()
                 rows = [[teletype.extractText(c) for c in r.childNodes if getattr(c, "qname", None) ==
                          (TABLENS, "table-cell")] for r in _odt_rows(el, TABLENS)]
                 header = None

@@ -472,11 +472,13 @@ def test_html_sphinx_page_loses_permalinks_navigation_and_link_only_contents():
     assert d.paragraphs[0].heading_path == ["Menus"]
 
 
-def test_docx_saved_by_libreoffice_keeps_definitions_and_code_blocks_whole(corpus):
-    """handbook.docx is the glossary page saved as Word by LibreOffice: <dt>/<dd> become its "List
-    Heading"/"List Contents" paragraph styles and each <pre> line a "Preformatted Text" paragraph."""
+@pytest.mark.parametrize("doc_id", ["handbook", "guidebook"])
+def test_office_files_saved_by_libreoffice_keep_definitions_and_code_blocks_whole(corpus, doc_id):
+    """handbook.docx and guidebook.odt are the glossary page saved by LibreOffice as Word and as
+    OpenDocument: <dt>/<dd> become its "List Heading"/"List Contents" paragraph styles (in the .odt behind
+    automatic styles such as "P2") and each <pre> line a "Preformatted Text" paragraph."""
     docs, _ = corpus
-    d, html = docs["handbook"], docs["glossary"]
+    d, html = docs[doc_id], docs["glossary"]
     assert (d.title, d.author) == ("Storage Glossary", "Lee Okafor")
     term = para_with(d, "bare repository:")
     assert term.text == para_with(html, "bare repository:").text == (
