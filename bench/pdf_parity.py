@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,20 +51,34 @@ def print_to_pdf(browser: str, html: Path, pdf: Path) -> None:
                     html.resolve().as_uri()], check=True, capture_output=True, timeout=120)
 
 
-def office_convert(office: str, files: list[Path], fmt: str, out: Path) -> None:
-    """LibreOffice converts ``files`` to ``fmt`` (docx, odt, pdf) into ``out``, one process for all."""
+def office_convert(office: str, files: list[Path], fmt: str, out: Path, limit: float = 300) -> list[Path]:
+    """LibreOffice converts each of ``files`` to ``fmt`` (docx, odt, pdf) into ``out``; the files it could
+    not convert within ``limit`` seconds (its HTML import is slow on the largest pages) are returned."""
     target = {"docx": "docx:MS Word 2007 XML", "odt": "odt", "pdf": "pdf"}[fmt]
     out.mkdir(parents=True, exist_ok=True)
     # a profile of its own: a LibreOffice already running would otherwise take (and queue) the job
     profile = (out / ".profile").resolve().as_uri()
-    subprocess.run([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", target,
-                    "--outdir", str(out), *map(str, files)], check=True, capture_output=True, timeout=3600)
+    failed = []
+    for f in files:
+        proc = subprocess.Popen([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", target,
+                                 "--outdir", str(out), str(f)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # soffice runs soffice.bin below it: end the whole group
+            proc.wait()
+        if not (out / f"{f.stem}.{fmt}").exists():
+            failed.append(f)
+    return failed
 
 
-def convert(via: str, src: Path, pages: list[str], dst: Path, tools: dict) -> None:
-    """``dst``: a copy of the corpus ``src`` with each answer page in ``pages`` converted ``via``."""
+def convert(via: str, src: Path, pages: list[str], dst: Path, tools: dict) -> list[str]:
+    """``dst``: a copy of the corpus ``src`` with each answer page in ``pages`` converted ``via``; returns
+    the pages left as HTML because the converter failed on them."""
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
+    kept: list[str] = []
     if via == "chromium":
         for name in pages:
             print_to_pdf(tools["browser"], src / name, dst / (Path(name).stem + ".pdf"))
@@ -71,15 +86,20 @@ def convert(via: str, src: Path, pages: list[str], dst: Path, tools: dict) -> No
         tmp = dst.parent / f"{dst.name}-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         fmt = via.split("-", 1)[1]
-        office_convert(tools["office"], [src / n for n in pages], "odt" if fmt == "odt" else "docx", tmp)
+        failed = office_convert(tools["office"], [src / n for n in pages], "odt" if fmt == "odt" else "docx", tmp)
         if fmt == "pdf":  # a Word document exported to PDF
-            office_convert(tools["office"], [tmp / (Path(n).stem + ".docx") for n in pages], "pdf", tmp / "pdf")
+            made = [tmp / (Path(n).stem + ".docx") for n in pages if src / n not in failed]
+            failed += [src / (f.stem + ".html") for f in office_convert(tools["office"], made, "pdf", tmp / "pdf")]
+        kept = [n for n in pages if src / n in failed]
         for name in pages:
-            made = (tmp / "pdf" if fmt == "pdf" else tmp) / f"{Path(name).stem}.{fmt}"
-            shutil.copy(made, dst / made.name)
+            if name not in kept:
+                made = (tmp / "pdf" if fmt == "pdf" else tmp) / f"{Path(name).stem}.{fmt}"
+                shutil.copy(made, dst / made.name)
         shutil.rmtree(tmp)
     for name in pages:
-        (dst / name).unlink()
+        if name not in kept:
+            (dst / name).unlink()
+    return kept
 
 
 def evaluate(corpus: Path, index_dir: Path, questions: Path, seed: Path | None = None) -> dict:
@@ -124,9 +144,11 @@ def main(argv=None) -> int:
     rows = {"html": evaluate(src, args.work / "index-html", questions)}
     for via in args.via:
         corpus = args.work / ("corpus-pdf" if via == "chromium" else f"corpus-{via}")
-        convert(via, src, pages, corpus, tools)
-        print(f"{len(pages)} answer pages converted ({via})", flush=True)
+        kept = convert(via, src, pages, corpus, tools)
+        print(f"{len(pages) - len(kept)} of {len(pages)} answer pages converted ({via})"
+              + (f"; left as HTML: {', '.join(kept)}" if kept else ""), flush=True)
         rows[via] = evaluate(corpus, args.work / f"index-{via}", questions, seed=args.work / "index-html")
+        rows[via]["left_as_html"] = kept
     keys = ["passages", "R@1", "R@3", "R@5", "MRR", "quote_hit@1", "doc_R@1", "false_abstentions", "off_topic_abstained"]
     print("| answer pages as | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")

@@ -28,8 +28,9 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # chapter running heads and bullets set apart (as TeX prints them); 6: Sphinx roles and directives in
 # reST, documentation-site Markdown (definition lists, admonitions, MyST), HTML callouts kept, permalinks
 # and navigation landmarks dropped, Word code lines as one block, LibreOffice definition lists, a PDF line
-# at the foot of one page and the head of the next kept, ODT paragraph styles
-PARSER_VERSION = "6"
+# at the foot of one page and the head of the next kept, ODT paragraph styles; 7: HTML footers (a <div>
+# named footer) dropped
+PARSER_VERSION = "7"
 
 
 @dataclass

@@ -17,10 +17,11 @@ _INLINE = {"-text", "a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code",
 # notes and warnings as <aside class="admonition note">)
 _CALLOUTS = {"admonition", "note", "warning", "tip", "caution", "important", "hint", "danger", "attention",
              "error", "seealso", "callout", "alert", "notice"}
-# page furniture marked by its ARIA landmark role, and the tables of contents docutils and Sphinx
+# page furniture marked by its ARIA landmark role or named footer (asciidoc, Sphinx and Doxygen write
+# a <div> footer: "Last updated …", "© Copyright …"), and the tables of contents docutils and Sphinx
 # write (a list of links to the page's own sections or to other pages)
 _FURNITURE = ('[role="navigation"]', '[role="banner"]', '[role="contentinfo"]', '[role="search"]',
-              "div.contents.topic", "div.toctree-wrapper")
+              "#footer", ".footer", "div.contents.topic", "div.toctree-wrapper")
 # the title line of a callout ("Note", "Warning"): it leads the callout's first paragraph
 _CALLOUT_TITLE = ("admonition-title", "alert-title", "admonition-heading", "admonitionheading")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -66,7 +67,7 @@ def body_units(tree) -> list[Unit]:
             node.decompose()
     for sel in _FURNITURE:
         for node in tree.css(sel):
-            if sel.startswith("[role") or _links_only(node):  # Sphinx's one-page build nests the text itself
+            if not sel.startswith("div.") or _links_only(node):  # Sphinx's one-page build nests the text itself
                 node.decompose()
     for a in tree.css('a[href^="#"]'):  # a heading's permalink ("Menus¶", "§", "#") is no text
         t = a.text(deep=True, separator="").strip()

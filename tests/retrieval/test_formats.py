@@ -447,8 +447,9 @@ def test_html_callouts_are_kept_and_their_title_leads_the_text():
     assert [p.text for p in d.paragraphs] == ["Intro.", "Warning: Back up first.", "Note:\ncode"]
 
 
-def test_html_sphinx_page_loses_permalinks_navigation_and_link_only_contents():
-    """As Sphinx themes write a page: "Menus¶" permalinks, a role="navigation" bar, a local contents."""
+def test_html_sphinx_page_loses_permalinks_navigation_footer_and_link_only_contents():
+    """As Sphinx themes write a page: "Menus¶" permalinks, a role="navigation" bar, a local contents,
+    a <div class="footer"> (asciidoc's is <div id="footer">: "Last updated …" on every git page)."""
     html = """<html><head><title>IDLE — Python documentation</title></head><body>
       <div class="related" role="navigation" aria-label="Related"><h3>Navigation</h3>
         <ul><li><a href="genindex.html">index</a></li><li><a href="modules.html">modules</a> |</li></ul></div>
@@ -462,7 +463,9 @@ def test_html_sphinx_page_loses_permalinks_navigation_and_link_only_contents():
           See <a href="#editing">Editing</a> and footnote <a href="#f1">1</a>.</p></section>
         <div class="toctree-wrapper compound"><p>The chapters, each on its own page, follow the order of
           the menus and explain every command in plain words.</p></div>
-      </section></div></body></html>"""
+      </section></div>
+      <div class="footer">Last updated on Dec 01, 2026. Found a bug? Created using Sphinx 7.2.6.</div>
+      </body></html>"""
     d = documents.parse(html, "html", doc_id="idle", source="idle.html", content_hash="0")
     texts = [p.text for p in d.paragraphs]
     assert texts == ["IDLE has two main window types, the Shell window and the Editor window. See Editing and "
