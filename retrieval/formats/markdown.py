@@ -104,12 +104,15 @@ def _directives(state) -> None:
     state.tokens = _expand(state.md, state.tokens, state.env)
 
 
-def _expand(md, tokens: list, env) -> list:
+_MAX_NESTING = 20  # directives inside directives: deeper ones stay as written (each level re-parses its body)
+
+
+def _expand(md, tokens: list, env, depth: int = 0) -> list:
     from markdown_it.token import Token
 
     out = []
     for tok in tokens:
-        directive = _directive(tok)
+        directive = _directive(tok) if depth < _MAX_NESTING else None
         if directive is None:
             out.append(tok)
             continue
@@ -127,7 +130,7 @@ def _expand(md, tokens: list, env) -> list:
             body = f"{arg}\n{body}" if arg else body  # "```{note} text": text opens the body
         inner: list = []
         md.block.parse(body, md, env, inner)
-        inner = _expand(md, inner, env)
+        inner = _expand(md, inner, env, depth + 1)
         if title is None:
             out += inner
             continue

@@ -120,3 +120,12 @@ def test_markdown_role_text(content, name, shown):
     from retrieval.formats import role_text
 
     assert role_text(content, name) == shown
+
+
+def test_markdown_directives_nested_past_any_sense_are_read_not_recursed():
+    """A hostile file nesting 1,500 colon fences used to exhaust the stack; now the text is kept."""
+    n = 1500
+    text = "".join(":" * (n + 3 - i) + "{note}\n" for i in range(n)) + "the innermost words\n" + \
+        "".join(":" * (3 + i) + "\n" for i in range(n))
+    d = parse(text, "markdown", doc_id="deep", source="deep.md", content_hash="0")
+    assert any("the innermost words" in p.text for p in d.paragraphs)
