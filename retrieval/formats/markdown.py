@@ -37,9 +37,10 @@ def read_markdown(text: str) -> Extracted:
         if meta is not None:
             text = text[m.end():]
         meta = meta or {}
-    elif m := _PANDOC_TITLE.match(text):  # "% Title" (MyST drops "%" lines as comments): the metadata
+    elif m := _PANDOC_TITLE.match(text):  # pandoc's "% Title" block: the metadata, not text
         lines = [line.lstrip("%").strip() for line in m.group().splitlines()]
         meta = dict(zip(("title", "author", "date"), lines))
+        text = text[m.end():]
     html = _parser().render(_ESCAPED_ALERT.sub(r"\1\2", text))
     out = Extracted(units=body_units(LexborHTMLParser(f"<html><body>{html}</body></html>")))
     out.title = _scalar(meta.get("title"))
@@ -88,6 +89,9 @@ def _parser():
     md = (MarkdownIt("commonmark", {"alerts": True}).enable("table").enable("strikethrough")
           .use(deflist_plugin).use(footnote_plugin).use(admon_plugin)
           .use(myst_role_plugin).use(myst_block_plugin).use(colon_fence_plugin))
+    # MyST's "% comment" lines are text everywhere else ("%d is an integer"): a comment shown beats a
+    # sentence lost; "+++" breaks likewise
+    md.block.ruler.disable(["myst_line_comment", "myst_block_break"])
     md.core.ruler.after("block", "citebot_directives", _directives)
     md.add_render_rule("myst_role", lambda self, tokens, i, options, env: escapeHtml(
         role_text(tokens[i].content, tokens[i].meta.get("name", ""))))

@@ -129,3 +129,11 @@ def test_markdown_directives_nested_past_any_sense_are_read_not_recursed():
         "".join(":" * (3 + i) + "\n" for i in range(n))
     d = parse(text, "markdown", doc_id="deep", source="deep.md", content_hash="0")
     assert any("the innermost words" in p.text for p in d.paragraphs)
+
+
+def test_markdown_lines_starting_with_percent_are_text():
+    """MyST reads a "%" line as a comment; everywhere else it is text ("%d is an integer")."""
+    md = "The format string:\n%d is an integer, %s a string.\n\n%s alone is replaced by the name.\n"
+    d = parse(md, "markdown", doc_id="fmt", source="fmt.md", content_hash="0")
+    assert [p.text for p in d.paragraphs] == ["The format string: %d is an integer, %s a string.",
+                                              "%s alone is replaced by the name."]
