@@ -40,6 +40,10 @@ _SHORT_BOILERPLATE = [
     r"(?:photo|image|picture|video|graphic|illustration)s?(?: credit)?s?\s*[:：].*",
     r"(?:photo|image)s? (?:by|via|courtesy of)\b.*",
     r"(?:credit|source|getty images|reuters photo|ap photo)\s*[:/].*",
+    # documentation sites' page furniture (Docusaurus, MkDocs, Read the Docs, GitHub Pages)
+    r"(?:edit|improve) (?:this page|this page on github|on github|on gitlab)|view (?:page )?source",
+    r"was this (?:page|article|section) helpful\??(?: yes no)?",
+    r"last (?:updated|modified|edited)(?: on| at)?:? [\w ,.:/-]{4,40}?(?: by [\w .-]{1,40})?",
 ]
 _ANY_LENGTH_BOILERPLATE = [
     # a whole bracketed line of photo credits or cross-links, however long its URL
