@@ -42,7 +42,6 @@ _SHORT_BOILERPLATE = [
     r"(?:credit|source|getty images|reuters photo|ap photo)\s*[:/].*",
     # documentation sites' page furniture (Docusaurus, MkDocs, Read the Docs, GitHub Pages)
     r"(?:edit|improve) (?:this page|this page on github|on github|on gitlab)|view (?:page )?source",
-    r"source|\[src\]|\[source\]",  # API docs' link to the code beside each item (rustdoc, Sphinx)
     r"was this (?:page|article|section) helpful\??(?: yes no)?",
     r"last (?:updated|modified|edited)(?: on| at)?:? [\w ,.:/-]{4,40}?(?: by [\w .-]{1,40})?",
 ]

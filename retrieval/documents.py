@@ -29,8 +29,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # reST, documentation-site Markdown (definition lists, admonitions, MyST), HTML callouts kept, permalinks
 # and navigation landmarks dropped, Word code lines as one block, LibreOffice definition lists, a PDF line
 # at the foot of one page and the head of the next kept, ODT paragraph styles; 7: HTML footers (a <div>
-# named footer) dropped; documentation sites' "Edit this page", "Last updated on …", a lone "Source" are
-# furniture
+# named footer) and API docs' source links dropped; documentation sites' "Edit this page", "Last updated
+# on …" are furniture
 PARSER_VERSION = "7"
 
 

@@ -18,10 +18,12 @@ _INLINE = {"-text", "a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code",
 _CALLOUTS = {"admonition", "note", "warning", "tip", "caution", "important", "hint", "danger", "attention",
              "error", "seealso", "callout", "alert", "notice"}
 # page furniture marked by its ARIA landmark role or named footer (asciidoc, Sphinx and Doxygen write
-# a <div> footer: "Last updated …", "© Copyright …"), and the tables of contents docutils and Sphinx
-# write (a list of links to the page's own sections or to other pages)
+# a <div> footer: "Last updated …", "© Copyright …"), the tables of contents docutils and Sphinx
+# write (a list of links to the page's own sections or to other pages), and the link to an API item's
+# code that rustdoc and Sphinx's viewcode put beside it
 _FURNITURE = ('[role="navigation"]', '[role="banner"]', '[role="contentinfo"]', '[role="search"]',
-              "#footer", ".footer", "div.contents.topic", "div.toctree-wrapper")
+              "#footer", ".footer", "div.contents.topic", "div.toctree-wrapper",
+              "a.src", "a.srclink", ".viewcode-link", ".viewcode-back")  # API docs' "Source"/"[source]" links
 # the title line of a callout ("Note", "Warning"): it leads the callout's first paragraph
 _CALLOUT_TITLE = ("admonition-title", "alert-title", "admonition-heading", "admonitionheading")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}

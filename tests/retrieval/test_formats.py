@@ -508,3 +508,18 @@ def test_pdf_line_at_the_foot_of_one_page_and_the_head_of_the_next_is_text(corpu
     assert example.page == 1
     assert para_with(d, "timeout option").page == 2
     assert not any(p.text.strip() in ("1", "2") for p in d.paragraphs)  # the page numbers still go
+
+
+def test_html_api_docs_lose_source_links_and_item_permalinks():
+    """rustdoc puts "Source" and a "§" permalink beside every item; Sphinx's viewcode a "[source]"."""
+    html = """<html><body><main><h1>Struct Frobber</h1>
+      <section id="method.new"><span class="rightside"><a class="src" href="../src/frob/lib.rs.html#10">Source</a></span>
+        <a href="#method.new" class="anchor">§</a><h4 class="code-header">pub fn new() -&gt; Frobber</h4></section>
+      <div class="docblock"><p>Makes a frobber with an empty cache.</p></div>
+      <dl class="py function"><dt>frob.run(level=1)<a class="reference internal" href="_modules/frob.html#run">
+        <span class="viewcode-link"><span class="pre">[source]</span></span></a></dt>
+        <dd><p>Frobnicate at the given level.</p></dd></dl></main></body></html>"""
+    d = documents.parse(html, "html", doc_id="api", source="api.html", content_hash="0")
+    assert [p.text for p in d.paragraphs] == ["Makes a frobber with an empty cache.",
+                                              "frob.run(level=1): Frobnicate at the given level."]
+    assert d.paragraphs[0].heading_path == ["pub fn new() -> Frobber"]
