@@ -59,6 +59,12 @@ def read_rst(text: str) -> Extracted:
     return out
 
 
+# the registries live as long as the process (a bot reindexes for weeks): a corpus inventing names by
+# the thousand gets docutils' own reading (roles as written, directives dropped) past this many
+_MAX_REGISTERED = 5000
+_registered: set[str] = set()
+
+
 def _register_unknown(text: str) -> None:
     """Register a reading for each role and directive ``text`` uses that docutils does not know.
 
@@ -67,12 +73,14 @@ def _register_unknown(text: str) -> None:
     """
     from docutils.parsers.rst import directives, roles
 
-    for name in set(_ROLE_USE.findall(text)):
-        if not _known_role(name):
-            roles.register_local_role(name, _role)
-    for name in set(_DIRECTIVE_USE.findall(text)):
-        if not _known_directive(name):
+    for name in set(_DIRECTIVE_USE.findall(text)):  # directives first: an unknown one loses its text
+        if len(_registered) < _MAX_REGISTERED and not _known_directive(name):
             directives.register_directive(name, _directive_for(name))
+            _registered.add(name)
+    for name in set(_ROLE_USE.findall(text)):
+        if len(_registered) < _MAX_REGISTERED and not _known_role(name):
+            roles.register_local_role(name, _role)
+            _registered.add(name)
 
 
 @functools.cache

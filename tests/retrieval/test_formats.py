@@ -523,3 +523,16 @@ def test_html_api_docs_lose_source_links_and_item_permalinks():
     assert [p.text for p in d.paragraphs] == ["Makes a frobber with an empty cache.",
                                               "frob.run(level=1): Frobnicate at the given level."]
     assert d.paragraphs[0].heading_path == ["pub fn new() -> Frobber"]
+
+
+def test_rst_names_invented_by_the_thousand_do_not_grow_the_registry_without_bound(monkeypatch):
+    """docutils' registries live as long as the bot: past a cap, unknown names get docutils' reading
+    (directives are registered first: an unknown one would lose its text, an unknown role only shows
+    its markup)."""
+    from retrieval.formats import rst
+
+    monkeypatch.setattr(rst, "_MAX_REGISTERED", len(rst._registered) + 30)
+    text = "".join(f".. invented{i}:: arg\n\n   body {i} :made{i}:`x`\n\n" for i in range(40))
+    d = documents.parse(text, "rst", doc_id="many", source="many.rst", content_hash="0")
+    assert len(rst._registered) == rst._MAX_REGISTERED
+    assert len(d.paragraphs) == 30 and all(p.text.startswith("arg: body") for p in d.paragraphs)
