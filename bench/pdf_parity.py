@@ -53,29 +53,35 @@ def print_to_pdf(browser: str, html: Path, pdf: Path) -> None:
 
 def office_convert(office: str, files: list[Path], fmt: str, out: Path, limit: float = 300) -> list[Path]:
     """LibreOffice converts each of ``files`` to ``fmt`` (docx, odt, pdf) into ``out``; the files it could
-    not convert within ``limit`` seconds (its HTML import is slow on the largest pages) are returned."""
+    not convert within ``limit`` seconds (its HTML import is slow on the largest pages) are returned.
+    A file converted (or given up on) into ``out`` before is not converted again."""
     target = {"docx": "docx:MS Word 2007 XML", "odt": "odt", "pdf": "pdf"}[fmt]
     out.mkdir(parents=True, exist_ok=True)
     # a profile of its own: a LibreOffice already running would otherwise take (and queue) the job
     profile = (out / ".profile").resolve().as_uri()
     failed = []
     for f in files:
-        proc = subprocess.Popen([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", target,
-                                 "--outdir", str(out), str(f)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # soffice runs soffice.bin below it: end the whole group
-            proc.wait()
-        if not (out / f"{f.stem}.{fmt}").exists():
+        made, gave_up = out / f"{f.stem}.{fmt}", out / f"{f.stem}.{fmt}.failed"
+        if not (made.exists() or gave_up.exists()):
+            proc = subprocess.Popen([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to",
+                                     target, "--outdir", str(out), str(f)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # soffice runs soffice.bin below it: end the whole group
+                proc.wait()
+            if not made.exists():
+                gave_up.touch()
+        if not made.exists():
             failed.append(f)
     return failed
 
 
 def convert(via: str, src: Path, pages: list[str], dst: Path, tools: dict) -> list[str]:
     """``dst``: a copy of the corpus ``src`` with each answer page in ``pages`` converted ``via``; returns
-    the pages left as HTML because the converter failed on them."""
+    the pages left as HTML because the converter failed on them. LibreOffice's files are kept in
+    ``converted/`` beside ``dst``: office-pdf exports the .docx office-docx made."""
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
     kept: list[str] = []
@@ -83,19 +89,17 @@ def convert(via: str, src: Path, pages: list[str], dst: Path, tools: dict) -> li
         for name in pages:
             print_to_pdf(tools["browser"], src / name, dst / (Path(name).stem + ".pdf"))
     else:
-        tmp = dst.parent / f"{dst.name}-tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
+        conv = dst.parent / "converted"
         fmt = via.split("-", 1)[1]
-        failed = office_convert(tools["office"], [src / n for n in pages], "odt" if fmt == "odt" else "docx", tmp)
+        failed = office_convert(tools["office"], [src / n for n in pages], "odt" if fmt == "odt" else "docx", conv)
         if fmt == "pdf":  # a Word document exported to PDF
-            made = [tmp / (Path(n).stem + ".docx") for n in pages if src / n not in failed]
-            failed += [src / (f.stem + ".html") for f in office_convert(tools["office"], made, "pdf", tmp / "pdf")]
+            made = [conv / (Path(n).stem + ".docx") for n in pages if src / n not in failed]
+            failed += [src / (f.stem + ".html") for f in office_convert(tools["office"], made, "pdf", conv / "pdf")]
         kept = [n for n in pages if src / n in failed]
         for name in pages:
             if name not in kept:
-                made = (tmp / "pdf" if fmt == "pdf" else tmp) / f"{Path(name).stem}.{fmt}"
+                made = (conv / "pdf" if fmt == "pdf" else conv) / f"{Path(name).stem}.{fmt}"
                 shutil.copy(made, dst / made.name)
-        shutil.rmtree(tmp)
     for name in pages:
         if name not in kept:
             (dst / name).unlink()
@@ -113,8 +117,10 @@ def evaluate(corpus: Path, index_dir: Path, questions: Path, seed: Path | None =
     if seed is not None:
         shutil.rmtree(index_dir, ignore_errors=True)
         shutil.copytree(seed, index_dir)
-    eng = Engine.open(Settings(corpus=corpus, index_dir=index_dir))
-    eng.reindex()  # a no-op on an index of this corpus; brings a seed or an older index up to date
+    existing = (index_dir / "CURRENT").exists()
+    eng = Engine.open(Settings(corpus=corpus, index_dir=index_dir))  # builds the index when there is none
+    if existing:
+        eng.reindex()  # brings a seed or an older index up to date (a no-op on one of this corpus)
     qs = load_questions(questions)
     k = max(5, eng.settings.k)  # as `citebot eval` asks them
     report = run_eval(qs, eng.ask_many([q["q"] for q in qs], k=k))
@@ -141,6 +147,7 @@ def main(argv=None) -> int:
         print(f"pdf_parity: {src} not found (set CITEBOT_SHARED)", file=sys.stderr)
         return 2
     pages = answer_pages(questions)
+    shutil.rmtree(args.work / "converted", ignore_errors=True)  # LibreOffice's files of this run only
     rows = {"html": evaluate(src, args.work / "index-html", questions)}
     for via in args.via:
         corpus = args.work / ("corpus-pdf" if via == "chromium" else f"corpus-{via}")

@@ -17,6 +17,13 @@ _ROLE_TARGET = re.compile(r"(.*?)\s*<[^<>]*>", re.DOTALL)
 _ROLE_PREFIX = {"pep": "PEP ", "rfc": "RFC ", "issue": "#", "pr": "#"}  # as Sphinx (and sphinx-issues) show them
 
 
+# what Sphinx's (and MyST's) version and "see also" directives read as, before their text
+DIRECTIVE_LEADS = {"versionadded": "Added in version", "versionchanged": "Changed in version",
+                   "versionremoved": "Removed in version", "deprecated": "Deprecated since version",
+                   "seealso": "See also"}
+VERSIONED = DIRECTIVE_LEADS.keys() - {"seealso"}  # their argument starts with the version
+
+
 class Unreadable(Exception):
     """The file cannot be used; ``str(e)`` is the one-line reason shown in the index summary."""
 

@@ -18,12 +18,13 @@ _INLINE = {"-text", "a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code",
 _CALLOUTS = {"admonition", "note", "warning", "tip", "caution", "important", "hint", "danger", "attention",
              "error", "seealso", "callout", "alert", "notice"}
 # page furniture marked by its ARIA landmark role or named footer (asciidoc, Sphinx and Doxygen write
-# a <div> footer: "Last updated …", "© Copyright …"), the tables of contents docutils and Sphinx
-# write (a list of links to the page's own sections or to other pages), and the link to an API item's
-# code that rustdoc and Sphinx's viewcode put beside it
+# a <div> footer: "Last updated …", "© Copyright …"), and the link to an API item's code that rustdoc
+# and Sphinx's viewcode put beside it
 _FURNITURE = ('[role="navigation"]', '[role="banner"]', '[role="contentinfo"]', '[role="search"]',
-              "#footer", ".footer", "div.contents.topic", "div.toctree-wrapper",
-              "a.src", "a.srclink", ".viewcode-link", ".viewcode-back")  # API docs' "Source"/"[source]" links
+              "#footer", ".footer", "a.src", "a.srclink", ".viewcode-link", ".viewcode-back")
+# tables of contents, dropped when they hold only links (Sphinx's one-page build nests the whole text
+# in a toctree-wrapper)
+_CONTENTS = ("div.contents.topic", "div.toctree-wrapper")
 # the title line of a callout ("Note", "Warning"): it leads the callout's first paragraph
 _CALLOUT_TITLE = ("admonition-title", "alert-title", "admonition-heading", "admonitionheading")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -67,10 +68,11 @@ def body_units(tree) -> list[Unit]:
             if tag == "aside" and _CALLOUTS & set(_classes(node)):
                 continue
             node.decompose()
-    for sel in _FURNITURE:
-        for node in tree.css(sel):
-            if not sel.startswith("div.") or _links_only(node):  # Sphinx's one-page build nests the text itself
-                node.decompose()
+    for node in tree.css(", ".join(_FURNITURE)):
+        node.decompose()
+    for node in tree.css(", ".join(_CONTENTS)):
+        if _links_only(node):
+            node.decompose()
     for a in tree.css('a[href^="#"]'):  # a heading's permalink ("Menus¶", "§", "#") is no text
         t = a.text(deep=True, separator="").strip()
         if len(t) <= 2 and not any(c.isalnum() for c in t):

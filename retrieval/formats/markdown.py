@@ -14,7 +14,7 @@ import functools
 import re
 
 from ..clean import find_date, normalize
-from . import Extracted, one_line, role_text
+from . import DIRECTIVE_LEADS, VERSIONED, Extracted, one_line, role_text
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _PANDOC_TITLE = re.compile(r"\A(?:%[^\n]*(?:\n|\Z)){1,3}")  # pandoc's title block: title, author, date
@@ -62,9 +62,6 @@ _NAV_DIRECTIVES = {"toctree", "contents", "tableofcontents"}  # links to other p
 _ADMONITIONS = {"admonition", "attention", "caution", "danger", "error", "hint", "important", "info", "note",
                 "tip", "warning", "todo", "seealso", "dropdown", "versionadded", "versionchanged",
                 "versionremoved", "deprecated"}
-_TITLES = {"seealso": "See also", "versionadded": "Added in version", "versionchanged": "Changed in version",
-           "versionremoved": "Removed in version", "deprecated": "Deprecated since version"}
-_VERSIONED = _TITLES.keys() - {"seealso"}  # their argument is the version
 # directives whose argument is a title (a note's argument is the first line of its body)
 _TITLED = {"admonition", "dropdown", "topic", "sidebar", "tab-item", "card", "grid-item-card", "list-table"}
 _PROSE_DIRECTIVES = _ADMONITIONS | _TITLED | {"figure", "glossary", "margin", "epigraph", "container", "div",
@@ -125,12 +122,12 @@ def _expand(md, tokens: list, env, depth: int = 0) -> list:
             continue
         body = _OPTIONS.sub("", tok.content, count=1)
         title = None
-        if name in _VERSIONED:
-            title = f"{_TITLES[name]} {arg}".strip()
+        if name in VERSIONED:
+            title = f"{DIRECTIVE_LEADS[name]} {arg}".strip()
         elif arg and (name in _TITLED or not braced):  # Docusaurus/VuePress ":::tip Title"
             title = arg
         elif name in _ADMONITIONS:
-            title = _TITLES.get(name, name.capitalize())
+            title = DIRECTIVE_LEADS.get(name, name.capitalize())
             body = f"{arg}\n{body}" if arg else body  # "```{note} text": text opens the body
         inner: list = []
         md.block.parse(body, md, env, inner)

@@ -93,9 +93,10 @@ def read_docx(data: bytes) -> Extracted:
         if not text.strip():
             continue
         num = block._p.pPr.numPr if block._p.pPr is not None else None
-        if (num is not None or _LIST_STYLE.match(style)) and not (
-                _HEADING_STYLE.match(style) or _TERM_STYLE.match(style) or _DEFINITION_STYLE.match(style)
-                and num is None):
+        # a numbered paragraph or a list style is an item, unless its style names a heading, a title or a
+        # term; a definition (LibreOffice's "List Contents") only when it is numbered
+        listed = num is not None or (_LIST_STYLE.match(style) and not _DEFINITION_STYLE.match(style))
+        if listed and not (_HEADING_STYLE.match(style) or _TERM_STYLE.match(style) or style.lower() == "title"):
             styled.end_definitions()
             depth = _list_depth(num, style)
             if not in_list:

@@ -135,11 +135,12 @@ def _page_lines(layout, page: int) -> list[_Line]:
             fonts = Counter(c.fontname for c in chars)
             font = fonts.most_common(1)[0][0].lower()
             size = statistics.median(round(c.size, 1) for c in chars)
-            edge = el.y1 > height * (1 - _EDGE) or el.y0 < height * _EDGE
+            top = el.y1 > height * (1 - _EDGE)
+            edge = top or el.y0 < height * _EDGE
             out.append(_Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
                              any(w in font for w in ("bold", "black", "heavy", "semibold")),
                              any(w in font for w in _MONO), text, edge,
-                             _words(el, size), top_edge=el.y1 > height * (1 - _EDGE)))
+                             _words(el, size), top_edge=top))
         elif isinstance(el, LTTextContainer) or hasattr(el, "__iter__"):
             for child in el:
                 visit(child)

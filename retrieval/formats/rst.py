@@ -14,7 +14,7 @@ import functools
 import re
 
 from ..clean import find_date
-from . import Extracted, one_line, role_text
+from . import DIRECTIVE_LEADS, VERSIONED, Extracted, one_line, role_text
 
 # docutils' own name pattern for roles and directives ("py:func", "code-block", "cmake:command")
 _NAME = r"(?:(?!_)\w)+(?:[-._+:](?:(?!_)\w)+)*"
@@ -27,9 +27,7 @@ _SILENT = {"toctree", "index", "highlight", "literalinclude", "autosummary", "cu
            "program", "namespace", "namespace-push", "namespace-pop", "graphviz", "digraph", "graph",
            "inheritance-diagram", "kernel-doc", "plot"}  # and autodoc's auto* (automodule, autoclass, …)
 # directives whose first line is the start of their text, not a signature; value: what they read as
-_LEADS = {"versionadded": "Added in version {}", "versionchanged": "Changed in version {}",
-          "deprecated": "Deprecated since version {}", "versionremoved": "Removed in version {}",
-          "seealso": "See also", "todo": "To do"}
+_LEADS = {**DIRECTIVE_LEADS, "todo": "To do"}
 _CODE = {"doctest", "testcode", "testoutput", "testsetup", "ipython", "jupyter-execute", "prompt",
          "productionlist", "code-cell"}  # code-block and sourcecode are docutils' own
 
@@ -163,9 +161,9 @@ def _directive_for(name: str):
             self.state.nested_parse(self.content, self.content_offset, body)
             if base in _LEADS:
                 lead, rest = _LEADS[base], arg
-                if "{}" in lead:  # "2.1 The level argument." = the version, then the start of the text
+                if base in VERSIONED:  # "2.1 The level argument." = the version, then the start of the text
                     version, _, rest = arg.partition(" ")
-                    lead = lead.format(version)
+                    lead = f"{lead} {version}"
                 return _lead(lead, self.state.inline_text(rest, self.lineno)[0] if rest else [], body)
             if arg and len(body):
                 item = nodes.definition_list_item("", nodes.term(arg, arg), nodes.definition("", *body.children))
