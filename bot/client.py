@@ -44,6 +44,7 @@ INITIAL_EXTENSIONS = (
     "bot.cogs.sources",
     "bot.cogs.admin",
     "bot.cogs.channels",  # after admin: it attaches `/corpus channel …` to the admin cog's /corpus group
+    "bot.cogs.refresh",  # reindex_every / watch builds (retrieval.schedule)
 )
 
 

@@ -1,4 +1,4 @@
-"""``citebot`` command line: index, ask, sources, source, chat, eval.
+"""``citebot`` command line: index, ask, sources, source, chat, watch, eval.
 
 The bot package extends this parser with ``run``, ``doctor`` and ``feedback`` (see ``bot.cli``).
 """
@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true",
                    help="first bring the index up to date with the corpus (incremental; the model loads once)")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("watch", help="keep the index current: rebuild after corpus files change (and on a schedule), "
+                                     "one line per build, until Ctrl-C")
+    _common(p)
+    p.add_argument("--every", metavar="DURATION", help='also rebuild this often, e.g. "30m", "6h", "1d" '
+                                                       "(default: the reindex_every setting)")
+    p.add_argument("--debounce", metavar="SECONDS", type=float,
+                   help="seconds without a further change before a rebuild (default: the watch_debounce setting)")
+    p.add_argument("--no-watch", action="store_true", help="only the schedule, not file changes")
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("sources", help="list the indexed documents")
     _common(p)
@@ -212,6 +222,51 @@ def cmd_index(args) -> int:
     if replaced:  # asked for explicitly (--corpus and --index-dir): say what it held before
         print(f"this index held {replaced} before; it now holds {s.corpus}")
     print(f"index directory: {s.index_dir}")
+    return 0
+
+
+def cmd_watch(args) -> int:
+    """``citebot watch``: bring the index up to date, then rebuild it whenever the corpus changes
+    (debounced) and/or on a schedule (retrieval.schedule), printing one line per build."""
+    import asyncio
+    import dataclasses
+    import signal
+
+    from .schedule import Plan, Refresher, format_duration, parse_duration
+
+    s = settings_from(args)
+    every = parse_duration(args.every, "--every") if args.every is not None else parse_duration(s.reindex_every)
+    if args.debounce is not None:
+        s.watch_debounce = args.debounce
+        s.validate()
+    plan = dataclasses.replace(Plan.of("index", s), every=every, watch=not args.no_watch)
+    if not plan.active:
+        raise CitebotError("--no-watch leaves nothing to do; give --every (or set reindex_every)")
+    eng = open_engine(args, update=True)
+    what = [f"changes in {s.corpus} ({plan.debounce:g} s debounce)"] if plan.watch else []
+    what += [f"every {format_duration(every)}"] if every else []
+    print(f"citebot: index {eng.version} in {s.index_dir}; rebuilding on {' and '.join(what)}; Ctrl-C stops",
+          file=sys.stderr, flush=True)
+
+    async def build(name: str, trigger: str):
+        return await asyncio.to_thread(eng.reindex)
+
+    async def watch() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a clean stop: the watcher thread ends first
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+        refresher = Refresher([plan], build)
+        refresher.listeners.append(lambda name, b: print(b.line(), flush=True))
+        refresher.start()
+        try:
+            await stop.wait()
+        finally:
+            await refresher.close()
+
+    asyncio.run(watch())
+    print("citebot: stopped", file=sys.stderr)
     return 0
 
 

@@ -87,6 +87,10 @@ class Settings:
             passage vectors), added to each passage's fused score before the quoted pool is cut.
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
+        reindex_every: the bot (and ``citebot watch``) rebuilds the index this often: a duration such
+            as ``"30m"``, ``"6h"``, ``"1d"``; ``""`` or ``"off"``: never (``retrieval/schedule.py``).
+        watch: the bot rebuilds the index after files in the corpus folder change.
+        watch_debounce: seconds without a further change before that rebuild (a burst is one build).
     """
 
     corpus: Path = field(default_factory=default_corpus)
@@ -119,6 +123,9 @@ class Settings:
     page_dense_weight: float = 0.1
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    reindex_every: str = ""
+    watch: bool = False
+    watch_debounce: float = 2.0
 
     def __post_init__(self) -> None:
         if self.index_dir is None:
@@ -175,6 +182,11 @@ class Settings:
             raise ConfigError("abstain_threshold must be between 0 and 1 (a probability)")
         if not -1.0 <= self.dedup_threshold <= 1.0:  # compared with cosines
             raise ConfigError("dedup_threshold must be between -1 and 1")
+        from .schedule import parse_duration
+
+        parse_duration(self.reindex_every)  # a bad duration fails at start, in one line
+        if not 0.05 <= self.watch_debounce <= 3600:
+            raise ConfigError("watch_debounce must be between 0.05 and 3600 seconds")
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -26,9 +27,10 @@ from discord.ext import commands
 
 from retrieval.errors import CitebotError, ReindexInProgress
 from retrieval.kb import KnowledgeBase
+from retrieval.schedule import Build
 
 from ..checks import require_admin
-from ..render import escape, render_progress, render_stats, render_summary, render_text
+from ..render import FIELD_VALUE, escape, render_progress, render_stats, render_summary, render_text, truncate
 from ..views import ReindexOfferView
 
 if TYPE_CHECKING:
@@ -121,10 +123,22 @@ class Admin(commands.Cog):
         self.authorize(interaction)
         return True
 
-    def busy(self, kb: KnowledgeBase) -> bool:
-        """A reindex of ``kb`` is running: :meth:`run_reindex` would answer "already running"."""
+    def busy(self, kb: KnowledgeBase, *, scheduled: bool = True) -> bool:
+        """A reindex of ``kb`` is running: :meth:`run_reindex` would answer "already running".
+
+        Args:
+            scheduled: count the Refresh cog's scheduled and watch builds too.
+        """
         engine = self.bot.pool.peek(kb.name)
-        return kb.name in self._running or (engine is not None and engine.reindexing)
+        refresh = self.bot.get_cog("Refresh") if scheduled else None
+        return (kb.name in self._running or (engine is not None and engine.reindexing)
+                or (refresh is not None and refresh.busy(kb.name)))
+
+    def _record(self, kb: KnowledgeBase, started: float, t0: float, summary=None, error=None) -> None:
+        """The admin's build as ``kb``'s latest, for /stats (bot.cogs.refresh)."""
+        refresh = self.bot.get_cog("Refresh")
+        if refresh is not None:
+            refresh.record(kb.name, Build.of("admin", started, time.monotonic() - t0, summary, error))
 
     # ------------------------------------------------------------------ /reindex
 
@@ -169,6 +183,7 @@ class Admin(commands.Cog):
 
             updater = asyncio.create_task(self._edit_progress(interaction, latest, changed, rebuild))
             details = None
+            started, t0 = time.time(), time.monotonic()
             try:
                 summary = await self.bot.in_kb(kb.name, lambda e: e.reindex(rebuild=rebuild, progress=on_progress,
                                                                               embedding=on_embedding))
@@ -179,11 +194,14 @@ class Admin(commands.Cog):
                 # the message can hold server paths: the channel gets a generic line, the admin the details
                 log.warning("reindex of %s failed: %s", kb.name, e)
                 text, details = REINDEX_FAILED, str(e)
+                self._record(kb, started, t0, error=e)
             except Exception as e:  # keep the bot up; the old index stays in place
                 log.exception("reindex of %s failed", kb.name)
                 text, details = REINDEX_FAILED, f"{type(e).__name__}: {e}"
+                self._record(kb, started, t0, error=e)
             else:
                 text = fetched + render_summary(summary)
+                self._record(kb, started, t0, summary)
             finally:
                 updater.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -306,6 +324,11 @@ class Admin(commands.Cog):
         tally = await asyncio.to_thread(self.bot.store.tally, kb.name)
         reply = render_stats(stats, answered=answered, latencies=list(self.bot.metrics[kb.name].latencies), feedback=tally,
                              kb=kb.name)
+        refresh = self.bot.get_cog("Refresh")
+        if refresh is not None and reply.embeds:  # builds: bot.cogs.refresh
+            last, upcoming = refresh.refresher.status(kb.name)
+            reply.embeds[0].add_field(name="Last build", value=truncate(escape(last), FIELD_VALUE), inline=False)
+            reply.embeds[0].add_field(name="Next build", value=truncate(escape(upcoming), FIELD_VALUE), inline=False)
         await interaction.response.send_message(**reply.kwargs(), ephemeral=True, allowed_mentions=NONE)
 
 
