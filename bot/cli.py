@@ -230,6 +230,7 @@ def _doctor_kb(settings, report, args, prefix: str = "") -> None:
     else:
         report("FAIL", f"{prefix}corpus not found: {corpus} (set it with --corpus, CITEBOT_CORPUS or `corpus` in citebot.toml)")
 
+    _doctor_refresh(settings, report, prefix)
     try:
         from retrieval.engine import Engine
         from retrieval.errors import IndexMissing
@@ -248,6 +249,19 @@ def _doctor_kb(settings, report, args, prefix: str = "") -> None:
         report("warn", f"{prefix}no index in {settings.index_dir}: `citebot run` builds it at start (or run `citebot index`)")
     except CitebotError as e:  # a damaged index's message already names the fix (`citebot index --rebuild`)
         report("FAIL", f"{prefix}index: {e}")
+
+
+def _doctor_refresh(settings, report, prefix: str = "") -> None:
+    """When the bot rebuilds the index by itself (``reindex_every``, ``watch``; retrieval.schedule)."""
+    from retrieval.schedule import Plan, format_duration
+
+    plan = Plan.of("doctor", settings)
+    if not plan.active:
+        return
+    what = [f"every {format_duration(plan.every)}"] if plan.every else []
+    if plan.watch:
+        what.append(f"after changes in the corpus folder ({plan.debounce:g} s debounce)")
+    report("ok", f"{prefix}the bot rebuilds the index {' and '.join(what)}")
 
 
 def _doctor_memory(kbs, budget_mb: float, report) -> None:

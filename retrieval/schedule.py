@@ -356,6 +356,7 @@ class Refresher:
                 else:
                     log.exception("%s build of %s failed", trigger, name)
                 rec = Build.of(trigger, started, self.clock() - t0, error=e)
+                self._prints.pop(name, None)  # the next slot tries again, even with the same files
             else:
                 rec = Build.of(trigger, started, self.clock() - t0, summary)
                 if prints is not None:

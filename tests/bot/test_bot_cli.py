@@ -182,3 +182,18 @@ def test_feedback_export_of_a_database_made_before_the_also_in_column(clean_env,
     assert json.loads(capsys.readouterr().out.splitlines()[0])["vote"] == "down"
     cols = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(answers)")}
     assert "also_in" not in cols, "export must not migrate the database"
+
+
+def test_doctor_shows_when_the_bot_rebuilds_and_refuses_a_bad_duration(clean_env, capsys, monkeypatch, engine):
+    monkeypatch.setenv("DISCORD_TOKEN", WELL_FORMED_BUT_WRONG)
+    config = clean_env / "citebot.toml"
+    kb = (f'[[knowledge_bases]]\nname = "seeds"\ncorpus = "{engine.settings.corpus}"\n'
+          f'index_dir = "{engine.settings.index_dir}"\nguilds = [1]\n')
+    config.write_text(kb + 'reindex_every = "6h"\nwatch = true\nwatch_debounce = 5\n', encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 0
+    assert "ok   the bot rebuilds the index every 6h and after changes in the corpus folder (5 s debounce)" \
+        in capsys.readouterr().out
+    config.write_text(kb + 'reindex_every = "daily"\n', encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert ("FAIL configuration: knowledge base 'seeds': reindex_every: cannot use 'daily'; give a duration like "
+            '"30m", "6h", "1d" or "1h30m" (s, m, h, d), or "off"') in capsys.readouterr().out

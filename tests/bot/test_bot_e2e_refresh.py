@@ -14,20 +14,13 @@ from pathlib import Path
 import pytest
 from fakediscord import MANAGE_GUILD, VIEW_AND_SEND, Person
 from harness import bot_config, start_bot, stop_bot
+from test_bot_e2e_kbs import ALPHA, ALPHA_Q, BETA, BETA_Q  # the two small corpora of the knowledge base tests
 
 from bot.cogs.admin import ALREADY_RUNNING
 from retrieval.kb import load_registry
 
-PHAROS = ("The Pharos\n\nThe Lighthouse of Alexandria was rebuilt in 2031 by volunteer stonemasons from Crete.\n\n"
-          "Its new lamp burns olive oil and can be seen from forty kilometres away.\n")
-BEES = ("Harbour bees\n\nThe lighthouse keepers of Alexandria keep twelve beehives on the harbour wall.\n\n"
-        "The honey is sold every Friday at the fish market.\n")
-VOLCANO = ("Mount Ketla\n\nMount Ketla erupted in 1912 and buried the village of Orsund under grey ash.\n\n"
-           "Its crater lake is now a breeding ground for red-throated divers.\n")
-CHESS = ("The Orsund chess club\n\nThe Orsund chess club was founded by three fishermen in 1954.\n\n"
-         "Its members play on boards carved from driftwood.\n")
-ALPHA_Q = "Who rebuilt the Lighthouse of Alexandria?"
-BETA_Q = "When did Mount Ketla erupt?"
+PHAROS = ALPHA["pharos.txt"]
+VOLCANO = BETA["volcano.txt"]
 WAIT = 90.0  # bounded: debounce + a build of a few small files, on a busy 2-core machine
 
 
@@ -41,6 +34,12 @@ def _write(folder: Path, docs: dict[str, str]) -> Path:
 def _kb(name: str, corpus: Path, index: Path, guild: int, extra: str) -> str:
     return (f'[[knowledge_bases]]\nname = "{name}"\ncorpus = "{corpus}"\nindex_dir = "{index}"\n'
             f"guilds = [{guild}]\n{extra}\n")
+
+
+async def _start(fake, tmp_path: Path, encoder, config: Path):
+    """The bot serving the knowledge bases of ``config``, building their indexes."""
+    return await start_bot(bot_config(fake, tmp_path, allowed_guilds=[]), None, registry=load_registry(config),
+                           engine_options={"encoder": encoder})
 
 
 async def _answer(fake, question: str, channel_id: int) -> str:
@@ -78,12 +77,11 @@ async def _stats_until(fake, user, channel_id: int, cond, timeout: float = WAIT)
 @pytest.fixture
 async def watched(fake, tmp_path, encoder):
     """A bot whose one knowledge base watches its corpus folder (0.3 s debounce)."""
-    corpus = _write(tmp_path / "alpha" / "corpus", {"pharos.txt": PHAROS, "bees.txt": BEES})
+    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
     config = tmp_path / "citebot.toml"
     config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id,
                           "watch = true\nwatch_debounce = 0.3"), encoding="utf-8")
-    bot = await start_bot(bot_config(fake, tmp_path, allowed_guilds=[]), None, registry=load_registry(config),
-                          engine_options={"encoder": encoder})
+    bot = await _start(fake, tmp_path, encoder, config)
     bot._corpus = corpus  # type: ignore[attr-defined]
     yield bot
     tasks = list(bot.get_cog("Refresh").refresher._tasks)
@@ -111,9 +109,11 @@ async def test_corrupt_file_in_a_watched_corpus_is_skipped_and_answers_go_on(fak
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n\x00\x9f\x92 not really a pdf \xff\xfe" * 20)
     (corpus / "broken.docx").write_bytes(b"PK\x03\x04 truncated zip \x00\xff" * 10)
     (corpus / "garbled.txt").write_bytes(bytes(range(256)) * 8)  # undecodable as any text
-    fields = await _stats_until(fake, fake.ada, fake.general_id, lambda f: "· watch ·" in f["Last build"])
+    names = ("broken.pdf", "broken.docx", "garbled.txt")
+    # one build, or a few if the writes straddled the debounce: wait for the one that saw all three
+    fields = await _stats_until(fake, fake.ada, fake.general_id, lambda f: all(n in f["Last build"] for n in names))
     last = fields["Last build"]
-    assert "· watch · ok:" in last and "broken.pdf" in last and "broken.docx" in last, last
+    assert "· watch · ok: 2 documents" in last and "3 skipped" in last, last
     assert "stonemasons" in await _answer(fake, ALPHA_Q, fake.general_id)  # the knowledge base still answers
 
 
@@ -157,14 +157,13 @@ def _tree(folder: Path) -> dict[str, int]:
 async def test_two_scheduled_knowledge_bases_never_build_into_each_other(fake, tmp_path, encoder):
     beta_guild = fake.add_guild("Beta Guild")
     beth = Person(fake.snowflake(), "beth", guild_permissions={beta_guild.id: VIEW_AND_SEND | MANAGE_GUILD})
-    alpha = _write(tmp_path / "alpha" / "corpus", {"pharos.txt": PHAROS, "bees.txt": BEES})
-    beta = _write(tmp_path / "beta" / "corpus", {"volcano.txt": VOLCANO, "chess.txt": CHESS})
+    alpha = _write(tmp_path / "alpha" / "corpus", ALPHA)
+    beta = _write(tmp_path / "beta" / "corpus", BETA)
     ai, bi = tmp_path / "alpha" / "index", tmp_path / "beta" / "index"
     config = tmp_path / "citebot.toml"
     config.write_text(_kb("alpha", alpha, ai, fake.guild_id, 'reindex_every = "1s"')
                       + _kb("beta", beta, bi, beta_guild.id, 'reindex_every = "2s"'), encoding="utf-8")
-    bot = await start_bot(bot_config(fake, tmp_path, allowed_guilds=[]), None, registry=load_registry(config),
-                          engine_options={"encoder": encoder})
+    bot = await _start(fake, tmp_path, encoder, config)
     try:
         refresher = bot.get_cog("Refresh").refresher
         # both build on their schedules (the first automatic build of each always runs)
@@ -191,5 +190,24 @@ async def test_two_scheduled_knowledge_bases_never_build_into_each_other(fake, t
         for index, corpus in ((ai, alpha), (bi, beta)):
             versions = _versions(index)
             assert versions and set(versions.values()) == {str(corpus.resolve())}, versions
+    finally:
+        await stop_bot(bot)
+
+
+async def test_failed_scheduled_build_keeps_the_last_good_index_live(fake, tmp_path, encoder, caplog):
+    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
+    config = tmp_path / "citebot.toml"
+    config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id, 'reindex_every = "1s"'),
+                      encoding="utf-8")
+    bot = await _start(fake, tmp_path, encoder, config)
+    try:
+        await _stats_until(fake, fake.ada, fake.general_id, lambda f: "· schedule · ok: 2 documents" in f["Last build"])
+        corpus.rename(tmp_path / "away")  # the next slot's build fails: corpus not found
+        fields = await _stats_until(fake, fake.ada, fake.general_id, lambda f: "· schedule · failed:" in f["Last build"])
+        assert "corpus not found" in fields["Last build"] and "every 1s" in fields["Next build"]
+        assert "stonemasons" in await _answer(fake, ALPHA_Q, fake.general_id)  # the last good index answers
+        assert any("schedule build of alpha failed: corpus not found" in r.getMessage() for r in caplog.records)
+        (tmp_path / "away").rename(corpus)  # back: the schedule goes on and builds again
+        await _stats_until(fake, fake.ada, fake.general_id, lambda f: "· schedule · ok: 2 documents" in f["Last build"])
     finally:
         await stop_bot(bot)

@@ -372,3 +372,21 @@ async def test_scheduled_slots_while_busy_are_skipped_not_queued(tmp_path):
         assert builds == ["schedule"]  # one build, not one per missed slot; then nothing changed
     finally:
         await r.close()
+
+
+async def test_after_a_failure_the_same_files_are_built_again(tmp_path):
+    (tmp_path / "a.txt").write_text("one")
+    outcomes = [IndexSummary(), OSError("disk full"), IndexSummary()]
+
+    async def build(name, trigger):
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    r = Refresher([Plan("a", tmp_path, every=60.0)], build)
+    assert (await r.run("a", "schedule")).ok
+    (tmp_path / "a.txt").write_text("two!")
+    assert not (await r.run("a", "schedule")).ok
+    rec = await r.run("a", "schedule")  # nothing changed since the failure: tried again all the same
+    assert rec != "unchanged" and rec.ok and outcomes == []
