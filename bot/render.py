@@ -14,7 +14,8 @@ from typing import Any, Iterable, Sequence
 
 import discord
 
-from retrieval.render import LOW_CONFIDENCE
+from retrieval.conflicts import disagreements
+from retrieval.render import LOW_CONFIDENCE, differ_line
 from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
 # the numbered answer and the text pieces, also imported from here by callers
@@ -46,6 +47,7 @@ EMBEDS = 10
 FIELDS = 25
 BUTTON_LABEL = 80
 SOURCES_BUDGET = 1500  # characters of an answer's "Sources" list (the passages get the rest)
+DIFFER_BUDGET = 400  # characters of the "Sources differ" line
 
 EMBED_COLOUR = discord.Colour(0x3B82F6)
 NOT_FOUND_COLOUR = discord.Colour(0x9CA3AF)
@@ -160,7 +162,8 @@ def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RES
                                    f"index {answer.index_version}", FOOTER))
 
     fixed = len(embed)
-    desc_budget = min(EMBED_DESCRIPTION, EMBED_TOTAL - fixed - 10)
+    differ = differ_text(na)
+    desc_budget = min(EMBED_DESCRIPTION, EMBED_TOTAL - fixed - 10) - (len(differ) + 2 if differ else 0)
     blocks: list[str] = []
     remaining = desc_budget
     for i, r in enumerate(results):
@@ -176,10 +179,22 @@ def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RES
             block = truncate(block, max(0, remaining - 2))
         blocks.append(block)
         remaining -= len(block) + 2
-    embed.description = "\n\n".join(blocks)
+    embed.description = "\n\n".join([*blocks, *([differ] if differ else [])])
     # a cited quote looks verified: say so when it is more likely wrong than right
     note = LOW_CONFIDENCE_TEXT.format(answer.confidence) if answer.confidence < LOW_CONFIDENCE else None
     return Reply(content=note, embeds=[embed])
+
+
+def differ_text(na: NumberedAnswer) -> str | None:
+    """The "Sources differ" line under the quotes, numbered as in the reply, figures escaped (they
+    are corpus text), at most :data:`DIFFER_BUDGET` characters; None when the quotes agree."""
+    shown = {r.rank: i + 1 for i, r in enumerate(na.shown)}
+    found = getattr(na.answer, "disagreements", None) or []
+    if any(f.rank not in shown for d in found for f in d.figures):
+        found = disagreements(na.shown)  # fewer results shown than found: compare what is shown
+    line = differ_line(found, number=shown.get, text=lambda t: escape(truncate(one_line(t), 120)),
+                       limit=DIFFER_BUDGET - 2)
+    return f"⚠ {line}" if line else None
 
 
 #: an answer below :data:`retrieval.render.LOW_CONFIDENCE` carries this above its quotes

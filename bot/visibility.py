@@ -33,6 +33,8 @@ from typing import Any, Iterable, Protocol
 
 import discord
 
+from retrieval.conflicts import disagreements
+
 from .history_store import known_channels
 
 JUMP = re.compile(r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)(?:/(\d+))?")
@@ -212,7 +214,9 @@ class Visibility:
         # the engine's confidence was about the best passage; when the asker may not see it, nothing
         # vouches for the next one, so the visible passages are offered as the closest, not as the answer
         answered = bool(answer.answered and out and not top_hidden)
-        return dataclasses.replace(answer, results=out, answered=answered)
+        # recomputed over what is shown: a hidden document's figures must not show, numbers changed
+        differ = disagreements(out) if answered else []
+        return dataclasses.replace(answer, results=out, answered=answered, disagreements=differ)
 
     async def filter_documents(self, docs: list[dict]) -> list[dict]:
         """``/sources`` rows (``engine.documents()``) the asker may see."""

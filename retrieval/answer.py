@@ -24,6 +24,7 @@ import numpy as np
 
 from . import confidence as conf
 from .index import Index
+from .conflicts import disagreements
 from .lexical import analyze
 from .search import Candidate, Pool, candidate_pool, doc_codes, doc_names, page_cosines, rank_pool
 from .types import Answer, Citation, Result
@@ -364,8 +365,10 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         why = conf.reason(ev, topics) if results else "the corpus has no passage to compare with"
     if trace is not None:
         trace.update(evidence=ev, p_answerable=p_answerable)
+    # figures the quoted documents give differently, said in one line (abstentions quote nothing)
+    differ = disagreements(results) if answered else []
     return Answer(question=question, answered=answered, results=results, confidence=confidence,
-                  index_version=index.version, reason=why)
+                  index_version=index.version, reason=why, disagreements=differ)
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:

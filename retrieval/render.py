@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Callable, Sequence
 
-from .types import Answer, IndexSummary, SourceView
+from .types import Answer, Disagreement, IndexSummary, SourceView
 
 NOT_COVERED = "Not in the corpus: no passage answers this question closely enough."
 #: below this confidence (the calibrated probability that the top passage answers) an answer says so
@@ -32,6 +33,8 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
         lines.append(_fill(body, width, f"[{r.rank}] ", "    "))
         if r.also_in:
             lines.append("    also in: " + ", ".join(c.label() if c.title else c.doc_id for c in r.also_in_citations))
+    if answer.answered and (differ := differ_line(answer.disagreements)):
+        lines.append(_fill(differ, width, "", "    "))
     if answer.results:
         lines.append("")
         lines.append("Sources:")
@@ -41,6 +44,35 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
         if answer.answered:
             lines.append(f"Confidence that [1] answers: {answer.confidence:.0%}")
     return "\n".join(lines)
+
+
+DIFFER = "Sources differ: "
+
+
+def differ_line(found: Sequence[Disagreement], *, number: Callable[[int], int | None] = lambda rank: rank,
+                text: Callable[[str], str] = lambda s: s, limit: int = 1000) -> str | None:
+    """``Sources differ: [1] at least 21 vessels, [3] three vessels (2025-09-27); [2] …`` — the
+    figures of each disagreement with their citation numbers and their documents' dates when known
+    (a running count reported at another date may differ for that reason); None when there are none.
+
+    Args:
+        found: the answer's disagreements.
+        number: the citation number shown for a result rank, or None when that result is not shown
+            (its figure is left out, and a disagreement left without two differing documents is dropped).
+        text: how a quoted figure is written (the bot escapes it).
+        limit: at most this many characters; the disagreements that do not fit are left out.
+    """
+    parts: list[str] = []
+    for d in found:
+        figs = [(n, f) for f in d.figures if (n := number(f.rank)) is not None]
+        if not any(a.doc_id != b.doc_id and a.value != b.value for _, a in figs for _, b in figs):
+            continue
+        part = ", ".join(f"[{n}] {text(' '.join(f.text.split()))}" + (f" ({text(f.date)})" if f.date else "")
+                         for n, f in figs)
+        if len(DIFFER) + len("; ".join([*parts, part])) > limit:
+            continue
+        parts.append(part)
+    return DIFFER + "; ".join(parts) if parts else None
 
 
 def _fill(text: str, width: int, first: str, rest: str) -> str:

@@ -161,6 +161,43 @@ class Result:
 
 
 @dataclass
+class Figure:
+    """One side of a :class:`Disagreement`: a figure as one quoted result gives it.
+
+    Args:
+        rank: the result's rank (its citation number in the CLI output).
+        doc_id: the document.
+        date: the document's ISO date, or None (counts reported at different dates may differ).
+        text: the figure as quoted, verbatim (``at least 62 individuals``, ``killed at least 83``).
+        value: the number (``50000000`` for "$50 million"), or an ISO date string for a date.
+    """
+
+    rank: int
+    doc_id: str
+    date: str | None
+    text: str
+    value: float | int | str
+
+
+@dataclass
+class Disagreement:
+    """Quoted documents giving different figures for the same thing (see :mod:`retrieval.conflicts`).
+
+    Args:
+        thing: what the figures are of, in short (``person killed``, ``bounty (USD)``).
+        kind: ``count``, ``money`` or ``date``.
+        figures: the differing figures, by rank; at least two documents, at least two values.
+    """
+
+    thing: str
+    kind: str
+    figures: list[Figure]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
 class Answer:
     """The reply to one question.
 
@@ -172,6 +209,7 @@ class Answer:
             dev corpora, comparable across corpora; see docs/RANKING.md).
         index_version: id of the index version that produced the answer.
         reason: why the corpus does not answer, in plain words (None when answered).
+        disagreements: figures on which the quoted documents differ (answered answers only).
     """
 
     question: str
@@ -180,6 +218,7 @@ class Answer:
     confidence: float
     index_version: str
     reason: str | None = None
+    disagreements: list[Disagreement] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -189,6 +228,7 @@ class Answer:
             "index_version": self.index_version,
             "reason": self.reason,
             "results": [r.to_dict() for r in self.results],
+            "disagreements": [d.to_dict() for d in self.disagreements],
         }
 
 

@@ -326,3 +326,55 @@ def test_reindex_progress_names_files_then_passages():
     assert render_progress(None, None) == "⏳ Reindexing the corpus…"
     assert render_progress(3, 12) == "⏳ Reindexing the corpus… 3/12 documents"
     assert render_progress(1024, 13007, "passages", rebuild=True) == "⏳ Rebuilding the corpus… embedding 1,024/13,007 passages"
+
+
+# ---------------------------------------------------------------- sources that disagree
+
+
+def _differing(n: int, text: str, doc: str, date: str | None = None) -> Result:
+    cit = Citation(n, doc, f"Title {doc}", "Outlet", None, date, 3, f"{doc}.txt")
+    return Result(n, doc, 3, text, text, 0, 1.0, 0.9, cit)
+
+
+def _answered(results: list[Result], answered: bool = True) -> Answer:
+    from retrieval.conflicts import disagreements
+
+    return Answer("How many were killed?", answered, results, 0.9, "v1", disagreements=disagreements(results))
+
+
+def test_sources_differ_line_cites_the_reply_numbers_with_dates():
+    rs = [_differing(1, "The strikes killed 21 people.", "a", "2025-09-27"),
+          _differing(2, "Nothing else to see.", "b"),
+          _differing(3, "At least 62 people were killed.", "c", "2025-11-20")]
+    desc = render_answer(_answered(rs)).embeds[0].description
+    assert desc.splitlines()[-1] == ("⚠ Sources differ: [1] killed 21 people (2025-09-27), "
+                                     "[3] At least 62 people were killed (2025-11-20)")
+
+
+def test_sources_differ_line_only_on_answered_replies_and_only_when_figures_differ():
+    rs = [_differing(1, "The strikes killed 21 people.", "a"), _differing(2, "At least 62 people were killed.", "b")]
+    assert "Sources differ" not in render_answer(_answered(rs, answered=False)).text()
+    same = [rs[0], _differing(2, "Officials said 21 people were killed.", "b")]
+    assert "Sources differ" not in render_answer(_answered(same)).text()
+
+
+def test_sources_differ_line_is_escaped_and_fits():
+    # the figure is corpus text, and so is a JSONL corpus's date: both escaped
+    rs = [_differing(1, "In the raid 21 people *killed* were soldiers.", "a", "@everyone **x**"),
+          _differing(2, "The raid killed 62 people.", "b")]
+    line = render_answer(_answered(rs)).embeds[0].description.splitlines()[-1]
+    assert line == "⚠ Sources differ: [1] 21 people \\*killed (@\u200beveryone \\*\\*x\\*\\*), [2] killed 62 people"
+    assert not MENTION.search(line)
+    # a long answer keeps the line and Discord's limits
+    long = [_differing(i, ("word " * 400) + f"The raid killed {i} people.", f"d{i}") for i in range(1, 11)]
+    reply = render_answer(_answered(long))
+    assert not message_problems(payload(reply))
+    assert "Sources differ: [1] killed 1 people" in reply.embeds[0].description
+    assert len(reply.embeds[0].description.splitlines()[-1]) <= 400
+
+
+def test_sources_differ_line_compares_only_the_results_shown():
+    rs = [_differing(1, "The strikes killed 21 people.", "a"), _differing(2, "Officials said 21 people were killed.", "b"),
+          _differing(3, "At least 62 people were killed.", "c")]
+    assert "Sources differ" in render_answer(_answered(rs)).text()
+    assert "Sources differ" not in render_answer(_answered(rs), max_results=2).text()

@@ -156,6 +156,28 @@ async def test_filter_answer_drops_renumbers_and_abstains(world):
     assert none_left.results == [] and not none_left.answered
 
 
+async def test_filter_answer_recomputes_the_disagreements_over_what_is_shown(world):
+    from retrieval.conflicts import disagreements
+
+    fake, bot, corpus, private, archived = world
+    guild = bot.get_guild(fake.guild_id)
+    bob, carol = await member_of(fake, bot, fake.bob), await member_of(fake, bot, fake.carol)
+    texts = {"help": "The storm killed 21 people.", "staff": "The storm killed 62 people.",
+             "guide": "The storm killed 21 people, officials said."}
+    results = []
+    for i, (doc, where) in enumerate([("help", jump(fake, fake.help_id)), ("staff", jump(fake, fake.staff_id)),
+                                      ("guide", "guide.md")], 1):
+        r = _result(i, doc, where)
+        results.append(dataclasses.replace(r, text=texts[doc], quote=texts[doc]))
+    answer = Answer("q?", True, results, 0.8, "v1", disagreements=disagreements(results))
+    assert [[f.rank for f in d.figures] for d in answer.disagreements] == [[1, 2, 3]]
+    seen = await Visibility.for_asker(guild, carol, [corpus]).filter_answer(answer, keep=2)
+    assert [[f.rank for f in d.figures] for d in seen.disagreements] == [[1, 2]]
+    # the staff channel's figure is hidden from bob: what he is shown agrees
+    hidden = await Visibility.for_asker(guild, bob, [corpus]).filter_answer(answer)
+    assert [r.doc_id for r in hidden.results] == ["help", "guide"] and hidden.disagreements == []
+
+
 async def test_sources_and_stored_answers_are_filtered(world):
     fake, bot, corpus, private, archived = world
     guild = bot.get_guild(fake.guild_id)
