@@ -211,3 +211,28 @@ async def test_failed_scheduled_build_keeps_the_last_good_index_live(fake, tmp_p
         await _stats_until(fake, fake.ada, fake.general_id, lambda f: "· schedule · ok: 2 documents" in f["Last build"])
     finally:
         await stop_bot(bot)
+
+
+async def test_shutdown_during_a_build_stops_the_scheduler_promptly(fake, tmp_path, encoder):
+    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
+    config = tmp_path / "citebot.toml"
+    config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id,
+                          'reindex_every = "1s"\nwatch = true\nwatch_debounce = 0.2'), encoding="utf-8")
+    bot = await _start(fake, tmp_path, encoder, config)
+    refresher = bot.get_cog("Refresh").refresher
+    tasks = list(refresher._tasks)
+    started = asyncio.Event()
+
+    async def stuck(name):  # a build that would never end by itself
+        started.set()
+        await asyncio.Event().wait()
+
+    refresher.prepare = stuck
+    try:
+        await asyncio.wait_for(started.wait(), WAIT)
+        assert "building now" in (await _stats(fake, fake.ada, fake.general_id))["Next build"]
+    finally:
+        t0 = time.monotonic()
+        await stop_bot(bot)
+    assert time.monotonic() - t0 < 30 and len(tasks) == 2 and all(t.done() for t in tasks)
+    assert refresher.running == set()
