@@ -1,7 +1,7 @@
 """Sources that disagree (issue 21): ``retrieval.conflicts`` measured against the hand-checked list of
 the real conflicts between the seed articles (``tests/fixtures/seed_conflicts.json``).
 
-    python -m bench.conflicts              # over the seeds' paragraphs, then the dev questions
+    python -m bench.conflicts              # over the seeds' paragraphs, then the dev and unanswerable questions
     python -m bench.conflicts --no-dev     # the seeds' paragraphs only (no model, no index)
 
 Seeds: every paragraph of every article is one item; a reported pair (two figures from different
@@ -25,6 +25,7 @@ from retrieval.types import Disagreement
 
 FIXTURE = ROOT / "tests" / "fixtures" / "seed_conflicts.json"
 DEV = SHARED / "eval" / "dev-questions.jsonl"
+UNANSWERABLE = SHARED / "eval" / "news-unanswerable.jsonl"
 
 Side = tuple[str, str]  # (doc id, the figure's verbatim phrase)
 
@@ -137,16 +138,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.open(Settings(corpus=ROOT / "seeds", index_dir=Path(tmp)))
         engine.reindex()
-        questions = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
-        d = dev(engine, questions)
-    print(f"dev: {d['questions']} questions, {d['answered']} answered; a line on {d['with_line']}, "
-          f"expected on {d['expected_line']}; listed pairs quoted {d['pairs_expected']}, "
-          f"reported {d['pairs_found']}; {len(d['false_pairs'])} false pairs")
-    for r in d["rows"]:
-        if r["line"] or r["expected"]:
-            print(f"  {r['q']} (expected {r['expected']} pairs, found {r['found']})\n    {r['line']}")
-    for q in d["line_without_conflict"]:
-        print("  line without a listed conflict:", q)
+        for path in (DEV, UNANSWERABLE):
+            questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            d = dev(engine, questions)
+            print(f"{path.name}: {d['questions']} questions, {d['answered']} answered; a line on {d['with_line']}, "
+                  f"expected on {d['expected_line']}; listed pairs quoted {d['pairs_expected']}, "
+                  f"reported {d['pairs_found']}; {len(d['false_pairs'])} false pairs")
+            for r in d["rows"]:
+                if r["line"] or r["expected"]:
+                    print(f"  {r['q']} (expected {r['expected']} pairs, found {r['found']})\n    {r['line']}")
+            for q in d["line_without_conflict"]:
+                print("  line without a listed conflict:", q)
 
 
 if __name__ == "__main__":

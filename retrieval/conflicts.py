@@ -46,6 +46,7 @@ _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve t
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALE = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "m": 1e6,
           "k": 1e3}
+_ABBREVIATED = re.compile(r"(?:m|bn|k)\b", re.I)  # "$50m"
 _QUALIFIERS = {  # words before a figure, kept in the shown text; the value says True when approximate
     ("at", "least"): False, ("at", "most"): False, ("more", "than"): False, ("less", "than"): False,
     ("fewer", "than"): False, ("up", "to"): False, ("as", "many", "as"): False, ("over",): False,
@@ -257,8 +258,9 @@ def _number_at(s: _Sentence, i: int) -> tuple[float, int] | None:
     text = s.text
     if t[0].isdigit():
         # glued to a name or a word: F-35, B-1, curid=86757213, 2.0-style versions, "21-year-old"
+        # (but "$50m", "$2bn" are amounts)
         if (a > 0 and (text[a - 1].isalnum() or text[a - 1] in "-=/#._")) or \
-                (b < len(text) and (text[b].isalpha() or text[b] in "-_/")):
+                (b < len(text) and (text[b].isalpha() or text[b] in "-_/") and not _ABBREVIATED.match(text, b)):
             return None
         value = _digits(t)
     else:
@@ -267,7 +269,7 @@ def _number_at(s: _Sentence, i: int) -> tuple[float, int] | None:
         return None
     j = i
     while j + 1 < len(s.toks) and s.toks[j + 1][0].lower() in _SCALE and not (
-            s.toks[j + 1][0].lower() in ("m", "k", "bn") and s.toks[j + 1][1] > s.toks[j][2] + 1):
+            s.toks[j + 1][0].lower() in ("m", "k", "bn") and s.toks[j + 1][1] > s.toks[j][2]):  # "50 m" is metres
         value *= _SCALE[s.toks[j + 1][0].lower()]
         j += 1
     return value, j

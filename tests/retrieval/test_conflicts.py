@@ -67,10 +67,15 @@ def test_amounts_in_every_spelling_are_equal():
              ("c", "The reward on Maduro is now 50 million dollars."),
              ("d", "The administration increased the reward for Maduros to $ 50 million.")]
     assert [m.value for _, t in texts for m in mentions(t)] == [50e6] * 4
-    assert differ(*texts) == []
+    assert differ(*texts, ("e", "Washington's reward for Maduro: $50m.")) == []
     found = differ(texts[0], ("e", "The reward for Maduro was $15 million until August."))
     assert values(found) == [[50_000_000, 15_000_000]]
     assert found[0].kind == "money" and found[0].thing == "bounty (USD)"
+
+
+def test_abbreviated_scales_are_amounts_only_when_glued():
+    assert [m.value for m in mentions("The reward for Maduro is $2bn now.")] == [2e9]
+    assert [m.value for m in mentions("The reward for Maduro is $50 m now.")] == [50]
 
 
 def test_amounts_about_other_people_or_per_person_are_not_compared():
