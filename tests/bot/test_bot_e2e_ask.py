@@ -361,3 +361,20 @@ async def test_shutdown_waits_for_an_answer_being_stored(fake, engine, tmp_path,
         assert store.get_answer(int(reply.response["id"])) is not None
     finally:
         store.close()
+
+
+async def test_reply_says_when_the_quoted_sources_differ(fake, bot, engine):
+    """Quotes from different articles giving different death tolls: one line under the quotes, with
+    the reply's citation numbers; a question whose quotes agree gets none."""
+    q = "Where have the US strikes on vessels taken place?"
+    answer = engine.ask(q)
+    assert answer.answered and answer.disagreements
+    msg = await fake.mention(q)
+    desc = (await fake.wait_reply(msg)).body()["embeds"][0]["description"]
+    line = desc.splitlines()[-1]
+    assert line.startswith("⚠ Sources differ: [")
+    for d in answer.disagreements:
+        for f in d.figures:
+            assert f"[{f.rank}] {f.text}" in line
+    msg = await fake.mention("What bounty has the US put on Maduro?")  # $50,000,000 = $50 million
+    assert "Sources differ" not in (await fake.wait_reply(msg)).body()["embeds"][0]["description"]
