@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from retrieval.conflicts import conflicts, disagreements, mentions
 from retrieval.render import answer_text, differ_line
 from retrieval.types import Answer, Citation, Result
@@ -183,3 +186,18 @@ def test_the_engine_answer_carries_its_disagreements(seeds_engine):
     assert all(len({f.doc_id for f in d.figures}) >= 2 for d in a.disagreements)
     assert a.disagreements == disagreements(a.results)
     assert a.to_dict()["disagreements"] == [d.to_dict() for d in a.disagreements]
+
+
+WORDS = ["killed", "at", "least", "21", "twenty-one", "people", "boats", "$", "$50", "million", "each", "bounty",
+         "on", "Maduro", "September", "2", ",", "2025", "signed", "F-35", "4,000", "soldiers", "deployed", ".",
+         "about", "15,000", "1,5", "2.0", "-", "year", "in", "\n", "“", "—", "50m", "reward"]
+
+
+@given(st.lists(st.lists(st.sampled_from(WORDS), max_size=30).map(" ".join), min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_any_text_gives_verbatim_figures_from_two_documents(texts):
+    found = differ(*[(f"d{i % 3}", t) for i, t in enumerate(texts)])
+    for d in found:
+        assert len({f.doc_id for f in d.figures}) >= 2
+        for f in d.figures:
+            assert f.text in texts[f.rank - 1]
