@@ -202,7 +202,8 @@ def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -
     if not args.reuse_index:
         shutil.rmtree(work / "index", ignore_errors=True)  # time a full build, not a reopen
     settings = Settings.from_mapping({"corpus": corpus, "index_dir": work / "index", "precision": args.precision,
-                                      "nprobe": args.nprobe, "ann_threshold": args.ann_threshold})
+                                      "nprobe": args.nprobe, "ann_threshold": args.ann_threshold,
+                                      "adapt": args.adapt})
     enc = SyntheticEncoder(Encoder(settings.model, settings.precision, settings.batch_size), real)
     faiss.omp_set_num_threads(2)
     t0 = time.perf_counter()
@@ -373,6 +374,8 @@ def main(argv=None) -> int:
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process: one size
     ap.add_argument("--pipe", default="naive", help=argparse.SUPPRESS)  # child process: one pipeline
     ap.add_argument("--tag", default="", help="suffix of the result file name")
+    ap.add_argument("--adapt", action="store_true",
+                    help="citebot: build with adapt = true (the query adapter's training is in the build time)")
     ap.add_argument("--out", type=Path, default=common.OUT / "speed")
     args = ap.parse_args(argv)
     if args.smoke:

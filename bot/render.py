@@ -342,12 +342,15 @@ def page_count(n_docs: int, per_page: int = 10) -> int:
 
 def render_progress(done: int | None, total: int | None, unit: str = "documents", *, rebuild: bool = False) -> str:
     """``⏳ Reindexing the corpus… 3/12 documents`` while files are read, then ``… embedding
-    1,024/13,007 passages`` (no counts before the first progress report)."""
+    1,024/13,007 passages``, then (``adapt = true``) the query adapter's training (no counts before
+    the first progress report)."""
     kind = "Rebuilding" if rebuild else "Reindexing"
     if done is None or total is None:
         return f"⏳ {kind} the corpus…"
     if unit == "passages":
         return f"⏳ {kind} the corpus… embedding {done:,}/{total:,} passages"
+    if unit == "training":  # the query adapter (adapt = true): encoding its structure pairs
+        return f"⏳ {kind} the corpus… training the query adapter: {done:,}/{total:,} queries encoded"
     return f"⏳ {kind} the corpus… {done}/{total} {unit}"
 
 
@@ -358,7 +361,8 @@ def _names(ids: Sequence[str], limit: int = 10) -> str:
 
 def render_summary(summary: IndexSummary) -> str:
     """The reindex report: counts, then names per state and skipped files with reasons (≤ 2,000)."""
-    lines = ["✅ Reindex finished — the new index is live.", *[escape(ln) for ln in summary.lines()[:2]]]
+    head = summary.lines()[:3 if summary.adapter is not None else 2]  # counts (+ the adapter's line)
+    lines = ["✅ Reindex finished — the new index is live.", *[escape(ln) for ln in head]]
     for label, ids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
         if ids:
             lines.append(f"{label}: {_names(ids)}")

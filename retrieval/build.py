@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import adapt as adapt_mod
 from . import documents as docs_mod
 from .checkpoint import EmbedCache
 from .dense import Dense
@@ -97,11 +98,12 @@ class Builder:
         embed_title: the encoder reads each document's title before its passages.
         checkpoint_every: passages embedded per checkpoint chunk (default: 4 encoder batches); an
             interrupted build loses at most this many.
+        adapt: train a query adapter on the new version's structure (:mod:`retrieval.adapt`).
     """
 
     def __init__(self, encoder, index_dir: Path, *, ann_threshold: int = 50_000, max_file_mb: float = 20.0,
                  bm25: tuple[float, float] = (1.2, 0.75), passage_tokens: int | None = None,
-                 embed_title: bool = False, checkpoint_every: int | None = None):
+                 embed_title: bool = False, checkpoint_every: int | None = None, adapt: bool = False):
         self.encoder = encoder
         self.index_dir = Path(index_dir)
         self.ann_threshold = ann_threshold
@@ -110,6 +112,7 @@ class Builder:
         self.passage_tokens = min(encoder.limit, passage_tokens or encoder.limit)
         self.embed_title = embed_title
         self.checkpoint_every = max(1, checkpoint_every or encoder.batch_size * 4)
+        self.adapt = adapt
 
     @property
     def splitting(self) -> dict:
@@ -118,7 +121,8 @@ class Builder:
         return {"tokens": self.passage_tokens, "embed_title": self.embed_title}
 
     def build(self, corpus: Path, *, previous: Index | None = None, rebuild: bool = False,
-              reading: Progress | None = None, embedding: Progress | None = None) -> IndexSummary:
+              reading: Progress | None = None, embedding: Progress | None = None,
+              training: Progress | None = None) -> IndexSummary:
         """Build and switch to a new version. The previous version stays in use on any failure.
 
         Args:
@@ -127,6 +131,8 @@ class Builder:
             rebuild: embed every passage again (vectors an interrupted build checkpointed are still used).
             reading: ``reading(files_read, files_total)`` while documents are read and split.
             embedding: ``embedding(passages_embedded, passages_to_embed)``, from 0 once the total is known.
+            training: ``training(queries_encoded, queries_total)`` while the query adapter trains
+                (``adapt``); the fit itself takes seconds after the last call.
         """
         t0 = time.perf_counter()
         versions = Versions(self.index_dir)
@@ -135,10 +141,12 @@ class Builder:
         try:
             with build_lock(self.index_dir):
                 versions.clear_stale()
+                if rebuild:
+                    adapt_mod.clear_cache(self.index_dir)
                 name = versions.new_name()
                 with versions.staging(name) as out:
                     summary = self._build_into(out, name, Path(corpus), None if rebuild else previous, cache,
-                                               reading, embedding)
+                                               reading, embedding, training)
                     summary.seconds = time.perf_counter() - t0
                 summary.version = name
                 cache.clear()  # switched: the checkpointed vectors are in the new version
@@ -151,7 +159,8 @@ class Builder:
 
     # the steps ---------------------------------------------------------------------------------
     def _build_into(self, out: Path, name: str, corpus: Path, prev: Index | None, cache: EmbedCache,
-                    reading: Progress | None, embedding: Progress | None) -> IndexSummary:
+                    reading: Progress | None, embedding: Progress | None,
+                    training: Progress | None = None) -> IndexSummary:
         enc = self.encoder
         m = prev.manifest if prev is not None else {}
         compatible = prev is not None and (m.get("model"), m.get("dim")) == (enc.name, enc.dim)
@@ -177,6 +186,14 @@ class Builder:
         np.save(out / "page_rows.npy", rows)
         np.save(out / "pages.npy", cents.astype(np.float16))
         Lexical(*self.bm25).build(lexical).save(out / "bm25")
+        adapter = None
+        if self.adapt:
+            titles = {p.meta["doc_id"]: p.meta.get("title") for p in plans}
+            W, adapter = adapt_mod.train(enc, passages, titles, vecs, codes, cache=self.index_dir / adapt_mod.CACHE,
+                                         progress=training)
+            if W is not None:
+                np.save(out / adapt_mod.FILE, W)
+            summary.adapter = adapter
         write_manifest(out, {
             "format": FORMAT_VERSION,
             "version": name,
@@ -192,6 +209,7 @@ class Builder:
             "passages_split": self.splitting,
             "bm25": {"k1": self.bm25[0], "b": self.bm25[1]},
             "corpus": str(corpus),
+            **({"adapter": adapter} if adapter is not None else {}),
             **checksums(out),
         })
         return summary

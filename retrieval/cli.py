@@ -217,7 +217,8 @@ def cmd_index(args) -> int:
     if eng.index is not None and check_index_corpus(args, s, eng.manifest):
         replaced = eng.manifest["corpus"]
     summary = eng.reindex(rebuild=args.rebuild, progress=_progress_bar("reading"),
-                          embedding=_progress_bar("embedding", "passage"))
+                          embedding=_progress_bar("embedding", "passage"),
+                          training=_progress_bar("adapter: encoding", "pair"))
     print(summary_text(summary))
     if replaced:  # asked for explicitly (--corpus and --index-dir): say what it held before
         print(f"this index held {replaced} before; it now holds {s.corpus}")

@@ -63,6 +63,8 @@ class Settings:
         passage_tokens: the most word pieces in one passage (capped at the model's limit; applies at
             the next index build).
         embed_title: the encoder reads the document title before each passage (next index build).
+        adapt: train a query adapter on the corpus's own structure at each index build
+            (``retrieval/adapt.py``; opt-in: it did not win across the dev corpora, docs/RANKING.md).
         fusion: ``linear`` (min-max), ``zscore`` or ``rrf``.
         dense_weight: weight of the dense side in fusion (BM25 gets 1 - dense_weight).
         rrf_k: the k constant of reciprocal rank fusion.
@@ -105,6 +107,7 @@ class Settings:
     nprobe: int = 0
     passage_tokens: int = 254
     embed_title: bool = False
+    adapt: bool = False
     fusion: str = "linear"
     dense_weight: float = 0.6
     rrf_k: int = 60

@@ -259,7 +259,7 @@ class Engine:
         return self._reindex_lock.locked()
 
     def reindex(self, *, rebuild: bool = False, progress: Progress | None = None,
-                embedding: Progress | None = None) -> IndexSummary:
+                embedding: Progress | None = None, training: Progress | None = None) -> IndexSummary:
         """Build a new version from ``settings.corpus`` and switch to it; the old one serves meanwhile.
 
         An interrupted build's vectors are kept (``index_dir/.embed-cache``): the next one embeds
@@ -269,6 +269,8 @@ class Engine:
             rebuild: re-embed everything instead of reusing unchanged passages.
             progress: ``progress(documents_done, documents_total)`` while files are read, from this thread.
             embedding: ``embedding(passages_embedded, passages_to_embed)`` once the files are split.
+            training: ``training(queries_encoded, queries_total)`` while the query adapter trains
+                (``settings.adapt``).
 
         Raises:
             ReindexInProgress: another reindex is running (here or in another process).
@@ -279,9 +281,9 @@ class Engine:
             s = self.settings
             builder = Builder(self.encoder, s.index_dir, ann_threshold=s.ann_threshold, max_file_mb=s.max_file_mb,
                               bm25=(s.bm25_k1, s.bm25_b), passage_tokens=s.passage_tokens,
-                              embed_title=s.embed_title)
+                              embed_title=s.embed_title, adapt=s.adapt)
             summary = builder.build(Path(s.corpus), previous=self.index, rebuild=rebuild, reading=progress,
-                                    embedding=embedding)
+                                    embedding=embedding, training=training)
             self.load()
             log.info("index %s: %s", summary.version, "; ".join(summary.lines()[:2]))
             return summary

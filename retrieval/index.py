@@ -43,6 +43,8 @@ class Index:
             have = (self.path / "pages.npy").is_file() and (self.path / "page_rows.npy").is_file()
             self.pages = np.load(self.path / "pages.npy", mmap_mode="r") if have else None
             self.page_rows = np.load(self.path / "page_rows.npy") if have else None
+            # the query adapter (retrieval/adapt.py) when this version was built with adapt = true
+            self.adapter = np.load(self.path / "adapter.npy") if (self.path / "adapter.npy").is_file() else None
             self.lexical = Lexical.load(self.path / "bm25")
             self.store = Store(self.path / "store.sqlite")
         except Exception as e:  # faiss raises RuntimeError, sqlite DatabaseError, numpy ValueError, …
@@ -52,7 +54,8 @@ class Index:
                 or self.dense.d != m.get("dim", self.dense.d) or self.sentences.shape[1] != self.dense.d \
                 or (self.pages is not None and (self.pages.ndim != 2 or self.pages.shape[1] != self.dense.d
                                                 or self.page_rows.ndim != 1
-                                                or int(self.page_rows.max(initial=-1)) >= len(self.pages))):
+                                                or int(self.page_rows.max(initial=-1)) >= len(self.pages))) \
+                or (self.adapter is not None and self.adapter.shape != (self.dense.d, self.dense.d)):
             raise IndexCorrupt(f"index at {self.path} has inconsistent parts; {REBUILD_HINT}")
 
     @property

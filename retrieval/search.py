@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .adapt import apply as apply_adapter
 from .index import Index
 
 
@@ -96,6 +97,8 @@ def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates:
         candidates: how many passages each side contributes.
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
     """
+    # only the dense side reads the adapted question; quotes, pages and confidence keep the encoder's
+    qvec = apply_adapter(getattr(index, "adapter", None), qvec)
     d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
     all_bm25 = index.lexical.scores(question)
     if mode != "dense" and all_bm25.size:

@@ -279,6 +279,8 @@ class IndexSummary:
         encodings: ``{source: encoding}`` of files not read as UTF-8 (the encoding was a guess).
         seconds: wall time of the build.
         version: id of the new index version.
+        adapter: what the query adapter's training did (``adapt = true``): pairs by kind, seconds;
+            None when it was not trained.
     """
 
     added: list[str] = field(default_factory=list)
@@ -292,6 +294,7 @@ class IndexSummary:
     encodings: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     version: str = ""
+    adapter: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -304,6 +307,10 @@ class IndexSummary:
             + (f", {self.resumed} of them from an interrupted build" if self.resumed else "")
             + f") in {self.seconds:.1f}s",
         ]
+        if self.adapter is not None:
+            a = self.adapter
+            out.append(f"query adapter: not trained ({a['skipped']})" if "skipped" in a else
+                       f"query adapter: trained on {a['pairs']:,} structure pairs in {a['seconds']:.1f}s")
         out += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
         out += [f"read as {enc}: {src}" for src, enc in sorted(self.encodings.items())]
         return out

@@ -12,9 +12,11 @@ Layout of ``index_dir``::
         pages.npy         one float16 centroid per document of more than one passage, and
         page_rows.npy     each document's row in it (-1: one passage) — page-level evidence; versions
                           written before them compute them on first use
+        adapter.npy       the query adapter trained on this version's passages (``adapt = true``)
         bm25/             the bm25s index
     .build-*/             a build in progress (removed when it fails or is found stale)
     .embed-cache/         vectors of an interrupted build (see :mod:`retrieval.checkpoint`)
+    .adapt-cache/         query vectors of an interrupted adapter training (see :mod:`retrieval.adapt`)
     .lock                 held while building
 
 A build writes a fresh version folder and only then points ``CURRENT`` at it, so a crash at any
@@ -37,7 +39,7 @@ from .errors import IndexCorrupt, IndexMissing, ReindexInProgress
 
 FORMAT_VERSION = 1
 FILES = ("store.sqlite", "dense.faiss", "sentences.npy", "bm25/count")
-OPTIONAL_FILES = ("pages.npy", "page_rows.npy")  # checksummed when present
+OPTIONAL_FILES = ("pages.npy", "page_rows.npy", "adapter.npy")  # checksummed when present
 REBUILD_HINT = "rebuild it with `citebot index --rebuild`"
 SAMPLE_ABOVE = 64 << 20
 

@@ -181,12 +181,17 @@ class Admin(commands.Cog):
                 if total:
                     show((done, total, "passages"))
 
+            def on_training(done: int, total: int) -> None:  # the query adapter (adapt = true)
+                if total:
+                    show((done, total, "training"))
+
             updater = asyncio.create_task(self._edit_progress(interaction, latest, changed, rebuild))
             details = None
             started, t0 = time.time(), time.monotonic()
             try:
                 summary = await self.bot.in_kb(kb.name, lambda e: e.reindex(rebuild=rebuild, progress=on_progress,
-                                                                              embedding=on_embedding))
+                                                                              embedding=on_embedding,
+                                                                              training=on_training))
                 self.bot.pool.resize(kb.name)
             except ReindexInProgress:
                 text = ALREADY_RUNNING

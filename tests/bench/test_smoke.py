@@ -128,3 +128,18 @@ def test_whole_harness_with_its_child_processes(scifact, module, tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp_path / "out").exists()
+
+
+def test_adapter_bench_on_the_seeds(scifact, tmp_path, capsys):
+    """bench.adapt: the naive peer and the defaults on one corpus, and the adapter's training report
+    (the seeds have too little structure: it says so instead of training)."""
+    from bench import adapt as bench_adapt
+
+    out = tmp_path / "adapt.json"
+    assert bench_adapt.main(["--work", str(tmp_path / "w"), "--corpora", "seeds", "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())["seeds"]
+    assert _between_0_and_1(rep["naive"]["R@1"]) and _between_0_and_1(rep["now"]["MRR"])
+    assert rep["now"]["R@1"] >= rep["naive"]["R@1"]
+    info = rep["training reg=1.0"]
+    assert info["pairs"] < 200 and "skipped" in info and "now + adapter 1.0" not in rep
+    assert "naive" in capsys.readouterr().out
