@@ -326,6 +326,21 @@ def test_reindex_progress_names_files_then_passages():
     assert render_progress(None, None) == "⏳ Reindexing the corpus…"
     assert render_progress(3, 12) == "⏳ Reindexing the corpus… 3/12 documents"
     assert render_progress(1024, 13007, "passages", rebuild=True) == "⏳ Rebuilding the corpus… embedding 1,024/13,007 passages"
+    assert render_progress(5120, 18857, "training") == \
+        "⏳ Reindexing the corpus… training the query adapter: 5,120/18,857 queries encoded"
+
+
+def test_reindex_summary_carries_the_adapter_line_when_one_was_trained():
+    from bot.render import render_summary
+    from retrieval.types import IndexSummary
+
+    plain = render_summary(IndexSummary(passages=10, embedded=10))
+    assert "query adapter" not in plain
+    trained = render_summary(IndexSummary(passages=10, embedded=10, adapter={"pairs": 1234, "seconds": 4.2}))
+    assert "query adapter: trained on 1,234 structure pairs in 4.2s" in trained
+    none = render_summary(IndexSummary(passages=3, adapter={"pairs": 12, "seconds": 0.0,
+                                                             "skipped": "fewer than 200 structure pairs"}))
+    assert "query adapter: not trained (fewer than 200 structure pairs)" in none
 
 
 # ---------------------------------------------------------------- sources that disagree
