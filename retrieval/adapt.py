@@ -12,13 +12,14 @@ page evidence and the confidence models keep the encoder's own vectors.
 Why not fine-tune the encoder, or train a cross-encoder? Both were measured (docs/RANKING.md,
 session 10): fine-tuning MiniLM on these pairs lowered git's documentation R@1 from 0.378 to 0.333
 and needs every passage embedded again; a cross-encoder over the quoted candidates costs hundreds of
-milliseconds per question on two cores, against an ``ask`` of ~13 ms at 100k passages.
+milliseconds per question on two cores, against an ``ask`` of 13–22 ms at 100k passages.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import time
 import shutil
 import uuid
 import zipfile
@@ -37,6 +38,8 @@ GENERIC_SHARE = 0.05
 #: at most this many pairs (sampled) per training: encoding them is the cost, so it stops growing
 #: with the corpus (20,000 short queries ≈ 4 minutes on 2 busy cores)
 MAX_PAIRS = 20_000
+#: fewer pairs than this teach nothing reliable (the five seed articles give 51)
+MIN_PAIRS = 200
 #: queries encoded per saved chunk: an interrupted training loses at most this many
 CHUNK = 512
 
@@ -122,8 +125,8 @@ def encode_queries(encoder, texts: Sequence[str], cache: Path | None = None,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The queries' vectors. Queries already in ``cache`` (an interrupted training's, or the previous
     build's: most headings and sentences survive an edit) are read back; the rest are encoded
-    :data:`CHUNK` at a time, each chunk saved as soon as it is done. The cache then holds exactly
-    these queries.
+    :data:`CHUNK` at a time, each chunk saved as soon as it is done. The cache then holds these
+    queries (and, when none was new, whatever else it held).
 
     Args:
         encoder: an :class:`~retrieval.embeddings.Encoder` (its ``name`` keys the cache).
@@ -153,8 +156,8 @@ def encode_queries(encoder, texts: Sequence[str], cache: Path | None = None,
         done += len(part)
         if progress:
             progress(done, len(texts))
-    if cache is not None:  # one file of this build's queries; older ones go
-        old = list(cache.glob("*.npz"))
+    old = list(cache.glob("*.npz")) if cache is not None else []
+    if cache is not None and (todo or len(old) > 1):  # one file of this build's queries; older ones go
         uniq = dict(zip(keys, range(len(keys))))
         _write_chunk(cache / f"all-{uuid.uuid4().hex[:12]}.npz", list(uniq), out[list(uniq.values())])
         for f in old:
@@ -230,8 +233,6 @@ def train(encoder, passages: Sequence, titles: dict[str, str | None], vectors: n
         reg: see :func:`fit`.
         min_pairs: fewer pairs than this train nothing (default :data:`MIN_PAIRS`).
     """
-    import time
-
     t0 = time.perf_counter()
     pairs = structure_pairs(passages, titles)
     info = {"pairs": len(pairs), "heading": sum(p.kind == "heading" for p in pairs),
@@ -246,10 +247,6 @@ def train(encoder, passages: Sequence, titles: dict[str, str | None], vectors: n
     W = fit(q, np.array([rows[p.passage] for p in pairs]), vectors, groups, reg=reg)
     info["seconds"] = round(time.perf_counter() - t0, 2)
     return W, info
-
-
-#: fewer pairs than this teach nothing reliable (a handful of news articles has a few hundred)
-MIN_PAIRS = 200
 
 
 def clear_cache(index_dir: Path) -> None:

@@ -98,7 +98,7 @@ def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates:
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
     """
     # only the dense side reads the adapted question; quotes, pages and confidence keep the encoder's
-    qvec = apply_adapter(getattr(index, "adapter", None), qvec)
+    qvec = apply_adapter(index.adapter, qvec)
     d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
     all_bm25 = index.lexical.scores(question)
     if mode != "dense" and all_bm25.size:

@@ -16,7 +16,7 @@ Layout of ``index_dir``::
         bm25/             the bm25s index
     .build-*/             a build in progress (removed when it fails or is found stale)
     .embed-cache/         vectors of an interrupted build (see :mod:`retrieval.checkpoint`)
-    .adapt-cache/         query vectors of an interrupted adapter training (see :mod:`retrieval.adapt`)
+    .adapt-cache/         the adapter's encoded training queries, for a resumed or the next build (:mod:`retrieval.adapt`)
     .lock                 held while building
 
 A build writes a fresh version folder and only then points ``CURRENT`` at it, so a crash at any

@@ -42,6 +42,15 @@ async def _start(fake, tmp_path: Path, encoder, config: Path):
                            engine_options={"encoder": encoder})
 
 
+async def _start_alpha(fake, tmp_path: Path, encoder, extra: str):
+    """The bot serving one knowledge base, ``alpha`` (its corpus: ``ALPHA``), with ``extra`` settings;
+    the bot and the corpus folder."""
+    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
+    config = tmp_path / "citebot.toml"
+    config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id, extra), encoding="utf-8")
+    return await _start(fake, tmp_path, encoder, config), corpus
+
+
 async def _answer(fake, question: str, channel_id: int) -> str:
     m = await fake.mention(question, channel_id=channel_id)
     return (await fake.wait_reply(m, timeout=30)).text()
@@ -77,11 +86,7 @@ async def _stats_until(fake, user, channel_id: int, cond, timeout: float = WAIT)
 @pytest.fixture
 async def watched(fake, tmp_path, encoder):
     """A bot whose one knowledge base watches its corpus folder (0.3 s debounce)."""
-    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
-    config = tmp_path / "citebot.toml"
-    config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id,
-                          "watch = true\nwatch_debounce = 0.3"), encoding="utf-8")
-    bot = await _start(fake, tmp_path, encoder, config)
+    bot, corpus = await _start_alpha(fake, tmp_path, encoder, "watch = true\nwatch_debounce = 0.3")
     bot._corpus = corpus  # type: ignore[attr-defined]
     yield bot
     tasks = list(bot.get_cog("Refresh").refresher._tasks)
@@ -195,11 +200,7 @@ async def test_two_scheduled_knowledge_bases_never_build_into_each_other(fake, t
 
 
 async def test_failed_scheduled_build_keeps_the_last_good_index_live(fake, tmp_path, encoder, caplog):
-    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
-    config = tmp_path / "citebot.toml"
-    config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id, 'reindex_every = "1s"'),
-                      encoding="utf-8")
-    bot = await _start(fake, tmp_path, encoder, config)
+    bot, corpus = await _start_alpha(fake, tmp_path, encoder, 'reindex_every = "1s"')
     try:
         await _stats_until(fake, fake.ada, fake.general_id, lambda f: "· schedule · ok: 2 documents" in f["Last build"])
         corpus.rename(tmp_path / "away")  # the next slot's build fails: corpus not found
@@ -214,11 +215,7 @@ async def test_failed_scheduled_build_keeps_the_last_good_index_live(fake, tmp_p
 
 
 async def test_shutdown_during_a_build_stops_the_scheduler_promptly(fake, tmp_path, encoder):
-    corpus = _write(tmp_path / "alpha" / "corpus", ALPHA)
-    config = tmp_path / "citebot.toml"
-    config.write_text(_kb("alpha", corpus, tmp_path / "alpha" / "index", fake.guild_id,
-                          'reindex_every = "1s"\nwatch = true\nwatch_debounce = 0.2'), encoding="utf-8")
-    bot = await _start(fake, tmp_path, encoder, config)
+    bot, corpus = await _start_alpha(fake, tmp_path, encoder, 'reindex_every = "1s"\nwatch = true\nwatch_debounce = 0.2')
     refresher = bot.get_cog("Refresh").refresher
     tasks = list(refresher._tasks)
     started = asyncio.Event()

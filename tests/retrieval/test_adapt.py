@@ -120,11 +120,16 @@ def test_encoded_queries_are_reused_by_the_next_training_and_after_a_kill(encode
     again = adapt.encode_queries(enc, texts + ["a brand new question"], tmp_path)
     assert enc.asked == 11  # only the new one
     assert np.array_equal(again[:10], first)
+    files = sorted(tmp_path.glob("*.npz"))
+    adapt.encode_queries(enc, texts, tmp_path)  # nothing new: nothing encoded, nothing rewritten
+    assert enc.asked == 11 and sorted(tmp_path.glob("*.npz")) == files
     # a kill mid-write leaves a cut file; it is ignored, not fatal
     (tmp_path / "part-cut.npz").write_bytes(b"PK\x03\x04 cut short")
     adapt.encode_queries(enc, texts, tmp_path)
     assert enc.asked == 11
     assert len(list(tmp_path.glob("*.npz"))) == 1  # the cache holds this training's queries, once
+    assert np.allclose(adapt.encode_queries(enc, texts[:2]), first[:2], atol=2e-2)  # no cache: encoded again
+    assert enc.asked == 13
 
 
 @pytest.fixture
