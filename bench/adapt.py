@@ -1,4 +1,4 @@
-"""The query adapter (``adapt = true``, retrieval/adapt.py) on every dev corpus, beside the naive peer.
+"""The query adapter (``adapt = true``, retrieval/model/adapt.py) on every dev corpus, beside the naive peer.
 
     python -m bench.adapt                          # reg 1.0 (the setting's), per corpus
     python -m bench.adapt --reg 1,0.1,0.01         # the curve: weaker pulls to the identity
@@ -21,10 +21,11 @@ from pathlib import Path
 
 from bench.common import OUT
 from bench.generalize import NAIVE, OLD_THRESHOLD, Bench, fmt, metrics
-from retrieval import adapt
+from retrieval.model import adapt
 from retrieval.config import Settings
-from retrieval.evaluate import contains_gold
-from retrieval.search import candidate_pool, doc_codes
+from retrieval.cli.evaluate import contains_gold
+from retrieval.query.search import candidate_pool
+from retrieval.index.pages import doc_codes
 
 
 def corpus_passages(index):

@@ -462,7 +462,7 @@ class CitebotPipeline:
 
     The corpus JSONL is indexed as ``citebot index`` would (cleaning, passages of at most
     ``passage_tokens`` word pieces split at sentence boundaries, bf16 where native). Per query,
-    ``retrieval.search.hybrid`` builds the candidate pool exactly as ``ask`` does (each side
+    ``retrieval.query.search.hybrid`` builds the candidate pool exactly as ``ask`` does (each side
     contributes ``settings.candidates`` passages; every pooled passage has its cosine and its BM25
     score). How passage scores become a document's score (``aggregate``):
 
@@ -542,7 +542,7 @@ class CitebotPipeline:
     def _fuse_docs(self, cands, n: int) -> dict[str, float]:
         """``sides`` aggregation: each side's document score is the max over the document's passages
         in the pool (BM25 0 when none matched), then citebot's ``fuse`` combines the documents."""
-        from retrieval.search import fuse
+        from retrieval.query.search import fuse
 
         dense: dict[str, float] = {}
         bm25: dict[str, float] = {}

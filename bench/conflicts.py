@@ -1,4 +1,4 @@
-"""Sources that disagree (issue 21): ``retrieval.conflicts`` measured against the hand-checked list of
+"""Sources that disagree (issue 21): ``retrieval.query.conflicts`` measured against the hand-checked list of
 the real conflicts between the seed articles (``tests/fixtures/seed_conflicts.json``).
 
     python -m bench.conflicts              # over the seeds' paragraphs, then the dev and unanswerable questions
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, SHARED
-from retrieval.conflicts import conflicts
+from retrieval.query.conflicts import conflicts
 from retrieval.types import Disagreement
 
 FIXTURE = ROOT / "tests" / "fixtures" / "seed_conflicts.json"
@@ -73,7 +73,7 @@ def reported(found: list[Disagreement], hand: dict) -> tuple[set[frozenset[Side]
 
 def seeds(corpus: Path = ROOT / "seeds", hand: dict | None = None) -> dict:
     """Precision and recall of the extractor over every paragraph of the seed articles."""
-    from retrieval.documents import load
+    from retrieval.ingest.documents import load
     from retrieval.types import Document
 
     hand = hand or hand_list()
@@ -99,7 +99,7 @@ def expected(results, hand: dict) -> set[frozenset[Side]]:
 
 def dev(engine, questions: list[dict], hand: dict | None = None) -> dict:
     """Each dev question asked: whether its reply has a "Sources differ" line, and whether it should."""
-    from retrieval.render import differ_line
+    from retrieval.cli.render import differ_line
 
     hand = hand or hand_list()
     rows = []

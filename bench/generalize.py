@@ -31,11 +31,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.common import SHARED  # noqa: E402
-from retrieval import confidence as conf  # noqa: E402
-from retrieval.answer import QUOTE_POOL, compose, page_evidence, score_candidates  # noqa: E402
+from retrieval.query import confidence as conf  # noqa: E402
+from retrieval.query.answer import QUOTE_POOL, compose, page_evidence, score_candidates  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
-from retrieval.evaluate import contains_gold, doc_matches  # noqa: E402
-from retrieval.search import candidate_pool, rank_pool  # noqa: E402
+from retrieval.cli.evaluate import contains_gold, doc_matches  # noqa: E402
+from retrieval.query.search import candidate_pool, rank_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = SHARED / "eval"
@@ -96,7 +96,7 @@ class Bench:
     """Indexes, cached question vectors and candidate pools of every corpus."""
 
     def __init__(self, work: Path, scifact_queries: int = 200, cross: int = 40, only: list[str] | None = None):
-        from retrieval.embeddings import Encoder
+        from retrieval.model.embeddings import Encoder
         from retrieval.engine import Engine
 
         self.work = work

@@ -43,8 +43,8 @@ def scifact_records(folder: Path, n: int) -> list[dict]:
 def throughput(encoder, records: list[dict], work: Path, folder: Path | None = None, files: int = 0) -> dict:
     """``folder``: measure on the first ``files`` files of a folder corpus (HTML, PDF, …) instead of
     SciFact records: the parsers' cost is then part of citebot's time."""
-    from retrieval.build import Builder
-    from retrieval.index import open_index
+    from retrieval.index.build import Builder
+    from retrieval.index.loaded import open_index
 
     if folder is not None:
         corpus = work / "corpus"
@@ -59,7 +59,7 @@ def throughput(encoder, records: list[dict], work: Path, folder: Path | None = N
         warm = [r["text"] for r in records[:64]]
     from sentence_transformers import SentenceTransformer
 
-    from retrieval.embeddings import resolve_model
+    from retrieval.model.embeddings import resolve_model
 
     builder = Builder(encoder, work / "idx")
     st32 = SentenceTransformer(resolve_model(encoder.model_ref), device="cpu", local_files_only=True)
@@ -93,8 +93,8 @@ def throughput(encoder, records: list[dict], work: Path, folder: Path | None = N
 
 
 def incremental(encoder, records: list[dict], n_docs: int, work: Path) -> dict:
-    from retrieval.build import Builder
-    from retrieval.index import open_index
+    from retrieval.index.build import Builder
+    from retrieval.index.loaded import open_index
 
     corpus = work / "folder"
     corpus.mkdir()
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.smoke:
         args.docs, args.incremental_docs = 40, 200
-    from retrieval.embeddings import Encoder
+    from retrieval.model.embeddings import Encoder
 
     enc = Encoder("bundled", "auto", 64)
     records = scifact_records(args.scifact, max(args.docs, 2000 if not args.smoke else 40))

@@ -19,9 +19,9 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=5.0, help="size of the generated file")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/citebot-one-line"), help="where to write it")
     args = ap.parse_args()
-    from retrieval import documents
-    from retrieval.embeddings import BUNDLED, resolve_model
-    from retrieval.passages import split_document
+    from retrieval.ingest import documents
+    from retrieval.model.embeddings import BUNDLED, resolve_model
+    from retrieval.index.passages import split_document
     from transformers import AutoTokenizer
 
     args.dir.mkdir(parents=True, exist_ok=True)

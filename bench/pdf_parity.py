@@ -111,8 +111,8 @@ def evaluate(corpus: Path, index_dir: Path, questions: Path, seed: Path | None =
     in ``index_dir``; ``seed``: an index to start from, so only what differs is embedded."""
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.evaluate import evaluate as run_eval
-    from retrieval.evaluate import load_questions
+    from retrieval.cli.evaluate import evaluate as run_eval
+    from retrieval.cli.evaluate import load_questions
 
     if seed is not None:
         shutil.rmtree(index_dir, ignore_errors=True)

@@ -87,7 +87,7 @@ def killed_run(corpus: Path, index_dir: Path, at: int) -> dict:
 
 
 def compare(a: Path, b: Path) -> dict:
-    from retrieval.index import open_index
+    from retrieval.index.loaded import open_index
 
     x, y = open_index(a), open_index(b)
     n = x.manifest["passages"]

@@ -188,7 +188,7 @@ def run_citebot(n: int, args, texts: list[str], real: np.ndarray, warm, timed) -
     import faiss
 
     from retrieval.config import Settings
-    from retrieval.embeddings import Encoder
+    from retrieval.model.embeddings import Encoder
     from retrieval.engine import Engine, clean_question
 
     work = args.out / f"citebot-{n}"

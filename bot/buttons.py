@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("citebot.buttons")
 NONE = discord.AllowedMentions.none()
-KB_PART = r"(?:(?P<kb>[a-z0-9][a-z0-9_-]{0,31}):)?"  # retrieval.kb.NAME_RE, optional
+KB_PART = r"(?:(?P<kb>[a-z0-9][a-z0-9_-]{0,31}):)?"  # retrieval.serve.kb.NAME_RE, optional
 STALE_SOURCE = (
     "⚠️ This document changed since the answer was given: the quoted passage is no longer in this "
     "paragraph. Below is the paragraph as it is now."

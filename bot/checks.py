@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 if TYPE_CHECKING:
-    from retrieval.kb import KnowledgeBase
+    from retrieval.serve.kb import KnowledgeBase
 
     from .client import CiteBot
     from .config import BotConfig

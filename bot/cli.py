@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from retrieval import cli as rcli
+from retrieval.cli import commands as rcli
 from retrieval.errors import CitebotError
 
 EXIT_BAD_TOKEN = 2
@@ -32,7 +32,7 @@ def _location_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``retrieval.cli.build_parser()`` extended with the bot's subcommands."""
+    """``retrieval.cli.commands.build_parser()`` extended with the bot's subcommands."""
     parser = rcli.build_parser()
     sub = parser._citebot_subparsers  # type: ignore[attr-defined]
 
@@ -94,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_TOKEN
     if getattr(args, "kb", None):
         raise CitebotError("`citebot run` serves every knowledge base of the config file; leave out --kb")
-    from retrieval.kb import load_registry
+    from retrieval.serve.kb import load_registry
 
     registry = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
                              index_dir=getattr(args, "index_dir", None))
@@ -166,7 +166,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         results.append((level, text))
         print(f"{level:4} {text}")
 
-    from retrieval.kb import load_registry
+    from retrieval.serve.kb import load_registry
 
     try:
         path = find_config(getattr(args, "config", None))
@@ -252,8 +252,8 @@ def _doctor_kb(settings, report, args, prefix: str = "") -> None:
 
 
 def _doctor_refresh(settings, report, prefix: str = "") -> None:
-    """When the bot rebuilds the index by itself (``reindex_every``, ``watch``; retrieval.schedule)."""
-    from retrieval.schedule import Plan, format_duration
+    """When the bot rebuilds the index by itself (``reindex_every``, ``watch``; retrieval.serve.schedule)."""
+    from retrieval.serve.schedule import Plan, format_duration
 
     plan = Plan.of("doctor", settings)
     if not plan.active:
@@ -267,7 +267,7 @@ def _doctor_refresh(settings, report, prefix: str = "") -> None:
 def _doctor_memory(kbs, budget_mb: float, report) -> None:
     """Each built index's memory once in use (what the pool budgets), against ``memory_budget_mb``:
     an index larger than the whole budget could never be opened."""
-    from retrieval.kb import estimate_bytes
+    from retrieval.serve.kb import estimate_bytes
 
     sizes = {}
     for kb in kbs:

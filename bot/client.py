@@ -1,4 +1,4 @@
-"""The bot: a ``commands.Bot`` serving one or more knowledge bases (``retrieval.kb``) from a pool of
+"""The bot: a ``commands.Bot`` serving one or more knowledge bases (``retrieval.serve.kb``) from a pool of
 engines sharing one encoder; cogs are loaded in ``setup_hook``."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from discord.ext import commands, tasks
 
 from retrieval.config import Settings
 from retrieval.errors import CitebotError
-from retrieval.kb import DEFAULT, EnginePool, KnowledgeBase, MemoryBudgetExceeded, Registry
+from retrieval.serve.kb import DEFAULT, EnginePool, KnowledgeBase, MemoryBudgetExceeded, Registry
 
 from .buttons import SourceButton, VoteButton
 from .checks import NotHere, NotSetUp, place_allowed
@@ -44,7 +44,7 @@ INITIAL_EXTENSIONS = (
     "bot.cogs.sources",
     "bot.cogs.admin",
     "bot.cogs.channels",  # after admin: it attaches `/corpus channel …` to the admin cog's /corpus group
-    "bot.cogs.refresh",  # reindex_every / watch builds (retrieval.schedule)
+    "bot.cogs.refresh",  # reindex_every / watch builds (retrieval.serve.schedule)
 )
 
 
@@ -86,7 +86,7 @@ class CiteBot(commands.Bot):
         engine: an already-open engine for that knowledge base (tests share one).
         store: an open feedback store; otherwise ``config.feedback_db`` is opened.
         engine_options: ``{"encoder": …}``: the loaded encoder every engine shares.
-        registry: the knowledge bases (``retrieval.kb.load_registry``); default: one from ``settings``.
+        registry: the knowledge bases (``retrieval.serve.kb.load_registry``); default: one from ``settings``.
         pool: the engines (default: a pool over ``registry`` within ``config.memory_budget_mb``).
     """
 
@@ -237,7 +237,7 @@ class CiteBot(commands.Bot):
         otherwise wait for it). A single knowledge base is opened now, as before, and a failure
         stops the start; with several, the others still serve and each opens at its first question."""
         from retrieval.errors import IndexMissing
-        from retrieval.kb import estimate_bytes
+        from retrieval.serve.kb import estimate_bytes
 
         single = len(self.registry.kbs) == 1
         for kb in self.registry.kbs:

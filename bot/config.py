@@ -17,7 +17,7 @@ from pathlib import Path
 import platformdirs
 
 from retrieval.config import APP, coerce, find_config, read_toml
-from retrieval.documents import SUFFIXES
+from retrieval.ingest.documents import SUFFIXES
 from retrieval.errors import ConfigError
 
 TOKEN_ENV = "DISCORD_TOKEN"

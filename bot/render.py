@@ -14,8 +14,8 @@ from typing import Any, Iterable, Sequence
 
 import discord
 
-from retrieval.conflicts import disagreements
-from retrieval.render import LOW_CONFIDENCE, differ_line
+from retrieval.query.conflicts import disagreements
+from retrieval.cli.render import LOW_CONFIDENCE, differ_line
 from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
 # the numbered answer and the text pieces, also imported from here by callers
@@ -197,7 +197,7 @@ def differ_text(na: NumberedAnswer) -> str | None:
     return f"⚠ {line}" if line else None
 
 
-#: an answer below :data:`retrieval.render.LOW_CONFIDENCE` carries this above its quotes
+#: an answer below :data:`retrieval.cli.render.LOW_CONFIDENCE` carries this above its quotes
 LOW_CONFIDENCE_TEXT = ("Low confidence ({:.0%}): these are the closest passages the corpus has, "
                        "and they may not answer the question. Check the sources.")
 

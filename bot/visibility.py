@@ -33,7 +33,7 @@ from typing import Any, Iterable, Protocol
 
 import discord
 
-from retrieval.conflicts import disagreements
+from retrieval.query.conflicts import disagreements
 
 from .history_store import known_channels
 

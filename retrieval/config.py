@@ -16,11 +16,54 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import ConfigError
+from retrieval.errors import ConfigError
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+OFF = ("", "off", "never", "none")
+
+
+def parse_duration(text, name: str = "reindex_every") -> float | None:
+    """Seconds in a duration such as ``"30m"``, ``"6h"``, ``"1d"``, ``"90s"`` or ``"1h30m"``; None
+    for ``""`` or ``"off"`` (no schedule).
+
+    Raises:
+        ConfigError: anything else, or zero.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ConfigError(f"{name} must be a duration like \"30m\", \"6h\" or \"1d\" (a string), not {text!r}")
+    raw = text.strip().lower().replace(" ", "")
+    if raw in OFF:
+        return None
+    pos, total = 0, 0.0
+    for m in _PART.finditer(raw):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(raw) or not raw:
+        raise ConfigError(f"{name}: cannot use {text!r}; give a duration like \"30m\", \"6h\", \"1d\" or \"1h30m\" "
+                          "(s, m, h, d), or \"off\"")
+    if total < 1:
+        raise ConfigError(f"{name}: {text!r} is too short; the least is 1s")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """``"6h"``, ``"1h 30m"``, ``"45s"``: whole units, the two largest."""
+    s = max(0, int(round(seconds)))
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        n, s = divmod(s, UNITS[unit])
+        if n:
+            parts.append(f"{n}{unit}")
+    return " ".join(parts[:2]) or "0s"
 
 APP = "citebot"
 SECTIONS = ("citebot", "bot")  # the tables a config file may have
-ARRAYS = ("knowledge_bases",)  # arrays of tables, read by retrieval.kb
+ARRAYS = ("knowledge_bases",)  # arrays of tables, read by retrieval.serve.kb
 
 
 def default_index_dir(corpus: str | os.PathLike | None = None) -> Path:
@@ -64,13 +107,13 @@ class Settings:
             the next index build).
         embed_title: the encoder reads the document title before each passage (next index build).
         adapt: train a query adapter on the corpus's own structure at each index build
-            (``retrieval/adapt.py``; opt-in: it did not win across the dev corpora, docs/RANKING.md).
+            (``retrieval/model/adapt.py``; opt-in: it did not win across the dev corpora, docs/RANKING.md).
         fusion: ``linear`` (min-max), ``zscore`` or ``rrf``.
         dense_weight: weight of the dense side in fusion (BM25 gets 1 - dense_weight).
         rrf_k: the k constant of reciprocal rank fusion.
         candidates: how many candidates each side contributes before fusion.
         abstain_threshold: the answer says the corpus does not cover the question when the estimated
-            probability that it does (``retrieval/confidence.py``, calibrated across corpora) is below
+            probability that it does (``retrieval/query/confidence.py``, calibrated across corpora) is below
             this. A probability in 0..1, no longer a cosine.
         per_doc: at most this many results per document (diversity); ``unique_docs`` makes it 1.
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
@@ -90,7 +133,7 @@ class Settings:
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
         reindex_every: the bot (and ``citebot watch``) rebuilds the index this often: a duration such
-            as ``"30m"``, ``"6h"``, ``"1d"``; ``""`` or ``"off"``: never (``retrieval/schedule.py``).
+            as ``"30m"``, ``"6h"``, ``"1d"``; ``""`` or ``"off"``: never (``retrieval/serve/schedule.py``).
         watch: the bot rebuilds the index after files in the corpus folder change.
         watch_debounce: seconds without a further change before that rebuild (a burst is one build).
     """
@@ -185,8 +228,6 @@ class Settings:
             raise ConfigError("abstain_threshold must be between 0 and 1 (a probability)")
         if not -1.0 <= self.dedup_threshold <= 1.0:  # compared with cosines
             raise ConfigError("dedup_threshold must be between -1 and 1")
-        from .schedule import parse_duration
-
         parse_duration(self.reindex_every)  # a bad duration fails at start, in one line
         if not 0.05 <= self.watch_debounce <= 3600:
             raise ConfigError("watch_debounce must be between 0.05 and 3600 seconds")

@@ -14,14 +14,14 @@ import time
 import unicodedata
 from pathlib import Path
 
-from .answer import answer, score_candidates
-from .config import Settings
-from .errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
-from .build import Builder, Progress
-from .index import Index, open_index
-from .search import Candidate, hybrid
-from .store import StoredPassage
-from .types import Answer, IndexSummary, SourceView
+from retrieval.query.answer import answer, score_candidates
+from retrieval.config import Settings
+from retrieval.errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
+from retrieval.index.build import Builder, Progress
+from retrieval.index.loaded import Index, open_index
+from retrieval.query.search import Candidate, hybrid
+from retrieval.index.store import StoredPassage
+from retrieval.types import Answer, IndexSummary, SourceView
 
 log = logging.getLogger("citebot")
 
@@ -67,7 +67,7 @@ class Engine:
 
     Args:
         settings: where the corpus and index are, and how to rank.
-        encoder: a loaded :class:`~retrieval.embeddings.Encoder`; when None it is loaded at first
+        encoder: a loaded :class:`~retrieval.model.embeddings.Encoder`; when None it is loaded at first
             use (``doctor`` and document lookups never load the model).
     """
 
@@ -86,7 +86,7 @@ class Engine:
         if self._encoder is None:
             with self._encoder_lock:
                 if self._encoder is None:
-                    from .embeddings import Encoder
+                    from retrieval.model.embeddings import Encoder
 
                     s = self.settings
                     self._encoder = Encoder.shared(s.model, s.precision, s.batch_size)
@@ -173,7 +173,7 @@ class Engine:
     def rescore(self, question: str, qvec, cands: list[Candidate], *, sentence_weight: float | None = None,
                 type_weight: float | None = None):
         """``cands`` re-scored with their best sentence (the quote), best first (see
-        :func:`retrieval.answer.score_candidates`); weights default to the settings'."""
+        :func:`retrieval.query.answer.score_candidates`); weights default to the settings'."""
         s = self.settings
         return score_candidates(self._current(), qvec, clean_question(question, s.max_question_chars), cands,
                                 sentence_weight=s.sentence_weight if sentence_weight is None else sentence_weight,
@@ -202,7 +202,7 @@ class Engine:
         index = self._current()
         doc = index.document(doc_id)
         if doc is None:  # "git-stash.pdf" names "git-stash"; a near miss gets a suggestion
-            from .documents import resolve_id
+            from retrieval.ingest.documents import resolve_id
 
             found, close = resolve_id(doc_id, [d["doc_id"] for d in index.documents()])
             doc, doc_id = (index.document(found), found) if found else (None, doc_id)
@@ -229,7 +229,7 @@ class Engine:
 
     @property
     def dense(self):
-        """The :class:`~retrieval.dense.Dense` side of the version in use (ANN benchmarks)."""
+        """The :class:`~retrieval.index.dense.Dense` side of the version in use (ANN benchmarks)."""
         return self._current().dense
 
     def verify(self, full: bool = False) -> None:

@@ -181,7 +181,7 @@ class Figure:
 
 @dataclass
 class Disagreement:
-    """Quoted documents giving different figures for the same thing (see :mod:`retrieval.conflicts`).
+    """Quoted documents giving different figures for the same thing (see :mod:`retrieval.query.conflicts`).
 
     Args:
         thing: what the figures are of, in short (``person killed``, ``bounty (USD)``).

@@ -50,9 +50,9 @@ def pytest_collection_modifyitems(config, items):
 def encoder():
     """The bundled all-MiniLM-L6-v2, loaded once (bf16 weights where the CPU has bf16 units, else
     fp32). It is also the encoder ``Encoder.shared`` hands out for default settings, so CLI commands
-    run in process (``retrieval.cli.main``) reuse it instead of loading the model again."""
+    run in process (``retrieval.cli.commands.main``) reuse it instead of loading the model again."""
     from retrieval.config import Settings
-    from retrieval.embeddings import Encoder
+    from retrieval.model.embeddings import Encoder
 
     s = Settings()
     return Encoder.shared(s.model, s.precision, s.batch_size)

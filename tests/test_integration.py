@@ -7,7 +7,7 @@ a ranking or calibration regression fails CI.
 
 import pytest
 
-from retrieval.evaluate import evaluate, load_questions
+from retrieval.cli.evaluate import evaluate, load_questions
 
 
 def test_dev_questions_over_seeds(seeds_engine, dev_questions):

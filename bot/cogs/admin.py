@@ -26,8 +26,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval.errors import CitebotError, ReindexInProgress
-from retrieval.kb import KnowledgeBase
-from retrieval.schedule import Build
+from retrieval.serve.kb import KnowledgeBase
+from retrieval.serve.schedule import Build
 
 from ..checks import require_admin
 from ..render import FIELD_VALUE, escape, render_progress, render_stats, render_summary, render_text, truncate

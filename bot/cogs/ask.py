@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval.errors import CitebotError, QuestionError
-from retrieval.kb import KnowledgeBase, MemoryBudgetExceeded
+from retrieval.serve.kb import KnowledgeBase, MemoryBudgetExceeded
 
 from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
 from ..client import BUSY

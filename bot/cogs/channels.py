@@ -28,7 +28,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from retrieval.kb import KnowledgeBase
+from retrieval.serve.kb import KnowledgeBase
 
 from ..checks import NotAdmin, interaction_is_admin, require_admin
 from ..history import FetchReport, HistoryFetcher, Progress, record_edit

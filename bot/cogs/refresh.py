@@ -1,5 +1,5 @@
 """Keeps knowledge bases current: builds on their ``reindex_every`` schedule and after their corpus
-folder changes (``watch``), through :class:`retrieval.schedule.Refresher`.
+folder changes (``watch``), through :class:`retrieval.serve.schedule.Refresher`.
 
 A build here and an admin's ``/reindex`` exclude each other (``Admin.busy`` sees these builds, and
 :meth:`Refresh.busy` sees the admin's), so one knowledge base never has two builds at once; other
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from discord.ext import commands
 
-from retrieval.schedule import Build, Plan, Refresher
+from retrieval.serve.schedule import Build, Plan, Refresher
 
 if TYPE_CHECKING:
     from ..client import CiteBot

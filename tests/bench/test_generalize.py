@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.generalize import Question, calibration_table, fit_logistic, metrics
-from retrieval.confidence import Evidence
+from retrieval.query.confidence import Evidence
 from retrieval.types import Answer, Citation, Result
 
 

@@ -95,7 +95,7 @@ def test_speed_one_size(scifact, tmp_path, capsys, pipe):
 
 def test_indexing_throughput_and_incremental(scifact, tmp_path):
     from bench import indexing
-    from retrieval.embeddings import Encoder
+    from retrieval.model.embeddings import Encoder
 
     enc = Encoder.shared("bundled", "auto", 64)
     records = indexing.scifact_records(scifact, 20)

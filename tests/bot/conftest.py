@@ -30,7 +30,7 @@ def engine(tmp_path_factory, encoder, seeds_engine):
     import json
     import shutil
 
-    from retrieval.index import current_version
+    from retrieval.index.loaded import current_version
 
     work = tmp_path_factory.mktemp("engine")
     shutil.copytree(seeds_engine.settings.index_dir, work / "index")

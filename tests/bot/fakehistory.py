@@ -284,7 +284,7 @@ def history_registry(folder, guild_ids: Iterable[int], *, name: str = "hist", fi
     from pathlib import Path
 
     from retrieval.config import Settings
-    from retrieval.kb import KnowledgeBase, Registry
+    from retrieval.serve.kb import KnowledgeBase, Registry
 
     corpus = Path(folder) / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)

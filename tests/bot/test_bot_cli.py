@@ -135,7 +135,7 @@ def test_feedback_export_of_a_file_that_is_not_a_database(clean_env, capsys):
 def test_doctor_names_the_fix_for_a_damaged_index_once(clean_env, capsys, engine):
     import shutil
 
-    from retrieval.index import current_version
+    from retrieval.index.loaded import current_version
 
     idx = clean_env / "idx"
     shutil.copytree(engine.settings.index_dir, idx)

@@ -17,7 +17,7 @@ from harness import bot_config, start_bot, stop_bot
 
 from bot.checks import NOT_SET_UP
 from bot.feedback import FeedbackStore
-from retrieval.kb import load_registry
+from retrieval.serve.kb import load_registry
 
 ALPHA = {
     "pharos.txt": "The Pharos\n\nThe Lighthouse of Alexandria was rebuilt in 2031 by volunteer stonemasons from Crete.\n\n"

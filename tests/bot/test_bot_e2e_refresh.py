@@ -17,7 +17,7 @@ from harness import bot_config, start_bot, stop_bot
 from test_bot_e2e_kbs import ALPHA, ALPHA_Q, BETA, BETA_Q  # the two small corpora of the knowledge base tests
 
 from bot.cogs.admin import ALREADY_RUNNING
-from retrieval.kb import load_registry
+from retrieval.serve.kb import load_registry
 
 PHAROS = ALPHA["pharos.txt"]
 VOLCANO = BETA["volcano.txt"]

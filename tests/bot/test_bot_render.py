@@ -352,7 +352,7 @@ def _differing(n: int, text: str, doc: str, date: str | None = None) -> Result:
 
 
 def _answered(results: list[Result], answered: bool = True) -> Answer:
-    from retrieval.conflicts import disagreements
+    from retrieval.query.conflicts import disagreements
 
     return Answer("How many were killed?", answered, results, 0.9, "v1", disagreements=disagreements(results))
 

@@ -157,7 +157,7 @@ async def test_filter_answer_drops_renumbers_and_abstains(world):
 
 
 async def test_filter_answer_recomputes_the_disagreements_over_what_is_shown(world):
-    from retrieval.conflicts import disagreements
+    from retrieval.query.conflicts import disagreements
 
     fake, bot, corpus, private, archived = world
     guild = bot.get_guild(fake.guild_id)

@@ -28,7 +28,7 @@ def encoder():
     questions share the batch (and with fp32 ``citebot index`` processes in the kill trials); in bf16
     the batch's make-up moves scores by ~2e-4. A second model object costs well under a second
     once torch is loaded; ``Encoder.shared`` hands the same one to every test asking for fp32."""
-    from retrieval.embeddings import Encoder
+    from retrieval.model.embeddings import Encoder
 
     return Encoder.shared("bundled", "fp32", 64)
 

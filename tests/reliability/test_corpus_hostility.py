@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 
 
-from retrieval import documents as docs_mod
+from retrieval.ingest import documents as docs_mod
 from retrieval.config import Settings
 from retrieval.engine import Engine
 

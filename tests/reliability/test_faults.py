@@ -24,17 +24,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import build as build_mod
-from retrieval import cli as rcli
-from retrieval import versions as versions_mod
-from retrieval.checkpoint import CACHE_DIR
+from retrieval.index import build as build_mod
+from retrieval.cli import commands as rcli
+from retrieval.index import versions as versions_mod
+from retrieval.index.checkpoint import CACHE_DIR
 from retrieval.config import Settings
-from retrieval.embeddings import Encoder
+from retrieval.model.embeddings import Encoder
 from retrieval.engine import Engine
 from retrieval.errors import IndexBuildError
-from retrieval.index import open_index
-from retrieval.lexical import Lexical
-from retrieval.versions import FILES, current_version, file_digest
+from retrieval.index.loaded import open_index
+from retrieval.index.lexical import Lexical
+from retrieval.index.versions import FILES, current_version, file_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ["What bounty has the US put on Maduro?", "Who refused to comment?",

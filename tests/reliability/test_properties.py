@@ -5,7 +5,7 @@ Definitions used below
 ----------------------
 * A *kept paragraph* is one of ``Document.paragraphs`` after cleaning (boilerplate, the title and
   the dateline are not paragraphs).
-* A *sentence* of a kept paragraph is a span of :func:`retrieval.passages.split_sentences`.
+* A *sentence* of a kept paragraph is a span of :func:`retrieval.index.passages.split_sentences`.
 * **Coverage** — for each kept paragraph, its passages are substrings of the paragraph at strictly
   increasing, non-overlapping offsets, and the text between and around them is whitespace only: every
   non-space character of the paragraph is in exactly one passage.
@@ -30,9 +30,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from retrieval.clean import is_boilerplate, normalize
-from retrieval.documents import parse
-from retrieval.passages import split_document, split_sentences
+from retrieval.ingest.clean import is_boilerplate, normalize
+from retrieval.ingest.documents import parse
+from retrieval.index.passages import split_document, split_sentences
 from retrieval.types import Document, Paragraph
 
 # CITEBOT_HYPOTHESIS_SCALE=20 multiplies every example count (the long run in docs/RELIABILITY.md)

@@ -1,4 +1,4 @@
-"""The query adapter (retrieval/adapt.py): pairs from structure, the fit, the query cache, and a
+"""The query adapter (retrieval/model/adapt.py): pairs from structure, the fit, the query cache, and a
 build with ``adapt = true`` end to end."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import adapt
+from retrieval.model import adapt
 from retrieval.errors import IndexCorrupt
-from retrieval.search import candidate_pool
-from retrieval.store import StoredPassage
+from retrieval.query.search import candidate_pool
+from retrieval.index.store import StoredPassage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "structured"
 

@@ -1,15 +1,13 @@
 """Answers: verbatim quotes, diversity, near-duplicate folding, citations, abstention."""
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.answer import answer_type, pick_quote, quotable
-from retrieval.lexical import analyze
+from retrieval.query.answer import answer_type, pick_quote, quotable
+from retrieval.index.lexical import analyze
 
 
 def test_pick_quote_prefers_similarity_then_shared_terms():
@@ -80,7 +78,7 @@ def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
 
 
 def test_answer_type_breaks_ties_toward_numbers_and_times():
-    from retrieval.answer import answer_type
+    from retrieval.query.answer import answer_type
 
     assert answer_type("How many ships were sent?").search("at least eight ships")
     assert not answer_type("How many ships were sent?").search("no figure given")
@@ -172,8 +170,8 @@ def test_faq_answer_is_quoted_not_its_question(encoder, tmp_path):
 
 
 def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine):
-    from retrieval.answer import score_candidates
-    from retrieval.search import hybrid
+    from retrieval.query.answer import score_candidates
+    from retrieval.query.search import hybrid
 
     idx = seeds_engine.index
     q = "What did the Pentagon say about the strikes on boats?"
@@ -187,7 +185,7 @@ def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine
         a, b = s.quote
         assert s.row["text"][a:b] and (a, b) in [tuple(x) for x in s.row["spans"]] or not s.row["spans"]
     # a huge term weight makes the shown quote the sentence covering most question terms
-    from retrieval.lexical import analyze
+    from retrieval.index.lexical import analyze
     terms = set(analyze(q))
     for s in heavy[:10]:
         spans = [sp for sp in s.row["spans"] if quotable(s.row["text"], sp, s.row["heading"])]
@@ -198,7 +196,7 @@ def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine
 
 
 def _plain_page_means(idx):
-    from retrieval.search import doc_codes
+    from retrieval.index.pages import doc_codes
 
     codes = doc_codes(idx)
     vecs = idx.vectors(np.arange(codes.size))
@@ -210,7 +208,7 @@ def _plain_page_means(idx):
 
 
 def test_page_centroids_match_a_plain_mean(seeds_engine, monkeypatch):
-    from retrieval.search import page_centroids
+    from retrieval.index.pages import page_centroids
 
     idx = seeds_engine.index
     want = _plain_page_means(idx)
@@ -228,7 +226,7 @@ def test_page_centroids_match_a_plain_mean(seeds_engine, monkeypatch):
 
 
 def test_page_centroids_of_a_large_index_are_read_in_slices():
-    from retrieval.search import page_centroids_of
+    from retrieval.index.pages import page_centroids_of
 
     rng = np.random.default_rng(3)
     codes = np.sort(rng.integers(0, 5000, 150_000))  # pages cut across the 65,536-row slices
@@ -242,9 +240,10 @@ def test_page_centroids_of_a_large_index_are_read_in_slices():
 
 
 def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_engine):
-    from retrieval.answer import page_evidence
+    from retrieval.query.answer import page_evidence
     from retrieval.config import Settings
-    from retrieval.search import candidate_pool, doc_codes
+    from retrieval.query.search import candidate_pool
+    from retrieval.index.pages import doc_codes
 
     idx = seeds_engine.index
     q = "What bounty has the US put on Maduro?"
@@ -259,7 +258,8 @@ def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_
 
 
 def test_page_cosine_of_a_one_passage_page_is_its_passage_cosine(make_engine, tmp_path):
-    from retrieval.search import candidate_pool, doc_codes, page_centroids, page_cosines
+    from retrieval.query.search import candidate_pool, page_cosines
+    from retrieval.index.pages import doc_codes, page_centroids
 
     corpus = tmp_path / "c"
     corpus.mkdir()

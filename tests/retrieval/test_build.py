@@ -4,10 +4,10 @@ interrupted build from its checkpointed vectors, and what the summary reports.""
 import numpy as np
 import pytest
 
-from retrieval import documents as docs_mod
-from retrieval.build import Builder
-from retrieval.checkpoint import CACHE_DIR, EmbedCache
-from retrieval.index import open_index
+from retrieval.ingest import documents as docs_mod
+from retrieval.index.build import Builder
+from retrieval.index.checkpoint import CACHE_DIR, EmbedCache
+from retrieval.index.loaded import open_index
 from retrieval.types import IndexSummary, Skipped
 
 
@@ -53,7 +53,7 @@ def test_changed_passage_settings_resplit_unchanged_documents(own_engine):
 
 
 def test_new_parser_resplits_every_document_but_reuses_unchanged_vectors(own_engine, monkeypatch):
-    import retrieval.build as build_mod
+    import retrieval.index.build as build_mod
 
     splits = []
     real = build_mod.split_document

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.clean import clean_text, find_date, is_boilerplate, looks_like_heading, parse_dateline, text_units
+from retrieval.ingest.clean import clean_text, find_date, is_boilerplate, looks_like_heading, parse_dateline, text_units
+from retrieval.ingest.documents import parse
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -87,7 +88,7 @@ def test_title_heading_and_boilerplate_on_a_synthetic_article():
 
 def test_markdown_headings_lists_and_soft_breaks():
     md = "# Title\n\nFirst line\nsame paragraph.\n\n## Part\n\n- item one\n- item two\n\n```\ncode # not heading\n```\n"
-    c = clean_text(md, markdown=True)
+    c = parse(md, "markdown", doc_id="t", source="t.md", content_hash="")
     assert c.title == "Title"
     texts = [p.text for p in c.paragraphs]
     assert texts[0] == "First line same paragraph."
@@ -119,7 +120,7 @@ def test_seeds_lose_their_boilerplate_and_keep_their_text():
 
 
 def test_split_long_cuts_at_sentences_then_spaces_then_anywhere():
-    from retrieval.clean import split_long
+    from retrieval.ingest.clean import split_long
 
     prose = "A short sentence ends here. " * 200
     parts = split_long(prose.strip(), 800)
@@ -135,7 +136,7 @@ def test_split_long_cuts_at_sentences_then_spaces_then_anywhere():
 
 
 def test_structured_units_give_heading_paths_and_terms():
-    from retrieval.clean import Unit, clean_units
+    from retrieval.ingest.clean import Unit, clean_units
 
     units = [Unit("Guide", "heading", level=1), Unit("Options", "heading", level=2),
              Unit("--all", "term", level=7), Unit("Stash everything.", "para"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import cli
+from retrieval.cli import commands as cli
 
 CITEBOT = str(Path(sys.executable).parent / "citebot")
 
@@ -248,7 +248,7 @@ def test_default_corpus_is_the_checkouts_seeds_wherever_citebot_starts(env, monk
     monkeypatch.delenv("CITEBOT_INDEX_DIR")
     monkeypatch.chdir(tmp_path)
     s = Settings.load()
-    assert s.corpus == Path(cli.__file__).resolve().parents[1] / "seeds" and s.corpus.is_dir()
+    assert s.corpus == Path(cli.__file__).resolve().parents[2] / "seeds" and s.corpus.is_dir()
     assert s.index_dir == default_index_dir(s.corpus) != default_index_dir(tmp_path)
 
 
@@ -309,7 +309,7 @@ def test_chat_update_brings_the_index_up_to_date_in_the_same_process(env, capsys
 PTY_CHILD = """
 import sys
 from pathlib import Path
-from retrieval.cli import line_editing
+from retrieval.cli.commands import line_editing
 save = line_editing(Path(sys.argv[1]))
 print("GOT " + repr(input("> ")), flush=True)
 save()
@@ -325,7 +325,7 @@ def test_up_arrow_on_a_real_terminal_recalls_the_last_question(tmp_path):
     hist = tmp_path / "history"
     hist.write_text("What bounty has the US put on Maduro?\n", encoding="utf-8")
     main_fd, child_fd = pty.openpty()
-    env = {**os.environ, "TERM": "xterm", "PYTHONPATH": str(Path(cli.__file__).resolve().parents[1])}
+    env = {**os.environ, "TERM": "xterm", "PYTHONPATH": str(Path(cli.__file__).resolve().parents[2])}
     p = subprocess.Popen([sys.executable, "-c", PTY_CHILD, str(hist)], stdin=child_fd, stdout=child_fd,
                          stderr=child_fd, env=env, close_fds=True)
     os.close(child_fd)

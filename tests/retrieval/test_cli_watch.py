@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import cli
+from retrieval.cli import commands as cli
 
 CITEBOT = str(Path(sys.executable).parent / "citebot")
 

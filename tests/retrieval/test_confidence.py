@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from retrieval import confidence as conf
-from retrieval.confidence import Evidence, calibrated, salient_words
+from retrieval.query import confidence as conf
+from retrieval.query.confidence import Evidence, calibrated, salient_words
 
 STRONG = Evidence(cosine=0.7, gap=0.2, cover=0.9, absent_share=0.0, named_absent=0, agree=1.0)
 
@@ -61,7 +61,7 @@ def test_a_question_about_an_absent_name_abstains_on_a_tiny_corpus(make_engine, 
     assert not no.answered and no.results  # closest passages still listed
     assert no.reason and "Quorvath" in no.reason and no.confidence < ok.confidence
     assert no.to_dict()["reason"] == no.reason and ok.to_dict()["reason"] is None
-    from retrieval.render import answer_text
+    from retrieval.cli.render import answer_text
 
     assert f"Why: {no.reason}." in answer_text(no) and "Why:" not in answer_text(ok)
     # an answer states its confidence, and says so first when it is more likely wrong than right

@@ -9,8 +9,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.conflicts import conflicts, disagreements, mentions
-from retrieval.render import answer_text, differ_line
+from retrieval.query.conflicts import conflicts, disagreements, mentions
+from retrieval.cli.render import answer_text, differ_line
 from retrieval.types import Answer, Citation, Result
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from retrieval.config import Settings
-from retrieval.dense import Dense, dense_index, ivf_lists
+from retrieval.index.dense import Dense, dense_index, ivf_lists
 from retrieval.engine import Engine
 
 

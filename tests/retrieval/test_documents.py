@@ -1,12 +1,11 @@
 """Corpus loading: every file kind, and every kind of bad file skipped with a reason."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from retrieval import documents
+from retrieval.ingest import documents
 from retrieval.errors import CorpusError
 from retrieval.types import Document, Skipped
 

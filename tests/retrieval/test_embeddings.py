@@ -4,7 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from retrieval.embeddings import cpu_has_bf16, resolve_model
+from retrieval.model.embeddings import cpu_has_bf16, resolve_model
 
 
 @lru_cache(maxsize=1)

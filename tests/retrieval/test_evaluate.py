@@ -3,7 +3,7 @@
 import pytest
 
 from retrieval.errors import CitebotError
-from retrieval.evaluate import contains_gold, evaluate, load_questions
+from retrieval.cli.evaluate import contains_gold, evaluate, load_questions
 from retrieval.types import Answer, Citation, Result
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import documents
-from retrieval.passages import split_document
-from retrieval.render import answer_text, source_text
+from retrieval.ingest import documents
+from retrieval.index.passages import split_document
+from retrieval.cli.render import answer_text, source_text
 from retrieval.types import Answer, Citation, Document, Paragraph, Result, Skipped, SourceView
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "structured"
@@ -392,7 +392,7 @@ def test_upload_accepts_every_corpus_type_by_default():
 
 
 def test_an_indented_code_block_keeps_relative_indentation_without_edge_blanks():
-    from retrieval.documents import parse
+    from retrieval.ingest.documents import parse
 
     doc = parse("Intro line here.\n\n\t 0\n\n    def f():\n        return 1\n", "markdown", doc_id="d", source="d.md",
                 content_hash="h")
@@ -529,7 +529,7 @@ def test_rst_names_invented_by_the_thousand_do_not_grow_the_registry_without_bou
     """docutils' registries live as long as the bot: past a cap, unknown names get docutils' reading
     (directives are registered first: an unknown one would lose its text, an unknown role only shows
     its markup)."""
-    from retrieval.formats import rst
+    from retrieval.ingest.formats import rst
 
     monkeypatch.setattr(rst, "_MAX_REGISTERED", len(rst._registered) + 30)
     text = "".join(f".. invented{i}:: arg\n\n   body {i} :made{i}:`x`\n\n" for i in range(40))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from retrieval.errors import IndexCorrupt, IndexMissing
-from retrieval.index import Index, open_index
-from retrieval.versions import FILES, current_version
+from retrieval.index.loaded import Index, open_index
+from retrieval.index.versions import FILES, current_version
 
 
 def test_fresh_build_contents(own_engine):
@@ -53,7 +53,7 @@ def test_damaged_files_give_one_line_errors(own_engine, target, damage):
 def test_a_version_written_before_page_centroids_still_answers(own_engine):
     import json
 
-    from retrieval.search import page_centroids
+    from retrieval.index.pages import page_centroids
 
     root = own_engine.settings.index_dir
     v = current_version(root)

@@ -1,4 +1,4 @@
-"""Knowledge bases (retrieval/kb.py): the config's validation, routing, and the engine pool's budget."""
+"""Knowledge bases (retrieval/serve/kb.py): the config's validation, routing, and the engine pool's budget."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import cli as rcli
+from retrieval.cli import commands as rcli
 from retrieval.errors import ConfigError, IndexMissing
-from retrieval.kb import DEFAULT, EnginePool, MemoryBudgetExceeded, estimate_bytes, load_registry
+from retrieval.serve.kb import DEFAULT, EnginePool, MemoryBudgetExceeded, estimate_bytes, load_registry
 
 A, B, C = 111111111111111111, 222222222222222222, 333333333333333333
 

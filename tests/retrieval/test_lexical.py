@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from retrieval.lexical import Lexical, analyze
+from retrieval.index.lexical import Lexical, analyze
 
 
 def test_analyze_stems_and_drops_stop_words():

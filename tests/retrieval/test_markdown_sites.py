@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.documents import parse
+from retrieval.ingest.documents import parse
 from retrieval.types import Document, Paragraph
 
 SITE = Path(__file__).resolve().parents[1] / "fixtures" / "structured" / "site.md"
@@ -117,7 +117,7 @@ def test_markdown_pandoc_title_block_is_the_title():
     ("8", "pep", "PEP 8"),
 ])
 def test_markdown_role_text(content, name, shown):
-    from retrieval.formats import role_text
+    from retrieval.ingest.formats import role_text
 
     assert role_text(content, name) == shown
 

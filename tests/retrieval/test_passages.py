@@ -1,6 +1,6 @@
 """Passage splitting: paragraph-aware, sentence boundaries, never over the model's token limit."""
 
-from retrieval.passages import Passage, split_document, split_sentences
+from retrieval.index.passages import Passage, split_document, split_sentences
 from retrieval.types import Document, Paragraph
 
 

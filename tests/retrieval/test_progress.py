@@ -2,7 +2,7 @@
 
 import io
 
-from retrieval.progress import reporter
+from retrieval.cli.progress import reporter
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""retrieval.schedule: durations, next-run times, debouncing, one build at a time, failures kept
+"""retrieval.serve.schedule: durations, next-run times, debouncing, one build at a time, failures kept
 apart from the live index; the decisions with a fake clock, the loops with short real waits."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.errors import ConfigError, CorpusError, ReindexInProgress
-from retrieval.kb import parse_knowledge_base
-from retrieval.schedule import (LONGEST, Build, Debounce, Plan, Refresher, fingerprint, format_duration, next_run,
+from retrieval.serve.kb import parse_knowledge_base
+from retrieval.serve.schedule import (LONGEST, Build, Debounce, Plan, Refresher, fingerprint, format_duration, next_run,
                                 parse_duration, watch_changes)
 from retrieval.types import IndexSummary, Skipped
 
@@ -301,7 +301,7 @@ async def test_loop_debounces_a_burst_into_one_build(tmp_path):
 
 
 async def test_watch_change_while_busy_is_retried(tmp_path, monkeypatch):
-    monkeypatch.setattr("retrieval.schedule.RETRY", 0.1)
+    monkeypatch.setattr("retrieval.serve.schedule.RETRY", 0.1)
     queue: asyncio.Queue = asyncio.Queue()
 
     async def watcher(plan, stop):

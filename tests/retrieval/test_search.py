@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from retrieval.search import fuse, hybrid
+from retrieval.query.search import fuse, hybrid
 
 
 def reference_rrf(dense, bm25, w, k):
@@ -67,7 +67,7 @@ def test_single_sided_modes(seeds_engine):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_page_support_is_the_mean_of_the_pages_best_three(seed):
-    from retrieval.search import page_support
+    from retrieval.query.search import page_support
 
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 6, 40)
@@ -79,7 +79,7 @@ def test_page_support_is_the_mean_of_the_pages_best_three(seed):
 
 
 def test_page_support_lifts_a_page_with_several_close_passages_keeping_order_inside_pages():
-    from retrieval.search import Pool, rank_pool
+    from retrieval.query.search import Pool, rank_pool
 
     # page 0: one strong passage; page 1: three good ones
     pool = Pool(np.arange(4), np.array([0.9, 0.8, 0.79, 0.78], np.float32), np.zeros(4, np.float32))
@@ -90,8 +90,8 @@ def test_page_support_lifts_a_page_with_several_close_passages_keeping_order_ins
 
 
 def test_page_title_cover_names_the_page_the_question_names(seeds_engine):
-    from retrieval.answer import page_title_cover
-    from retrieval.search import doc_codes, doc_names
+    from retrieval.query.answer import page_title_cover
+    from retrieval.index.pages import doc_codes, doc_names
 
     idx = seeds_engine.index
     codes = doc_codes(idx)

@@ -3,10 +3,10 @@ and pages existed."""
 
 import sqlite3
 
-from retrieval.build import Builder
-from retrieval.index import Index
-from retrieval.store import StoredPassage, Store
-from retrieval.versions import current_version
+from retrieval.index.build import Builder
+from retrieval.index.loaded import Index
+from retrieval.index.store import StoredPassage, Store
+from retrieval.index.versions import current_version
 
 
 def test_named_reads(seeds_engine):

@@ -2,11 +2,11 @@
 
 import pytest
 
-from retrieval import build as build_mod
-from retrieval.build import Builder
+from retrieval.index import build as build_mod
+from retrieval.index.build import Builder
 from retrieval.errors import IndexBuildError, IndexCorrupt, ReindexInProgress
-from retrieval.index import open_index
-from retrieval.versions import build_lock, current_version, file_digest
+from retrieval.index.loaded import open_index
+from retrieval.index.versions import build_lock, current_version, file_digest
 
 
 def test_failed_build_keeps_the_previous_version(own_engine, monkeypatch):

@@ -113,7 +113,7 @@ def snapshot(index_dir: Path, corpus: Path, encoder, qs: list[str]) -> dict:
     """Version, documents and answers of what ``index_dir`` holds now (IndexCorrupt/Missing raise)."""
     from retrieval.config import Settings
     from retrieval.engine import Engine
-    from retrieval.versions import current_version
+    from retrieval.index.versions import current_version
 
     version = current_version(index_dir)
     eng = Engine.open(Settings(corpus=corpus, index_dir=index_dir, precision=PRECISION), encoder=encoder,
@@ -148,9 +148,11 @@ PHASE_WRAPPER = r'''
 import os, signal, sys, shutil
 import numpy as np
 import faiss
-from retrieval import build as bd, documents as dm, versions as vs
-from retrieval.checkpoint import EmbedCache
-from retrieval.lexical import Lexical
+from retrieval.index import build as bd
+from retrieval.ingest import documents as dm
+from retrieval.index import versions as vs
+from retrieval.index.checkpoint import EmbedCache
+from retrieval.index.lexical import Lexical
 
 PHASE = os.environ["CITEBOT_KILL_PHASE"]
 
@@ -250,7 +252,7 @@ def run_index(index_dir: Path, corpus: Path, *, kill: float | None = None, kill_
 class Experiment:
     def __init__(self, work: Path, n_docs: int, encoder=None):
         from retrieval.config import Settings
-        from retrieval.embeddings import Encoder
+        from retrieval.model.embeddings import Encoder
         from retrieval.engine import Engine
 
         self.work, self.n_docs = work, n_docs

@@ -1,0 +1,1 @@
+"""The command line: the `citebot` commands, terminal rendering, progress bars and evaluation."""

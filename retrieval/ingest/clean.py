@@ -1,0 +1,399 @@
+"""Cleaning real web text: boilerplate out, headings kept, title and dateline found.
+
+Works on *units* (a heading or a paragraph candidate) so that plain text, Markdown and HTML
+share one set of rules. Every rule is generic: nothing here knows any particular file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import textwrap
+import unicodedata
+from dataclasses import dataclass, field
+
+from retrieval.types import Paragraph
+
+# Lines that are site furniture, not article text. Matched against the whole stripped line,
+# case-insensitively; most only apply to short lines so that prose is never dropped.
+_SHORT_BOILERPLATE = [
+    r"\d+\s*(?:min|mins|minute|minutes)\.?\s*(?:read|to read)",
+    r"(?:leave|post|add|write) a (?:reply|comment|response)",
+    r"\d*\s*(?:comments?|responses?|replies)",
+    r"(?:no|view|show|hide|load more) comments?",
+    r"your email address will not be published\.?.*",
+    r"required fields are marked.*",
+    r"latest (?:from|in|news|posts|stories)\b.*",
+    r"(?:you|we think you) (?:may|might) (?:also )?(?:like|enjoy)(?: this)?:?",
+    r"(?:related|recommended|more|popular|trending|top)(?: posts| articles| stories| news| reading| reads)\b.*",
+    r"related:?",
+    r"(?:\[\s*)?(?:read more|read also|also read|see also|more on this|recommended)\b.*",
+    r"share(?: this| on)?(?: article| story| post| page)?:?",
+    r"(?:follow|like|join) us (?:on|at)\b.*",
+    r"(?:subscribe|sign up)\b.*(?:newsletter|updates|inbox).*",
+    r"advertisement|advertising|sponsored(?: content)?|ad",
+    r"skip to (?:main )?content|jump to navigation|table of contents",
+    r"post navigation|(?:previous|next) (?:post|article|story)\b.*",
+    r"(?:tags?|tagged|categories|category|filed under)\s*:.*",
+    r"(?:©|\(c\)|copyright)\s.*|all rights reserved\.?",
+    r"click here\b.*|print(?: this)?(?: article| page)?|email(?: this)?(?: article)?",
+    r"(?:photo|image|picture|video|graphic|illustration)s?(?: credit)?s?\s*[:：].*",
+    r"(?:photo|image)s? (?:by|via|courtesy of)\b.*",
+    r"(?:credit|source|getty images|reuters photo|ap photo)\s*[:/].*",
+    # documentation sites' page furniture (Docusaurus, MkDocs, Read the Docs, GitHub Pages)
+    r"(?:edit|improve) (?:this page|this page on github|on github|on gitlab)|view (?:page )?source",
+    r"was this (?:page|article|section) helpful\??(?: yes no)?",
+    r"last (?:updated|modified|edited)(?: on| at)?:? [\w ,.:/-]{4,40}?(?: by [\w .-]{1,40})?",
+]
+_ANY_LENGTH_BOILERPLATE = [
+    # a whole bracketed line of photo credits or cross-links, however long its URL
+    r"\[\s*(?:photo|image|picture|video)\b.*\]",
+    r"\[\s*(?:read more|read also|also read|see also|related)\b.*\]",
+    r"your email address will not be published\b.*",
+    r"this site uses akismet\b.*",
+]
+_SHORT = 12  # words; boilerplate lines are short
+_BOILER_SHORT = re.compile(r"(?:%s)" % "|".join(_SHORT_BOILERPLATE), re.IGNORECASE)
+_BOILER_ANY = re.compile(r"(?:%s)" % "|".join(_ANY_LENGTH_BOILERPLATE), re.IGNORECASE)
+_BREADCRUMB_SEP = re.compile(r"\s[»›>|/]\s|\s?»\s?|\s?›\s?")
+_TERMINAL = tuple(".!?…:;,")
+_SENTENCE_END = tuple(".!?…")
+_CLOSERS = "\"”’')]»"
+# a sentence break: a real word (not an initial like "U.S.") ending, then a capital
+_SENTENCE_BREAK = re.compile(r"[a-z]{2,}[.!?][\"”’]?\s+[A-Z]")
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
+_TEXT_DATE = re.compile(
+    rf"\b(?:(\d{{1,2}})\s+({_MONTHS})\.?,?\s+((?:19|20)\d\d)|({_MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d))\b",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(
+    r"(?:^|\b)(?i:(?:published |written |posted |reported )?by)\s+"
+    r"((?:[A-Z\u00C0-\u00DE][\w'’.\-]*)(?:\s+(?:[A-Z\u00C0-\u00DE][\w'’.\-]*|de|da|del|van|von|der|la|le|bin)){0,5})",
+)
+_DATELINE_WORDS = re.compile(r"\b(?:published|updated|posted|date|dated)\b", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone halves (JSON "\\ud800" escapes) cannot be encoded
+
+
+@dataclass
+class Unit:
+    """A line or block before classification.
+
+    Args:
+        text: the unit's text, stripped.
+        kind: ``heading`` (known to be one, e.g. Markdown ``#`` or HTML ``<h2>``), ``para`` (known
+            paragraph), ``auto`` (decide by shape), ``code`` (kept verbatim with its line breaks),
+            ``item`` (a list item, text with its marker), ``row`` (a table row, already labelled),
+            ``term`` (a definition-list term: a heading for what follows, and the first line of its
+            definition) or ``end`` (closes every heading or term of ``level`` and deeper).
+        level: heading depth (1 outermost) for ``heading``/``term``/``end``; 0 when unknown.
+        page: 1-based page for paged formats.
+        group: list id for ``item`` units (items of one list share it).
+    """
+
+    text: str
+    kind: str = "auto"
+    level: int = 0
+    page: int | None = None
+    group: int | None = None
+
+
+@dataclass
+class Cleaned:
+    """Result of cleaning one document's text."""
+
+    title: str | None
+    date: str | None
+    author: str | None
+    paragraphs: list[Paragraph]
+    dropped: list[str] = field(default_factory=list)
+
+
+def normalize(text: str) -> str:
+    """Newlines to ``\\n``, control characters out, NFC; keeps everything a reader sees."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    text = _CONTROL.sub("", text)
+    text = _SURROGATE.sub("\ufffd", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def is_boilerplate(line: str) -> bool:
+    """True when the line is site furniture (comment forms, read-time, credits, breadcrumbs, …)."""
+    s = line.strip()
+    if not s:
+        return True
+    if _BOILER_ANY.fullmatch(s):
+        return True
+    words = len(s.split())
+    if words <= _SHORT and _BOILER_SHORT.fullmatch(s):
+        return True
+    return is_breadcrumb(s)
+
+
+def is_breadcrumb(s: str) -> bool:
+    """``Home » News » Title`` style navigation trails."""
+    if "»" in s or "›" in s:
+        parts = [p for p in re.split(r"[»›]", s) if p.strip()]
+        return len(parts) >= 2 and (parts[0].strip().lower() in ("home", "news", "start") or len(parts) >= 3)
+    parts = re.split(r"\s[>|/]\s", s)
+    return len(parts) >= 3 and parts[0].strip().lower() == "home"
+
+
+def ends_sentence(s: str) -> bool:
+    """True when ``s`` ends like prose (closing quotes and brackets looked through)."""
+    return s.rstrip(_CLOSERS).endswith(_TERMINAL)
+
+
+def looks_like_heading(s: str, *, max_words: int = 15) -> bool:
+    """Short, one line, no sentence punctuation at the end: a heading or a title."""
+    words = s.split()
+    if not words or len(words) > max_words or len(s) > 12 * max_words:
+        return False
+    if ends_sentence(s) and not s.rstrip(_CLOSERS).endswith("?"):
+        return False
+    return not _SENTENCE_BREAK.search(s)
+
+
+def find_date(s: str) -> str | None:
+    """The first valid date in ``s`` as ISO ``YYYY-MM-DD``, or None.
+
+    A match that is no calendar day (``31 February 2024``, ``2023-02-29``) is skipped, not stored.
+    """
+    for m in _ISO_DATE.finditer(s):
+        if _valid_day(int(m.group(1)), int(m.group(2)), int(m.group(3))):
+            return m.group(0)
+    months = _MONTHS.split("|")
+    for m in _TEXT_DATE.finditer(s):
+        if m.group(1):
+            day, month, year = m.group(1), m.group(2), m.group(3)
+        else:
+            month, day, year = m.group(4), m.group(5), m.group(6)
+        idx = months.index(month.lower().rstrip("."))
+        num = idx + 1 if idx < 12 else [1, 2, 3, 4, 6, 7, 8, 9, 9, 10, 11, 12][idx - 12]
+        if _valid_day(int(year), num, int(day)):
+            return f"{year}-{num:02d}-{int(day):02d}"
+    return None
+
+
+def _valid_day(year: int, month: int, day: int) -> bool:
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_dateline(s: str) -> tuple[str | None, str | None] | None:
+    """``(date, author)`` when ``s`` is a dateline/byline, else None."""
+    words = len(s.split())
+    if words > 25 or (words >= 12 and ends_sentence(s)):  # that is a sentence of prose
+        return None
+    date = find_date(s)
+    m = _BYLINE.search(s)
+    author = m.group(1).strip(" .,") if m else None
+    if author and find_date(author):
+        author = None
+    if date and (_DATELINE_WORDS.search(s) or author or words <= 6):
+        return date, author
+    if author and re.match(r"^\s*(?:published |written |posted |reported )?by\s", s, re.IGNORECASE):
+        return date, author
+    return None
+
+
+def text_units(text: str) -> list[Unit]:
+    """Plain text to units: one unit per line, with hard-wrapped lines joined back.
+
+    A line continues onto the next when it has no closing punctuation and is nearly as long as the
+    longest line of its block (the wrap width), which short headings never are.
+    """
+    units: list[Unit] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        width = max(len(ln) for ln in lines)
+        cur = lines[0]
+        for prev, ln in zip(lines, lines[1:]):
+            # a wrapped line may end at a comma or colon; only a sentence end closes the unit
+            wrapped = width <= 120 and len(prev) >= 0.6 * width and not prev.rstrip(_CLOSERS).endswith(_SENTENCE_END)
+            if wrapped:
+                cur += " " + ln
+            else:
+                units.append(Unit(cur))
+                cur = ln
+        units.append(Unit(cur))
+    return units
+
+
+_LIST_CHARS = 700  # a list is packed into paragraphs of about this size (with its intro sentence)
+_LONG_UNIT = 3000  # chars: a "paragraph" longer than this is a file without paragraph breaks
+_CHUNK = 800  # chars: the size such a file is cut into (at sentence ends; about one passage)
+_SENT_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
+
+
+def split_long(text: str, size: int = _CHUNK) -> list[str]:
+    """Cut an over-long block into pieces of about ``size`` characters, at sentence ends when it has
+    them, else at spaces, else anywhere. Linear in the text (a 5 MB line is fine)."""
+    out: list[str] = []
+    a, n = 0, len(text)
+    while a < n:
+        if n - a <= size * 1.5:
+            out.append(text[a:].strip())
+            break
+        window = text[a + size // 2:a + size * 3 // 2]
+        cut = None
+        for m in _SENT_END.finditer(window):
+            cut = a + size // 2 + m.end()
+            if m.end() >= size // 2:
+                break
+        if cut is None:
+            sp = window.rfind(" ", 0, size)
+            cut = a + size // 2 + sp + 1 if sp >= 0 else a + size
+        out.append(text[a:cut].strip())
+        a = cut
+    return [p for p in out if p]
+
+
+def _expand(units: list[Unit]) -> list[Unit]:
+    out: list[Unit] = []
+    for u in units:
+        if u.kind in ("auto", "para") and len(u.text) > _LONG_UNIT:
+            out += [Unit(p, "para", page=u.page) for p in split_long(u.text)]
+        else:
+            out.append(u)
+    return out
+
+
+def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
+    """Classify units into title, dateline, headings and paragraphs; drop boilerplate.
+
+    Structured units (headings with a level, terms, list items, table rows, code) give every paragraph
+    its heading path; list items join the sentence that introduces them (one ending in ``:``).
+
+    Args:
+        units: the document's units in reading order.
+        title: a title known from metadata (HTML ``<title>``, a JSONL field); when given,
+            the body is not searched for one and a first unit equal to it is dropped.
+    """
+    date = author = None
+    paragraphs: list[Paragraph] = []
+    dropped: list[str] = []
+    heading: str | None = None  # the flat heading of shape-guessed (plain text) headings
+    pending_heading: str | None = None
+    stack: list[tuple[int, str]] = []  # (level, text) of the structured headings and terms above
+    term: str | None = None  # a definition-list term waiting for its definition
+    group_of: dict[int, int | None] = {}  # paragraph index -> the list it holds
+    fresh = True  # no paragraph since the last heading: a list cannot join the one before
+    in_def = False  # inside a definition whose first paragraph carries its term
+    found_title = title
+    guessed: set[str] = set()  # headings inferred from shape alone
+    for i, unit in enumerate(_expand(units)):
+        kind = unit.kind
+        if kind == "end":
+            stack = [x for x in stack if x[0] < unit.level]
+            term, fresh, in_def = None, True, False
+            continue
+        # code keeps its line breaks and relative indentation; a passage never starts or ends with blanks
+        s = textwrap.dedent(unit.text.strip("\n")).strip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
+        if not s:
+            continue
+        if kind not in ("code", "row") and is_boilerplate(s):
+            dropped.append(s)
+            continue
+        if not paragraphs and i < 6 and date is None and author is None and kind in ("auto", "para"):
+            dl = parse_dateline(s)
+            if dl is not None:
+                date, author = dl
+                dropped.append(s)
+                continue
+        at_top = not paragraphs and pending_heading is None and not stack
+        if found_title is not None and at_top and s == found_title:
+            continue
+        if kind == "auto":
+            # titles run longer than section headings
+            kind = "heading" if looks_like_heading(s, max_words=25 if at_top and found_title is None else 15) else "para"
+        if kind in ("heading", "term") and unit.level:
+            if at_top and kind == "heading" and (found_title is None or _same_title(s, found_title)):
+                found_title = found_title or s  # the page's own title heading is no section
+                continue
+            stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
+            term, fresh, in_def = (s if kind == "term" else None), True, False
+            continue
+        if kind == "heading":
+            if unit.kind == "auto" and not (at_top and found_title is None):
+                guessed.add(s)
+            if at_top and found_title is None:
+                found_title = s
+                continue
+            pending_heading = s  # of two headings in a row the nearer one is the context
+            continue
+        if pending_heading is not None:
+            heading = pending_heading
+            pending_heading = None
+        path = [h for _, h in stack] if stack else ([heading] if heading else [])
+        last = len(paragraphs) - 1
+        if term is not None:  # the term opens its definition: "--all: Stash all files…"
+            sep = "\n" if kind in ("code", "item") else " "
+            s = term + ("" if term.endswith((":", ".")) else ":") + sep + s
+            term, in_def = None, True
+        elif in_def and kind == "para" and not fresh and group_of.get(last) is None \
+                and len(paragraphs[last].text) + len(s) < _LIST_CHARS:
+            paragraphs[last].text += "\n" + s  # a short definition stays whole: "gc.auto: …\nThe default is 6700."
+            continue
+        if kind == "item" and not fresh and paragraphs and len(paragraphs[last].text) + len(s) < _LIST_CHARS and (
+                group_of.get(last) == unit.group or
+                (group_of.get(last) is None and paragraphs[last].text.endswith(":"))):
+            paragraphs[last].text += "\n" + s
+            group_of[last] = unit.group
+            continue
+        if kind == "code" and not fresh and paragraphs and group_of.get(last) is None and len(paragraphs[last].text) + len(s) < _LIST_CHARS \
+                and not ends_sentence(paragraphs[last].text.rstrip(":")) and "\n" not in paragraphs[last].text:
+            paragraphs[last].text += "\n" + s  # "If that version is broken, type" + the command
+            continue
+        group_of[len(paragraphs)] = unit.group if kind == "item" else None
+        paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=path[-1] if path else None,
+                                    heading_path=path, page=unit.page))
+        fresh = False
+    if pending_heading is not None:
+        # a heading-shaped last line with nothing under it is still text the reader saw
+        paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=pending_heading, heading=heading,
+                                    heading_path=[heading] if heading else []))
+    paragraphs = _demote_lone_heading(paragraphs, guessed)
+    return Cleaned(title=found_title, date=date, author=author, paragraphs=paragraphs, dropped=dropped)
+
+
+def _same_title(heading: str, title: str) -> bool:
+    """``git-stash(1) Manual Page`` restates the title ``git-stash(1)``: one holds the other."""
+    a, b = heading.casefold(), title.casefold()
+    return a in b or b in a
+
+
+def clean_text(text: str, *, title: str | None = None) -> Cleaned:
+    """Plain text to a :class:`Cleaned` document (the structured formats' readers give units to
+    :func:`clean_units` instead)."""
+    return clean_units(text_units(normalize(text)), title=title)
+
+
+def _demote_lone_heading(paragraphs: list[Paragraph], guessed: set[str]) -> list[Paragraph]:
+    """A single shape-guessed "heading" deep inside running text is a caption or a fragment.
+
+    Real section headings come in twos or more; one alone after several paragraphs would wrongly
+    label everything below it, so it goes back to being an ordinary paragraph.
+    """
+    if len(guessed) != 1:
+        return paragraphs
+    (lone,) = guessed
+    first = next((i for i, p in enumerate(paragraphs) if p.heading == lone), None)
+    if first is None or first < 3:
+        return paragraphs
+    out = list(paragraphs[:first]) + [Paragraph(number=0, text=lone, heading=None, page=paragraphs[first].page)]
+    for p in paragraphs[first:]:
+        out.append(Paragraph(number=0, text=p.text, heading=None, page=p.page) if p.heading == lone else p)
+    for i, p in enumerate(out, 1):
+        p.number = i
+    return out

@@ -1,0 +1,1 @@
+"""Model: the sentence encoder and the optional query adapter trained on a corpus's structure."""

@@ -1,0 +1,432 @@
+"""Knowledge bases: several corpora served by one process, each with its own index and settings.
+
+The config file lists them as an array of tables::
+
+    [[knowledge_bases]]
+    name = "alpha"                      # lowercase letters, digits, - and _ (at most 32)
+    corpus = "/srv/alpha/docs"
+    index_dir = "/srv/alpha/index"
+    guilds = [111111111111111111]       # the Discord servers it serves
+    channels = []                       # optional: only these channels (threads count as their parent)
+    k = 5                               # optional: any retrieval setting except model/precision/batch_size
+
+Without ``[[knowledge_bases]]`` the top-level ``corpus``/``index_dir`` is one knowledge base called
+``default`` serving every guild (and DMs). With them, that default exists only when ``corpus`` is
+set explicitly (file, ``CITEBOT_CORPUS`` or ``--corpus``); it then serves what no other one claims.
+
+:class:`EnginePool` keeps the open indexes: opened on first use, closed after being idle, and never
+opened past a memory budget (estimated from the index's files before opening; idle ones are closed
+least recently used first). This module does not import discord.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.config import Settings, find_config, read_toml
+from retrieval.errors import CitebotError, ConfigError, IndexMissing
+
+log = logging.getLogger("citebot.kb")
+
+DEFAULT = "default"
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+KB_KEYS = ("name", "corpus", "index_dir", "guilds", "channels")
+# one encoder serves every knowledge base: these can only be set once, at top level
+SHARED_ONLY = ("model", "precision", "batch_size")
+MAX_SNOWFLAKE = 2**63 - 1
+# An open index holds FAISS and BM25 in memory and pages in its SQLite store and memory-mapped
+# sentence vectors as questions touch them: at most every file of the version, plus this for the
+# Python, FAISS and bm25s objects beside them. An upper bound (bench/kb_memory.py, docs/SCALING.md).
+BASE_OVERHEAD = 8 * 2**20
+
+
+class MemoryBudgetExceeded(CitebotError):
+    """Opening one more index would exceed the configured memory budget."""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """One corpus and its index, and where it is served.
+
+    Args:
+        name: short id (shown in ``/stats``, stored with answers, part of button ids).
+        settings: retrieval settings, ``corpus`` and ``index_dir`` included.
+        guilds: the guilds it serves. For the default: empty (every guild no other one claims), or
+            the bot's ``allowed_guilds`` (see :meth:`Registry.limited_to`).
+        channels: when set, only these channels of those guilds (and threads under them).
+        default: the top-level corpus.
+    """
+
+    name: str
+    settings: Settings
+    guilds: frozenset[int] = frozenset()
+    channels: frozenset[int] = frozenset()
+    default: bool = False
+
+    @property
+    def sole_guild(self) -> int | None:
+        """The one guild this knowledge base serves, or None when it serves several (or, as the
+        default without ``guilds``, any)."""
+        return next(iter(self.guilds)) if len(self.guilds) == 1 else None
+
+
+class Registry:
+    """The configured knowledge bases and the routing channel → guild → knowledge base.
+
+    Raises:
+        ConfigError: duplicate names or index folders, a guild claimed whole by two knowledge
+            bases, a channel listed by two.
+    """
+
+    def __init__(self, kbs: list[KnowledgeBase]):
+        self.kbs = list(kbs)
+        self.by_name: dict[str, KnowledgeBase] = {}
+        self.by_guild: dict[int, KnowledgeBase] = {}
+        self.by_channel: dict[int, KnowledgeBase] = {}
+        self.default: KnowledgeBase | None = None
+        dirs: dict[Path, str] = {}
+        for kb in self.kbs:
+            if kb.name in self.by_name:
+                raise ConfigError(f"knowledge base name {kb.name!r} is used twice")
+            self.by_name[kb.name] = kb
+            where = Path(os.path.abspath(kb.settings.index_dir))
+            if where in dirs:
+                raise ConfigError(f"knowledge bases {dirs[where]!r} and {kb.name!r} have the same index_dir {where}")
+            dirs[where] = kb.name
+            if kb.default:
+                self.default = kb
+                continue
+            for c in kb.channels:
+                if c in self.by_channel:
+                    raise ConfigError(f"channel {c} is listed by knowledge bases {self.by_channel[c].name!r} and {kb.name!r}")
+                self.by_channel[c] = kb
+            if not kb.channels:
+                for g in kb.guilds:
+                    if g in self.by_guild:
+                        raise ConfigError(f"guild {g} is claimed by knowledge bases {self.by_guild[g].name!r} and "
+                                          f"{kb.name!r}; split it with `channels`")
+                    self.by_guild[g] = kb
+
+    def limited_to(self, guilds) -> "Registry":
+        """This registry with the default serving only ``guilds`` (the bot's ``allowed_guilds``):
+        a bot kept to one server gives that server's admins rights over its default knowledge base."""
+        if self.default is None or not guilds or self.default.guilds:
+            return self
+        return Registry([dataclasses.replace(kb, guilds=frozenset(guilds)) if kb.default else kb for kb in self.kbs])
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.by_name)
+
+    def get(self, name: str | None) -> KnowledgeBase:
+        """The knowledge base called ``name`` (None: the only one, or the default)."""
+        if name is None:
+            if len(self.kbs) == 1:
+                return self.kbs[0]
+            if self.default is not None:
+                return self.default
+            raise ConfigError(f"several knowledge bases are configured; choose one with --kb ({', '.join(self.names)})")
+        kb = self.by_name.get(name)
+        if kb is None:
+            raise ConfigError(f"no knowledge base {name!r}; configured: {', '.join(self.names) or 'none'}")
+        return kb
+
+    def route(self, guild_id: int | None, channel_id: int | None = None, parent_id: int | None = None) -> KnowledgeBase | None:
+        """The knowledge base answering in this place, or None (not set up here).
+
+        A channel listed by a knowledge base wins (a thread counts as its parent channel), then a
+        knowledge base serving the whole guild, then the default. DMs (no guild) get the default.
+        """
+        if guild_id is None:
+            return self.default
+        for c in (channel_id, parent_id):
+            kb = self.by_channel.get(c) if c is not None else None
+            if kb is not None and guild_id in kb.guilds:
+                return kb
+        return self.by_guild.get(guild_id) or self.default
+
+
+def _ids(name: str, key: str, raw) -> frozenset[int]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"knowledge base {name!r}: {key} must be a list of ids")
+    out = set()
+    for v in raw:
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_SNOWFLAKE:
+            raise ConfigError(f"knowledge base {name!r}: {key} has {v!r}, not a Discord id")
+        out.add(v)
+    return frozenset(out)
+
+
+def parse_knowledge_base(table, base: Settings, position: int) -> KnowledgeBase:
+    """One ``[[knowledge_bases]]`` table as a :class:`KnowledgeBase` (settings: ``base`` + overrides)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"knowledge_bases entry {position} must be a table")
+    name = table.get("name")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise ConfigError(f"knowledge_bases entry {position}: name must be 1-32 lowercase letters, digits, - or _ "
+                          f"(starting with a letter or digit), not {name!r}")
+    if name == DEFAULT:
+        raise ConfigError(f"knowledge base name {DEFAULT!r} is reserved for the top-level corpus")
+    setting_names = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(k for k in table if k not in KB_KEYS and k not in setting_names)
+    if unknown:
+        raise ConfigError(f"knowledge base {name!r}: unknown key(s): {', '.join(unknown)}")
+    shared = sorted(k for k in table if k in SHARED_ONLY)
+    if shared:
+        raise ConfigError(f"knowledge base {name!r}: {', '.join(shared)} is shared by every knowledge base; set it at top level")
+    for key in ("corpus", "index_dir"):
+        if not isinstance(table.get(key), str) or not table[key].strip():
+            raise ConfigError(f"knowledge base {name!r}: {key} is required (a path)")
+    guilds = _ids(name, "guilds", table.get("guilds"))
+    if not guilds:
+        raise ConfigError(f"knowledge base {name!r}: guilds must list at least one guild id")
+    channels = _ids(name, "channels", table.get("channels", []))
+    values = dataclasses.asdict(base)
+    values.update({k: v for k, v in table.items() if k in setting_names})
+    try:
+        settings = Settings.from_mapping(values)
+    except ConfigError as e:
+        raise ConfigError(f"knowledge base {name!r}: {e}") from None
+    return KnowledgeBase(name, settings, guilds, channels)
+
+
+def load_registry(config: str | os.PathLike | None = None, **overrides) -> Registry:
+    """The knowledge bases of the config file (see the module docstring); ``overrides`` as for
+    :meth:`Settings.load` (``corpus``, ``index_dir``; None values ignored)."""
+    base = Settings.load(config, **overrides)
+    path = find_config(config)
+    data = read_toml(path) if path is not None else {}
+    tables = data.get("knowledge_bases")
+    if tables is None:
+        return Registry([KnowledgeBase(DEFAULT, base, default=True)])
+    if not isinstance(tables, list):
+        raise ConfigError("knowledge_bases must be an array of tables ([[knowledge_bases]])")
+    kbs = [parse_knowledge_base(t, base, i + 1) for i, t in enumerate(tables)]
+    explicit = "corpus" in data.get("citebot", {}) or os.environ.get("CITEBOT_CORPUS") or overrides.get("corpus")
+    if explicit:
+        kbs.append(KnowledgeBase(DEFAULT, base, default=True))
+    return Registry(kbs)
+
+
+def estimate_bytes(index_dir: Path) -> int:
+    """Memory an index can take once open and answering (an upper bound), from its current version's files.
+
+    Raises:
+        IndexMissing: no index built yet in ``index_dir``.
+    """
+    from retrieval.index.versions import current_version
+
+    version = current_version(Path(index_dir))
+    total = BASE_OVERHEAD
+    for p in version.rglob("*"):
+        if p.is_file() and p.name != "manifest.json":
+            total += p.stat().st_size
+    return total
+
+
+@dataclass
+class _Slot:
+    engine: object
+    bytes: int
+    last_used: float
+    users: int = 0
+    owned: bool = True
+
+
+class EnginePool:
+    """Open engines by knowledge base name, within a memory budget.
+
+    Args:
+        registry: the knowledge bases.
+        encoder: the one encoder every engine shares (None: ``Encoder.shared`` for the settings).
+        memory_budget_mb: the most the open indexes may take together (estimated; 0: no limit).
+        idle_seconds: :meth:`close_idle` closes indexes unused for this long.
+        opener: ``opener(kb) -> Engine`` (default: ``Engine.open`` building a missing index).
+        estimator: ``estimator(kb) -> bytes`` before opening (default: :func:`estimate_bytes`).
+        clock: monotonic seconds (injectable for tests).
+    """
+
+    def __init__(self, registry: Registry, *, encoder=None, memory_budget_mb: float = 0, idle_seconds: float = 1800,
+                 opener: Callable | None = None, estimator: Callable | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.registry = registry
+        self.encoder = encoder
+        self.budget = int(memory_budget_mb * 2**20)
+        self.idle_seconds = idle_seconds
+        self.opener = opener or self._open
+        self.estimator = estimator or (lambda kb: estimate_bytes(kb.settings.index_dir))
+        self.clock = clock
+        self._slots: dict[str, _Slot] = {}
+        self._pending: dict[str, int] = {}  # bytes reserved by indexes being opened right now
+        self._lock = threading.Lock()  # the slots, the reservations and the budget
+        self._opening: dict[str, threading.Lock] = {name: threading.Lock() for name in registry.names}
+
+    def _open(self, kb: KnowledgeBase):
+        from retrieval.engine import Engine
+
+        return Engine.open(kb.settings, build_if_missing=True, encoder=self.encoder)
+
+    def adopt(self, name: str, engine, *, owned: bool = False) -> None:
+        """Put an already open engine in the pool (it is not closed on eviction unless ``owned``)."""
+        kb = self.registry.get(name)
+        try:
+            size = self.estimator(kb)
+        except IndexMissing:
+            size = BASE_OVERHEAD
+        with self._lock:
+            self._slots[name] = _Slot(engine, size, self.clock(), owned=owned)
+
+    def is_open(self, name: str) -> bool:
+        return name in self._slots
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(s.bytes for s in self._slots.values())
+
+    def peek(self, name: str):
+        """The engine of ``name`` if it is open, else None (opens nothing)."""
+        slot = self._slots.get(name)
+        return slot.engine if slot is not None else None
+
+    def acquire(self, name: str):
+        """The open engine of ``name`` (opened now if needed), counted as in use until :meth:`release`.
+
+        Raises:
+            MemoryBudgetExceeded: it does not fit even after closing every idle index.
+            ConfigError: no such knowledge base.
+        """
+        kb = self.registry.get(name)
+        with self._opening[kb.name]:  # one opener per knowledge base; others open alongside
+            with self._lock:
+                slot = self._slots.get(kb.name)
+                if slot is not None:
+                    slot.users += 1
+                    slot.last_used = self.clock()
+                    return slot.engine
+            try:
+                need = self.estimator(kb)
+            except IndexMissing:
+                need = None  # built by the opener; its size is known afterwards
+            try:
+                if need is not None:
+                    self._make_room(kb.name, need)  # reserved: another opening counts it
+                engine = self.opener(kb)
+                if need is None:
+                    need = self.estimator(kb)
+                    try:
+                        self._make_room(kb.name, need)
+                    except MemoryBudgetExceeded:
+                        _close(engine)
+                        raise
+            except BaseException:
+                with self._lock:
+                    self._pending.pop(kb.name, None)
+                raise
+            with self._lock:
+                self._pending.pop(kb.name, None)
+                self._slots[kb.name] = _Slot(engine, need, self.clock(), users=1)
+            log.info("knowledge base %s opened (~%d MB; %d MB open in all)", kb.name, need >> 20, self.used_bytes() >> 20)
+            return engine
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            slot = self._slots.get(name)
+            if slot is not None and slot.users > 0:
+                slot.users -= 1
+                slot.last_used = self.clock()
+
+    @contextmanager
+    def use(self, name: str) -> Iterator:
+        """``with pool.use(name) as engine:`` — the engine stays open until the block ends."""
+        engine = self.acquire(name)
+        try:
+            yield engine
+        finally:
+            self.release(name)
+
+    def _evictable(self, slot: _Slot) -> bool:
+        return slot.users == 0 and not getattr(slot.engine, "reindexing", False)
+
+    def _make_room(self, name: str, need: int) -> None:
+        """Close idle indexes, least recently used first, until ``need`` more bytes fit the budget,
+        and reserve them for ``name`` (indexes being opened alongside count with their reservation)."""
+        if not self.budget:
+            return
+        closed = []
+        with self._lock:
+            used = sum(s.bytes for s in self._slots.values()) + sum(b for n, b in self._pending.items() if n != name)
+            for victim, slot in sorted(self._slots.items(), key=lambda kv: kv[1].last_used):
+                if used + need <= self.budget:
+                    break
+                if self._evictable(slot):
+                    del self._slots[victim]
+                    used -= slot.bytes
+                    closed.append((victim, slot))
+            fits = used + need <= self.budget
+            if fits:
+                self._pending[name] = need
+        for victim, slot in closed:
+            log.info("knowledge base %s closed to make room for %s", victim, name)
+            if slot.owned:
+                _close(slot.engine)
+        if not fits:
+            raise MemoryBudgetExceeded(
+                f"knowledge base {name!r} needs about {_mb(need)} MB but only {_mb(max(0, self.budget - used))} MB "
+                f"of the {_mb(self.budget)} MB memory budget is free (the other open indexes are in use); "
+                "try again shortly, or raise [bot] memory_budget_mb")
+
+    def resize(self, name: str) -> None:
+        """Estimate an open index again (after a reindex changed its files)."""
+        kb = self.registry.get(name)
+        try:
+            size = self.estimator(kb)
+        except IndexMissing:
+            return
+        with self._lock:
+            if name in self._slots:
+                self._slots[name].bytes = size
+
+    def close_idle(self, now: float | None = None) -> list[str]:
+        """Close the indexes unused for ``idle_seconds``; returns their names."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            idle = [(n, s) for n, s in self._slots.items() if self._evictable(s) and now - s.last_used >= self.idle_seconds]
+            for n, _ in idle:
+                del self._slots[n]
+        for n, s in idle:
+            log.info("knowledge base %s closed after %.0f s idle", n, now - s.last_used)
+            if s.owned:
+                _close(s.engine)
+        return [n for n, _ in idle]
+
+    def close_all(self) -> None:
+        with self._lock:
+            slots, self._slots = list(self._slots.values()), {}
+        for s in slots:
+            if s.owned:
+                _close(s.engine)
+
+
+def _mb(n: int) -> int:
+    return int(round(n / 2**20))
+
+
+def _close(engine) -> None:
+    """Drop an engine's index (its SQLite connection closed; FAISS and BM25 freed with the object)."""
+    index = getattr(engine, "index", None)
+    if index is not None:
+        engine.index = None
+        close = getattr(index, "close", None)
+        if close is not None:
+            close()
