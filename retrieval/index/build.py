@@ -29,6 +29,7 @@ from retrieval.index.passages import split_document
 from retrieval.index.pages import doc_numbering, page_centroids_of
 from retrieval.index.store import StoredPassage, write_store
 from retrieval.types import Document, IndexSummary, Paragraph, Skipped
+from retrieval.index import versions as layout
 from retrieval.index.versions import FORMAT_VERSION, Versions, build_lock, checksums, write_manifest
 
 log = logging.getLogger("citebot")
@@ -142,7 +143,7 @@ class Builder:
             with build_lock(self.index_dir):
                 versions.clear_stale()
                 if rebuild:
-                    adapt_mod.clear_cache(self.index_dir)
+                    adapt_mod.clear_cache(self.index_dir / layout.ADAPT_CACHE)
                 name = versions.new_name()
                 with versions.staging(name) as out:
                     summary = self._build_into(out, name, Path(corpus), None if rebuild else previous, cache,
@@ -176,23 +177,23 @@ class Builder:
         passages, vecs, svecs, lexical = self._assemble(plans, donor)
         summary.passages = len(passages)
 
-        write_store(out / "store.sqlite", [p.meta for p in plans],
+        write_store(out / layout.STORE, [p.meta for p in plans],
                     [(p.meta["doc_id"], para) for p in plans for para in p.paragraphs], passages)
         kind = "ivf" if len(passages) > self.ann_threshold else "flat"
-        Dense.build(vecs, kind, donor.dense if donor is not None else None).save(out / "dense.faiss")
-        np.save(out / "sentences.npy", svecs)
+        Dense.build(vecs, kind, donor.dense if donor is not None else None).save(out / layout.DENSE)
+        np.save(out / layout.SENTENCES, svecs)
         codes = doc_numbering([p.doc_id for p in passages])[1]  # as search.doc_codes numbers them
         rows, cents = page_centroids_of(lambda ids: vecs[ids], codes, self.encoder.dim)
-        np.save(out / "page_rows.npy", rows)
-        np.save(out / "pages.npy", cents.astype(np.float16))
-        Lexical(*self.bm25).build(lexical).save(out / "bm25")
+        np.save(out / layout.PAGE_ROWS, rows)
+        np.save(out / layout.PAGES, cents.astype(np.float16))
+        Lexical(*self.bm25).build(lexical).save(out / layout.BM25)
         adapter = None
         if self.adapt:
             titles = {p.meta["doc_id"]: p.meta.get("title") for p in plans}
-            W, adapter = adapt_mod.train(enc, passages, titles, vecs, codes, cache=self.index_dir / adapt_mod.CACHE,
+            W, adapter = adapt_mod.train(enc, passages, titles, vecs, codes, cache=self.index_dir / layout.ADAPT_CACHE,
                                          progress=training)
             if W is not None:
-                np.save(out / adapt_mod.FILE, W)
+                np.save(out / layout.ADAPTER, W)
             summary.adapter = adapter
         write_manifest(out, {
             "format": FORMAT_VERSION,

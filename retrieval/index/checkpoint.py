@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.index import versions as layout
 from retrieval.index.versions import fsync_dir
 
 log = logging.getLogger("citebot")
 
-CACHE_DIR = ".embed-cache"
 
 
 class EmbedCache:
@@ -36,7 +36,7 @@ class EmbedCache:
     """
 
     def __init__(self, index_dir: Path, model_key: str):
-        self.dir = Path(index_dir) / CACHE_DIR
+        self.dir = Path(index_dir) / layout.EMBED_CACHE
         self.key = hashlib.sha256(model_key.encode("utf-8")).hexdigest()[:16]
         self._found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 

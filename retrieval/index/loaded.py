@@ -16,6 +16,7 @@ from retrieval.errors import IndexCorrupt
 from retrieval.index.lexical import Lexical
 from retrieval.index.store import StoredPassage, Store
 from retrieval.types import Paragraph
+from retrieval.index import versions as layout
 from retrieval.index.versions import FILES, REBUILD_HINT, current_version, file_digest, read_manifest, verify
 
 __all__ = ["FILES", "REBUILD_HINT", "Index", "current_version", "file_digest", "open_index"]
@@ -37,16 +38,17 @@ class Index:
         self.version = self.path.name
         m = self.manifest
         try:
-            self.dense = Dense.load(self.path / "dense.faiss", int(m.get("ef_search", 128)))
-            self.sentences = np.load(self.path / "sentences.npy", mmap_mode="r")
+            self.dense = Dense.load(self.path / layout.DENSE, int(m.get("ef_search", 128)))
+            self.sentences = np.load(self.path / layout.SENTENCES, mmap_mode="r")
             # page centroids; versions written before them have none (computed on first use)
-            have = (self.path / "pages.npy").is_file() and (self.path / "page_rows.npy").is_file()
-            self.pages = np.load(self.path / "pages.npy", mmap_mode="r") if have else None
-            self.page_rows = np.load(self.path / "page_rows.npy") if have else None
+            have = (self.path / layout.PAGES).is_file() and (self.path / layout.PAGE_ROWS).is_file()
+            self.pages = np.load(self.path / layout.PAGES, mmap_mode="r") if have else None
+            self.page_rows = np.load(self.path / layout.PAGE_ROWS) if have else None
             # the query adapter (retrieval/model/adapt.py) when this version was built with adapt = true
-            self.adapter = np.load(self.path / "adapter.npy") if (self.path / "adapter.npy").is_file() else None
-            self.lexical = Lexical.load(self.path / "bm25")
-            self.store = Store(self.path / "store.sqlite")
+            adapter = self.path / layout.ADAPTER
+            self.adapter = np.load(adapter) if adapter.is_file() else None
+            self.lexical = Lexical.load(self.path / layout.BM25)
+            self.store = Store(self.path / layout.STORE)
         except Exception as e:  # faiss raises RuntimeError, sqlite DatabaseError, numpy ValueError, …
             raise IndexCorrupt(f"index at {self.path} is damaged ({type(e).__name__}); {REBUILD_HINT}") from None
         if not (self.store.passage_count == self.dense.ntotal == self.lexical.n == m["passages"]) \

@@ -38,8 +38,13 @@ from pathlib import Path
 from retrieval.errors import IndexCorrupt, IndexMissing, ReindexInProgress
 
 FORMAT_VERSION = 1
-FILES = ("store.sqlite", "dense.faiss", "sentences.npy", "bm25/count")
-OPTIONAL_FILES = ("pages.npy", "page_rows.npy", "adapter.npy")  # checksummed when present
+# The names of an index's files: this module owns the layout above; everyone else asks it.
+STORE, DENSE, SENTENCES, BM25 = "store.sqlite", "dense.faiss", "sentences.npy", "bm25"
+PAGES, PAGE_ROWS, ADAPTER = "pages.npy", "page_rows.npy", "adapter.npy"
+MANIFEST, CURRENT, LOCK = "manifest.json", "CURRENT", ".lock"
+EMBED_CACHE, ADAPT_CACHE = ".embed-cache", ".adapt-cache"
+FILES = (STORE, DENSE, SENTENCES, f"{BM25}/count")
+OPTIONAL_FILES = (PAGES, PAGE_ROWS, ADAPTER)  # checksummed when present
 REBUILD_HINT = "rebuild it with `citebot index --rebuild`"
 SAMPLE_ABOVE = 64 << 20
 
@@ -87,9 +92,14 @@ def file_digest(path: Path, full: bool = False, sample: int = 1 << 20) -> str:
 def data_files(version: Path) -> list[str]:
     """Every file of a version the manifest checksums: :data:`FILES` and all of bm25s's files
     (a damaged vocabulary or parameter file would otherwise load and fail, or mislead, at question time)."""
-    bm25 = sorted(p.relative_to(version).as_posix() for p in (version / "bm25").iterdir() if p.is_file())
+    bm25 = sorted(p.relative_to(version).as_posix() for p in (version / BM25).iterdir() if p.is_file())
     optional = [f for f in OPTIONAL_FILES if (version / f).is_file()]
     return [*FILES, *optional, *(f for f in bm25 if f not in FILES)]
+
+
+def data_bytes(version: Path) -> int:
+    """Bytes of a version's files (all but the manifest): what loading it can map into memory."""
+    return sum(p.stat().st_size for p in version.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
 def checksums(version: Path) -> dict:
@@ -101,7 +111,7 @@ def checksums(version: Path) -> dict:
 
 def write_manifest(version: Path, manifest: dict) -> None:
     """Write ``manifest.json``; called last, since a version folder without one is never complete."""
-    (version / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
+    (version / MANIFEST).write_text(json.dumps(manifest, indent=1), "utf-8")
 
 
 def _complete(m: dict) -> bool:
@@ -116,7 +126,7 @@ def _complete(m: dict) -> bool:
 def read_manifest(version: Path) -> dict:
     """The version's manifest; :class:`IndexCorrupt` when it is missing, unreadable or incomplete."""
     try:
-        m = json.loads((version / "manifest.json").read_text("utf-8"))
+        m = json.loads((version / MANIFEST).read_text("utf-8"))
     except FileNotFoundError:
         raise IndexCorrupt(f"index at {version} has no manifest; {REBUILD_HINT}") from None
     except (OSError, ValueError) as e:
@@ -150,7 +160,7 @@ def verify(version: Path, manifest: dict, full: bool = False) -> None:
 def current_version(index_dir: Path) -> Path:
     """The version folder ``CURRENT`` points at; :class:`IndexMissing` when there is none."""
     index_dir = Path(index_dir)
-    cur = index_dir / "CURRENT"
+    cur = index_dir / CURRENT
     if not cur.is_file():
         raise IndexMissing(f"no index in {index_dir}; build one with `citebot index`")
     name = Versions(index_dir).pointer() or ""
@@ -164,7 +174,7 @@ def current_version(index_dir: Path) -> Path:
 def build_lock(index_dir: Path):
     """Exclusive lock for building; :class:`ReindexInProgress` when another build holds it."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(index_dir / ".lock", "a+")
+    fh = open(index_dir / LOCK, "a+")
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -188,7 +198,7 @@ class Versions:
     def pointer(self) -> str | None:
         """The version name in ``CURRENT``, or None when it cannot be read."""
         try:
-            return (self.dir / "CURRENT").read_text("utf-8").strip()
+            return (self.dir / CURRENT).read_text("utf-8").strip()
         except (OSError, UnicodeDecodeError):
             return None
 
@@ -222,7 +232,7 @@ class Versions:
             fh.write(name + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.dir / "CURRENT")
+        os.replace(tmp, self.dir / CURRENT)
         fsync_dir(self.dir)
 
     def clear_stale(self) -> None:

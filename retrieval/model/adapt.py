@@ -30,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-FILE = "adapter.npy"
-CACHE = ".adapt-cache"
 
 #: a heading is generic when more than this share of the pages (and at least 4) have it
 GENERIC_SHARE = 0.05
@@ -249,9 +247,9 @@ def train(encoder, passages: Sequence, titles: dict[str, str | None], vectors: n
     return W, info
 
 
-def clear_cache(index_dir: Path) -> None:
+def clear_cache(cache: Path) -> None:
     """Remove the cached query vectors (``--rebuild`` starts afresh)."""
-    shutil.rmtree(Path(index_dir) / CACHE, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def apply(W: np.ndarray | None, qvec: np.ndarray) -> np.ndarray:

@@ -225,14 +225,9 @@ def estimate_bytes(index_dir: Path) -> int:
     Raises:
         IndexMissing: no index built yet in ``index_dir``.
     """
-    from retrieval.index.versions import current_version
+    from retrieval.index.versions import current_version, data_bytes
 
-    version = current_version(Path(index_dir))
-    total = BASE_OVERHEAD
-    for p in version.rglob("*"):
-        if p.is_file() and p.name != "manifest.json":
-            total += p.stat().st_size
-    return total
+    return BASE_OVERHEAD + data_bytes(current_version(Path(index_dir)))
 
 
 @dataclass

@@ -27,7 +27,7 @@ import pytest
 from retrieval.index import build as build_mod
 from retrieval.cli import commands as rcli
 from retrieval.index import versions as versions_mod
-from retrieval.index.checkpoint import CACHE_DIR
+from retrieval.index.versions import EMBED_CACHE as CACHE_DIR
 from retrieval.config import Settings
 from retrieval.model.embeddings import Encoder
 from retrieval.engine import Engine

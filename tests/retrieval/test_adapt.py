@@ -14,6 +14,7 @@ from retrieval.model import adapt
 from retrieval.errors import IndexCorrupt
 from retrieval.query.search import candidate_pool
 from retrieval.index.store import StoredPassage
+from retrieval.index.versions import ADAPTER
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "structured"
 
@@ -147,9 +148,9 @@ def test_a_build_with_adapt_stores_a_checksummed_adapter_that_the_dense_search_r
     trained = []
     eng = make_engine(structured_corpus, adapt=True)
     version = eng.index.path
-    assert (version / adapt.FILE).is_file() and eng.index.adapter is not None
+    assert (version / ADAPTER).is_file() and eng.index.adapter is not None
     m = json.loads((version / "manifest.json").read_text())
-    assert m["adapter"]["pairs"] >= 20 and adapt.FILE in m["checksums"]
+    assert m["adapter"]["pairs"] >= 20 and ADAPTER in m["checksums"]
     q = "how do I restore a backup?"
     v = eng.encoder.encode_query(q)
     with_adapter = candidate_pool(eng.index, v, q, candidates=20)
@@ -165,7 +166,7 @@ def test_a_build_with_adapt_stores_a_checksummed_adapter_that_the_dense_search_r
     assert s.adapter["pairs"] >= 20 and any("query adapter: trained" in ln for ln in s.lines())
     assert trained and trained[-1][0] == trained[-1][1]
     # a damaged adapter is a damaged index, named as such
-    path = eng.index.path / adapt.FILE
+    path = eng.index.path / ADAPTER
     path.write_bytes(path.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(IndexCorrupt):
         eng.load()
@@ -176,6 +177,6 @@ def test_too_little_structure_trains_nothing_and_says_so(make_engine, tmp_path):
     corpus.mkdir()
     (corpus / "a.txt").write_text("A short note about the weather today. It rained twice.\n")
     eng = make_engine(corpus, adapt=True)
-    assert eng.index.adapter is None and not (eng.index.path / adapt.FILE).exists()
+    assert eng.index.adapter is None and not (eng.index.path / ADAPTER).exists()
     s = eng.reindex(rebuild=True)
     assert any("query adapter: not trained" in ln for ln in s.lines())

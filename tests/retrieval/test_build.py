@@ -6,7 +6,8 @@ import pytest
 
 from retrieval.ingest import documents as docs_mod
 from retrieval.index.build import Builder
-from retrieval.index.checkpoint import CACHE_DIR, EmbedCache
+from retrieval.index.checkpoint import EmbedCache
+from retrieval.index.versions import EMBED_CACHE as CACHE_DIR
 from retrieval.index.loaded import open_index
 from retrieval.types import IndexSummary, Skipped
 
