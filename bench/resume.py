@@ -35,7 +35,7 @@ SUMMARY = re.compile(r"passages: (\d+) \((\d+) embedded, (\d+) reused(?:, (\d+) 
 
 def _cmd(corpus: Path, index_dir: Path) -> list[str]:
     exe = Path(sys.executable).with_name("citebot")
-    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.cli"]
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.launcher"]
     return [*base, "index", "--corpus", str(corpus), "--index-dir", str(index_dir)]
 
 

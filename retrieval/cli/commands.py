@@ -1,6 +1,7 @@
 """``citebot`` command line: index, ask, sources, source, chat, watch, eval.
 
-The bot package extends this parser with ``run``, ``doctor`` and ``feedback`` (see ``bot.cli``).
+The console script is ``bot.launcher``: it builds this parser with the bot's commands (``run``,
+``doctor``, ``feedback``) passed in as an extension.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.config import Settings
@@ -36,7 +37,8 @@ def _at_least(low: int):
     return parse
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def location_args(p: argparse.ArgumentParser) -> None:
+    """``--corpus``, ``--index-dir``, ``--config``, ``--kb``: which knowledge base a command works on."""
     g = p.add_argument_group("location")
     g.add_argument("--corpus", type=Path, help="corpus folder or .jsonl file (default: the checkout's seeds/)")
     g.add_argument("--index-dir", type=Path,
@@ -46,21 +48,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kb", metavar="NAME", help="a knowledge base of the config file ([[knowledge_bases]] name)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every retrieval subcommand; ``parser._citebot_subparsers`` takes more."""
+def build_parser(extensions: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+    """The parser with every retrieval subcommand, and those each of ``extensions`` adds to the
+    subcommand set it is given."""
     parser = argparse.ArgumentParser(
         prog="citebot", description="Answer questions over a corpus by quoting it, with citations.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parser._citebot_subparsers = sub
 
     p = sub.add_parser("index", help="build or update the index from the corpus")
-    _common(p)
+    location_args(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer questions with quoted, cited passages")
-    _common(p)
+    location_args(p)
     p.add_argument("question", nargs="*", help="the question (words are joined)")
     p.add_argument("--file", type=Path, help="questions, one per line, or JSONL with a 'q' or 'text' field")
     p.add_argument("-k", type=_at_least(1), help="results per question")
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="ask questions interactively (ends at end of input)")
-    _common(p)
+    location_args(p)
     p.add_argument("-k", type=_at_least(1), help="results per question")
     p.add_argument("--update", action="store_true",
                    help="first bring the index up to date with the corpus (incremental; the model loads once)")
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="keep the index current: rebuild after corpus files change (and on a schedule), "
                                      "one line per build, until Ctrl-C")
-    _common(p)
+    location_args(p)
     p.add_argument("--every", metavar="DURATION", help='also rebuild this often, e.g. "30m", "6h", "1d" '
                                                        "(default: the reindex_every setting)")
     p.add_argument("--debounce", metavar="SECONDS", type=float,
@@ -86,22 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("sources", help="list the indexed documents")
-    _common(p)
+    location_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("source", help="show a passage in context: DOC_ID[:PARAGRAPH]")
-    _common(p)
+    location_args(p)
     p.add_argument("ref", help="document id, optionally with :paragraph")
     p.add_argument("--context", type=_at_least(0), default=1, help="paragraphs shown either side")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_source)
 
     p = sub.add_parser("eval", help="score answers against gold spans (JSONL: q, gold)")
-    _common(p)
+    location_args(p)
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_eval)
+    for extend in extensions:
+        extend(sub)
     return parser
 
 

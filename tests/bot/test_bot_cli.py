@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.cli import main
+from bot.launcher import main
 from bot.feedback import FeedbackStore
 from fakediscord import fake_in_thread, point_discord_at
 

@@ -230,7 +230,7 @@ def test_feedback_store_roundtrip_and_export(tmp_path):
 
 def test_bot_cli_does_not_import_discord():
     """``citebot index`` must not pay for discord.py (or torch) just to build the parser."""
-    code = "import sys, bot.cli; bot.cli.build_parser(); print('discord' in sys.modules, 'torch' in sys.modules)"
+    code = "import sys, bot.launcher; bot.launcher.build_parser(); print('discord' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from bot.cli import EXIT_UNREACHABLE, main
+from bot.launcher import EXIT_UNREACHABLE, main
 from test_bot_cli import WELL_FORMED_BUT_WRONG as WELL_FORMED
 from test_bot_cli import clean_env  # noqa: F401  (the fixture: no config file or CITEBOT_* leaks in)
 

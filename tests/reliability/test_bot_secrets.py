@@ -36,7 +36,7 @@ def all_logs():
     handler = Keep(level=logging.DEBUG)
     root = logging.getLogger()
     old = root.level
-    # `citebot run` sets these two (bot.cli.configure_logging), also in earlier tests: let them
+    # `citebot run` sets these two (bot.launcher.configure_logging), also in earlier tests: let them
     # follow the root here, and put them back afterwards
     named = {name: logging.getLogger(name).level for name in ("citebot", "discord")}
     for name in named:
@@ -124,7 +124,7 @@ async def test_bot_session_logs_never_hold_the_token(hostile_engine, tmp_path, a
 
 
 def test_doctor_never_prints_the_token(clean_env, capfd, monkeypatch, all_logs, hostile_engine):
-    from bot.cli import main
+    from bot.launcher import main
 
     loc = ["--corpus", str(hostile_engine.settings.corpus), "--index-dir", str(hostile_engine.settings.index_dir)]
     tokens = [f"MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.{SECRET}", f"Bot MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.{SECRET}",
@@ -147,7 +147,7 @@ def test_doctor_never_prints_the_token(clean_env, capfd, monkeypatch, all_logs, 
 
 def test_run_with_rejected_token_never_prints_it(clean_env, capfd, monkeypatch, all_logs, bot_modules):
     """``citebot run -v`` (DEBUG logs) against a fake that answers 401: one line, no token anywhere."""
-    from bot.cli import main
+    from bot.launcher import main
 
     _, fd = bot_modules
     token = f"MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.{SECRET}"
@@ -167,7 +167,7 @@ def test_run_verbose_never_logs_interaction_tokens(clean_env, monkeypatch, all_l
     can post in that conversation as the bot for 15 minutes), plus every request body. Only
     ``--debug-discord`` logs those; that run shows the scan below would have found them."""
     from bot import client as client_mod
-    from bot.cli import main
+    from bot.launcher import main
 
     _, fd = bot_modules
     monkeypatch.setenv("DISCORD_TOKEN", fd.TOKEN)  # the token fake_in_thread's server accepts

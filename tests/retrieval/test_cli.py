@@ -222,7 +222,7 @@ def test_another_corpus_gets_its_own_default_index(no_index_dir, capsys, tiny_co
 def test_an_index_of_another_corpus_is_refused_or_named(env, capsys, tiny_corpus, monkeypatch):
     """The seeds index asked about another corpus is an error naming both; given by ``--index-dir``
     alone it answers for its own corpus; ``doctor`` fails on the mismatch."""
-    from bot import cli as bot_cli
+    from bot import launcher as bot_cli
 
     seeds_index = env["CITEBOT_INDEX_DIR"]
     run(capsys, "index")

@@ -141,7 +141,7 @@ def citebot_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("citebot")
     if exe.exists():
         return [str(exe)]
-    return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from bot.launcher import main; sys.exit(main())"]
 
 
 PHASE_WRAPPER = r'''
@@ -200,7 +200,7 @@ def write_text(self, *a, **k):
     return r
 Path.write_text = write_text
 
-from bot.cli import main
+from bot.launcher import main
 sys.exit(main(sys.argv[1:]))
 '''
 

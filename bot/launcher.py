@@ -1,4 +1,5 @@
-"""The ``citebot`` console script: the retrieval commands plus ``run``, ``doctor`` and ``feedback export``.
+"""The ``citebot`` console script (the one entry point): the retrieval commands plus ``run``, ``doctor``
+and ``feedback export``.
 
 discord.py is imported only inside ``run`` (and reported by ``doctor``), so ``citebot index`` and
 ``citebot ask`` don't pay for it.
@@ -21,23 +22,15 @@ EXIT_BAD_TOKEN = 2
 EXIT_UNREACHABLE = 3  # Discord could not be reached or would not start a session
 
 
-def _location_args(p: argparse.ArgumentParser) -> None:
-    common = getattr(rcli, "_common", None)
-    if common is not None:
-        common(p)
-    else:  # keep working if the retrieval CLI renames its helper
-        p.add_argument("--corpus", type=Path)
-        p.add_argument("--index-dir", type=Path)
-        p.add_argument("--config", type=Path)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """``retrieval.cli.commands.build_parser()`` extended with the bot's subcommands."""
-    parser = rcli.build_parser()
-    sub = parser._citebot_subparsers  # type: ignore[attr-defined]
+    """The retrieval commands' parser with the bot's subcommands."""
+    return rcli.build_parser(extensions=[add_bot_commands])
 
+
+def add_bot_commands(sub: argparse._SubParsersAction) -> None:
+    """``run``, ``doctor`` and ``feedback export``."""
     p = sub.add_parser("run", help="start the Discord bot (token from the DISCORD_TOKEN environment variable)")
-    _location_args(p)
+    rcli.location_args(p)
     p.add_argument(
         "--debug-discord",
         action="store_true",
@@ -47,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("doctor", help="check the configuration, the index and the token format")
-    _location_args(p)
+    rcli.location_args(p)
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("feedback", help="work with the 👍/👎 feedback collected by the bot")
@@ -57,7 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--db", type=Path, help="feedback database (default: [bot] feedback_db)")
     e.add_argument("--config", type=Path, help="TOML config file")
     e.set_defaults(func=cmd_feedback_export)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
