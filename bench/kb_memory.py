@@ -9,7 +9,7 @@ process per size measures the resident set size (``VmRSS``):
 * ``open``: after ``Engine.open`` (FAISS, BM25 and the store connection loaded);
 * ``asked``: after 50 SciFact questions (memory-mapped sentence vectors and SQLite pages touched);
 
-and compares the delta with ``retrieval.serve.kb.estimate_bytes`` (what the pool budgets before opening).
+and compares the delta with ``retrieval.serve.pool.estimate_bytes`` (what the pool budgets before opening).
 
 Building embeds with *synthetic* unit vectors (``--real-vectors`` embeds for real): the index's
 size and memory depend on the number of passages and sentences, not on the vectors' values, and
@@ -100,7 +100,7 @@ def measure(index_dir: Path, warm_dir: Path, questions: int) -> dict:
     from retrieval.config import Settings
     from retrieval.model.embeddings import Encoder
     from retrieval.engine import Engine
-    from retrieval.serve.kb import estimate_bytes
+    from retrieval.serve.pool import estimate_bytes
 
     enc = Encoder.shared("bundled", "auto", 64)
     qs = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text("utf-8").splitlines()[:questions]]

@@ -19,7 +19,8 @@ from discord.ext import commands, tasks
 
 from retrieval.config import Settings
 from retrieval.errors import CitebotError
-from retrieval.serve.kb import DEFAULT, EnginePool, KnowledgeBase, MemoryBudgetExceeded, Registry
+from retrieval.serve.kb import DEFAULT, KnowledgeBase, Registry
+from retrieval.serve.pool import EnginePool, MemoryBudgetExceeded
 
 from .buttons import SourceButton, VoteButton
 from .checks import NotHere, NotSetUp, place_allowed
@@ -237,7 +238,7 @@ class CiteBot(commands.Bot):
         otherwise wait for it). A single knowledge base is opened now, as before, and a failure
         stops the start; with several, the others still serve and each opens at its first question."""
         from retrieval.errors import IndexMissing
-        from retrieval.serve.kb import estimate_bytes
+        from retrieval.serve.pool import estimate_bytes
 
         single = len(self.registry.kbs) == 1
         for kb in self.registry.kbs:

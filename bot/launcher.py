@@ -259,7 +259,7 @@ def _doctor_refresh(settings, report, prefix: str = "") -> None:
 def _doctor_memory(kbs, budget_mb: float, report) -> None:
     """Each built index's memory once in use (what the pool budgets), against ``memory_budget_mb``:
     an index larger than the whole budget could never be opened."""
-    from retrieval.serve.kb import estimate_bytes
+    from retrieval.serve.pool import estimate_bytes
 
     sizes = {}
     for kb in kbs:

@@ -1,1 +1,1 @@
-"""One cog per file: ask, sources, feedback, admin."""
+"""One cog per file: ask, sources, admin, channels, refresh (loaded by bot.client.CiteBot.setup_hook)."""

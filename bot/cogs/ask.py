@@ -22,7 +22,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval.errors import CitebotError, QuestionError
-from retrieval.serve.kb import KnowledgeBase, MemoryBudgetExceeded
+from retrieval.serve.kb import KnowledgeBase
+from retrieval.serve.pool import MemoryBudgetExceeded
 
 from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
 from ..client import BUSY

@@ -21,7 +21,6 @@ from retrieval.types import Document, Paragraph, Skipped
 SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
             ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx", ".rst": "rst", ".odt": "odt",
             ".json": "discord"}
-TEXT_SUFFIXES = SUFFIXES  # the older name
 _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # bumping this re-parses every document on the next reindex (passages whose text did not change keep
 # their vectors); 4: PDF list items kept with the sentence introducing them; 5: PDF tables of contents,

@@ -9,7 +9,8 @@ import pytest
 
 from retrieval.cli import commands as rcli
 from retrieval.errors import ConfigError, IndexMissing
-from retrieval.serve.kb import DEFAULT, EnginePool, MemoryBudgetExceeded, estimate_bytes, load_registry
+from retrieval.serve.kb import DEFAULT, load_registry
+from retrieval.serve.pool import EnginePool, MemoryBudgetExceeded, estimate_bytes
 
 A, B, C = 111111111111111111, 222222222222222222, 333333333333333333
 
