@@ -35,10 +35,10 @@ import discord
 
 from retrieval.query.conflicts import disagreements
 
-from .history_store import known_channels
+from .history_store import FOLDER, known_channels
 
 JUMP = re.compile(r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)(?:/(\d+))?")
-EXPORT = re.compile(r"(?:^|/)_discord/(\d+)/(\d+)(?:\.json)?(?=$|[/#?.])")
+EXPORT = re.compile(rf"(?:^|/){re.escape(FOLDER)}/(\d+)/(\d+)(?:\.json)?(?=$|[/#?.])")
 MEMBERSHIP_TTL = 60.0  # seconds a private thread's "is a member" answer is reused
 
 

@@ -25,6 +25,7 @@ from retrieval.errors import CitebotError, QuestionError
 from retrieval.serve.kb import KnowledgeBase
 from retrieval.serve.pool import MemoryBudgetExceeded
 
+from .. import history_store
 from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
 from ..client import BUSY
 from ..feedback import also_in_payload, results_payload
@@ -52,7 +53,7 @@ def hidden_room(engine) -> int:
     version = engine.version
     cached = getattr(engine, "_citebot_discord", None)
     if cached is None or cached[0] != version:
-        has = any(str(d.get("doc_id") or "").startswith("_discord/")
+        has = any(str(d.get("doc_id") or "").startswith(f"{history_store.FOLDER}/")
                   or str(d.get("url") or d.get("source") or "").startswith("https://discord.com/channels/")
                   for d in engine.documents())
         cached = (version, has)

@@ -32,7 +32,7 @@ from retrieval.serve.kb import KnowledgeBase
 
 from ..checks import NotAdmin, interaction_is_admin, require_admin
 from ..history import FetchReport, HistoryFetcher, Progress, record_edit
-from ..history_store import GuildArchive, guild_folder
+from ..history_store import FOLDER, GuildArchive, guild_folder
 from ..render import escape, render_text
 from .admin import edit_or_post
 
@@ -280,7 +280,7 @@ class Channels(commands.Cog):
         there the bot is in (what ``/reindex`` does before building), showing progress on the
         interaction's message. Failures are logged, never raised: the reindex goes on."""
         corpus = Path(kb.settings.corpus)
-        root = corpus / "_discord"
+        root = corpus / FOLDER
         if not root.is_dir():
             return []
         progress = self._progress(interaction) if interaction is not None else None

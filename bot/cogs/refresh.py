@@ -17,6 +17,8 @@ from discord.ext import commands
 
 from retrieval.serve.schedule import Build, Plan, Refresher
 
+from .. import history_store
+
 if TYPE_CHECKING:
     from ..client import CiteBot
 
@@ -28,7 +30,9 @@ class Refresh(commands.Cog):
 
     def __init__(self, bot: "CiteBot"):
         self.bot = bot
-        plans = [Plan.of(kb.name, kb.settings) for kb in bot.registry.kbs]
+        # the channel exports are rewritten before each build: counting those writes would start the
+        # next build, which fetches again, and so on
+        plans = [Plan.of(kb.name, kb.settings, ignore=(history_store.FOLDER,)) for kb in bot.registry.kbs]
         self.refresher = Refresher(plans, self._build, busy=self._admin_busy, prepare=self._fetch)
 
     async def cog_load(self) -> None:

@@ -28,7 +28,6 @@ log = logging.getLogger("citebot.schedule")
 RETRY = 2.0
 #: a corpus that never stops changing is still built this many debounce periods after the first change
 LONGEST = 10
-DISCORD = "_discord"  # the folder of the bot's channel exports in a corpus (bot.history_store)
 IDLE = 3600.0  # the longest a loop sleeps with nothing due (it is woken by changes anyway)
 
 
@@ -121,13 +120,19 @@ class Plan:
     ignore: tuple[Path, ...] = ()
 
     @classmethod
-    def of(cls, name: str, settings) -> "Plan":
-        """The plan of a knowledge base from its :class:`~retrieval.config.Settings`."""
+    def of(cls, name: str, settings, ignore: tuple[str, ...] = ()) -> "Plan":
+        """The plan of a knowledge base from its :class:`~retrieval.config.Settings`.
+
+        Args:
+            ignore: folder names inside the corpus whose changes don't count (a caller's own output:
+                the bot's channel exports, which it rewrites before each build).
+        """
         corpus = Path(settings.corpus).resolve()
         index = Path(settings.index_dir).resolve()
         inside = index.is_relative_to(corpus) if corpus.is_dir() else False
+        skip = ((index,) if inside else ()) + (tuple(corpus / n for n in ignore) if corpus.is_dir() else ())
         return cls(name, corpus, parse_duration(settings.reindex_every), bool(settings.watch),
-                   float(settings.watch_debounce), (index,) if inside else ())
+                   float(settings.watch_debounce), skip)
 
     @property
     def active(self) -> bool:
@@ -378,17 +383,14 @@ class Refresher:
 
 class _Filter:
     """watchfiles' default filter (editor swap files, ``__pycache__``, …) plus hidden names (the
-    build skips them; ``/corpus add`` writes ``.upload-*`` first), the ignored folders and the bot's
-    own Discord exports."""
+    build skips them; ``/corpus add`` writes ``.upload-*`` first) and the plan's ignored folders."""
 
     def __init__(self, plan: Plan):
         from watchfiles import DefaultFilter
 
         self.default = DefaultFilter()
         self.corpus = str(plan.corpus)
-        # the bot rewrites ``_discord/`` when it fetches channels before each build (bot.history_store):
-        # counting those writes would start the next build, which fetches again, and so on
-        self.ignore = tuple(str(p) for p in plan.ignore) + (os.path.join(self.corpus, DISCORD),)
+        self.ignore = tuple(str(p) for p in plan.ignore)
 
     def __call__(self, change, path: str) -> bool:
         if any(path == p or path.startswith(p + os.sep) for p in self.ignore):

@@ -330,7 +330,7 @@ async def test_watch_change_while_busy_is_retried(tmp_path, monkeypatch):
 async def test_real_watcher_sees_corpus_changes_not_hidden_or_index_files(tmp_path):
     corpus = tmp_path / "corpus"
     (corpus / "index").mkdir(parents=True)
-    plan = Plan("a", corpus, watch=True, ignore=(corpus / "index",))
+    plan = Plan("a", corpus, watch=True, ignore=(corpus / "index", corpus / "_discord"))
     stop = asyncio.Event()
     seen: list[set] = []
 
