@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from retrieval.cli import chat
 from retrieval.config import Settings
 from retrieval.errors import CitebotError, QuestionError
 
@@ -333,47 +334,12 @@ def cmd_ask(args) -> int:
     return status
 
 
-HISTORY_LINES = 1000  # chat history kept between sessions
-
-
-def history_file() -> Path:
-    """Where ``citebot chat`` keeps the questions asked on a terminal (per-user data folder)."""
-    import platformdirs
-
-    from retrieval.config import APP
-
-    return Path(platformdirs.user_data_dir(APP)) / "chat-history"
-
-
-def line_editing(path: Path) -> Callable[[], None]:
-    """Turn on readline for ``input()`` (arrows, editing, Up for earlier questions) with the history
-    in ``path``; returns the function that saves it (the last :data:`HISTORY_LINES` lines, private).
-    Without readline (some platforms) input still works, unedited."""
-    try:
-        import readline
-    except ImportError:
-        return lambda: None
-    readline.set_history_length(HISTORY_LINES)
-    with contextlib.suppress(OSError):
-        readline.read_history_file(path)
-
-    def save() -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            readline.write_history_file(path)
-            path.chmod(0o600)  # questions can be private
-        except OSError as e:  # history is a convenience: never fail the session for it
-            logging.getLogger("citebot").warning("chat history not saved to %s: %s", path, e)
-
-    return save
-
-
 def cmd_chat(args) -> int:
     from retrieval.cli.render import answer_text
 
     eng = open_engine(args, update=args.update)
     tty = sys.stdin.isatty()
-    save_history = line_editing(history_file()) if tty else (lambda: None)
+    save_history = chat.line_editing(chat.history_file()) if tty else (lambda: None)
     if tty:
         print("Ask about the corpus; an empty line or Ctrl-D ends.", file=sys.stderr)
     try:

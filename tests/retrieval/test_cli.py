@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.cli import chat
 from retrieval.cli import commands as cli
 
 CITEBOT = str(Path(sys.executable).parent / "citebot")
@@ -262,7 +263,7 @@ class _TtyInput(io.StringIO):
 
 def test_chat_on_a_terminal_uses_readline_with_a_bounded_private_history(env, capsys, monkeypatch):
     readline = pytest.importorskip("readline")
-    hist = cli.history_file()
+    hist = chat.history_file()
     hist.parent.mkdir(parents=True, exist_ok=True)
     hist.write_text("an earlier question\n", encoding="utf-8")
     readline.clear_history()
@@ -280,7 +281,7 @@ def test_chat_on_a_terminal_uses_readline_with_a_bounded_private_history(env, ca
     code = cli.main(["chat"])
     out = capsys.readouterr()
     assert code == 0 and "Sources:" in out.out and "empty line or Ctrl-D" in out.err
-    assert readline.get_history_length() == cli.HISTORY_LINES
+    assert readline.get_history_length() == chat.HISTORY_LINES
     assert readline.get_history_item(1) == "an earlier question"  # read back at the start
     assert hist.read_text(encoding="utf-8").splitlines()[-2:] == ["an earlier question",
                                                                   "What bounty has the US put on Maduro?"]
@@ -288,7 +289,7 @@ def test_chat_on_a_terminal_uses_readline_with_a_bounded_private_history(env, ca
 
 
 def test_chat_off_a_terminal_keeps_no_history(env, capsys, monkeypatch):
-    hist = cli.history_file()
+    hist = chat.history_file()
     if hist.exists():
         hist.unlink()
     code, out, _ = run(capsys, "chat", stdin="What bounty has the US put on Maduro?\n", monkeypatch=monkeypatch)
@@ -309,7 +310,7 @@ def test_chat_update_brings_the_index_up_to_date_in_the_same_process(env, capsys
 PTY_CHILD = """
 import sys
 from pathlib import Path
-from retrieval.cli.commands import line_editing
+from retrieval.cli.chat import line_editing
 save = line_editing(Path(sys.argv[1]))
 print("GOT " + repr(input("> ")), flush=True)
 save()
