@@ -3,7 +3,7 @@
 # each question a heading), as Debian's debian-faq package ships them in /usr/share/doc/debian/FAQ.
 # Usage: build.sh OUT_DIR   (needs apt-get update done once; no root needed for apt-get download)
 set -euo pipefail
-OUT=${1:?usage: build.sh OUT_DIR}
+OUT=$(realpath -m "${1:?usage: build.sh OUT_DIR}")
 VERSION=11.1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

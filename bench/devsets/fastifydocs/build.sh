@@ -2,7 +2,7 @@
 # Build the fastifydocs dev corpus: Fastify 5.12.8's Markdown docs/ tree (Guides/, Reference/,
 # index.md) as the npm package ships it. MIT licensed. Usage: build.sh OUT_DIR
 set -euo pipefail
-OUT=${1:?usage: build.sh OUT_DIR}
+OUT=$(realpath -m "${1:?usage: build.sh OUT_DIR}")
 VERSION=5.12.8
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
