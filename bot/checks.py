@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from .routing import sole_guild
+
 if TYPE_CHECKING:
     from retrieval.serve.kb import KnowledgeBase
 
@@ -55,7 +57,7 @@ def is_admin(config: "BotConfig", user: discord.abc.User, permissions: discord.P
     """
     if user.id in config.admin_user_ids:
         return True
-    if kb is not None and (kb.sole_guild is None or kb.sole_guild != guild_id):
+    if kb is not None and (sole_guild(kb) is None or sole_guild(kb) != guild_id):
         return False
     if isinstance(user, discord.Member):
         if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
@@ -89,7 +91,7 @@ def require_admin(interaction: discord.Interaction, kb: "KnowledgeBase") -> None
     """:class:`NotAdmin` unless the user may administer ``kb`` here; a server admin refused over a
     shared knowledge base is told why."""
     if not interaction_is_admin(interaction, kb):
-        raise NotAdmin(shared=kb.sole_guild is None and interaction_is_admin(interaction))
+        raise NotAdmin(shared=sole_guild(kb) is None and interaction_is_admin(interaction))
 
 
 def place_allowed(config: "BotConfig", guild_id: int | None, channel: object | None) -> bool:

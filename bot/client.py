@@ -27,6 +27,7 @@ from .checks import NotHere, NotSetUp, place_allowed
 from .config import BotConfig
 from .feedback import FeedbackStore
 from .render import render_text
+from .routing import Router
 from .views import ExpiredControls
 from .visibility import Visibility
 
@@ -119,7 +120,8 @@ class CiteBot(commands.Bot):
         if registry is None:
             base = settings if settings is not None else (engine.settings if engine is not None else Settings.load())
             registry = Registry([KnowledgeBase(DEFAULT, base, default=True)])
-        self.registry = registry.limited_to(config.allowed_guilds)
+        self.router = Router(registry, config.allowed_guilds)
+        self.registry = self.router.registry
         self.engine_options = dict(engine_options or {})
         if pool is None:
             pool = EnginePool(self.registry, encoder=self.engine_options.get("encoder"),
@@ -161,7 +163,7 @@ class CiteBot(commands.Bot):
         None when the bot is not allowed there or none is set up."""
         if not place_allowed(self.config, guild_id, channel):
             return None
-        return self.registry.route(guild_id, getattr(channel, "id", None), getattr(channel, "parent_id", None))
+        return self.router.route(guild_id, getattr(channel, "id", None), getattr(channel, "parent_id", None))
 
     def require_kb(self, interaction: discord.Interaction) -> KnowledgeBase:
         """:meth:`kb_here` for an interaction; :class:`NotSetUp` (a short private refusal) when none."""
@@ -176,18 +178,7 @@ class CiteBot(commands.Bot):
         ``channel_id`` (a thread: with its ``parent_id``) first. Empty where the bot is not allowed."""
         if self.config.allowed_guilds and guild_id not in self.config.allowed_guilds:
             return []
-        reg = self.registry
-        first = reg.route(guild_id, channel_id, parent_id) if channel_id is not None else None
-        out = [first] if first is not None else []
-        for kb in reg.kbs:
-            if kb.default:
-                # the default answers where no other one claims the whole guild
-                serves = guild_id not in reg.by_guild and (not kb.guilds or guild_id in kb.guilds)
-            else:
-                serves = guild_id in kb.guilds
-            if serves and kb not in out:
-                out.append(kb)
-        return out
+        return self.router.in_guild(guild_id, channel_id, parent_id)
 
     def corpora_for_guild(self, guild_id: int, channel_id: int | None = None,
                           parent_id: int | None = None) -> list[Path]:

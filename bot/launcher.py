@@ -90,6 +90,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     registry = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
                              index_dir=getattr(args, "index_dir", None))
+    from .routing import Router
+
+    Router(registry, cfg.allowed_guilds)  # conflicting guild or channel claims: one line, before connecting
     configure_logging(verbose=args.verbose, debug_discord=getattr(args, "debug_discord", False))
 
     import aiohttp
@@ -163,12 +166,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         path = find_config(getattr(args, "config", None))
         report("ok", f"config file: {path}" if path else "config file: none (defaults and environment)")
-        if getattr(args, "kb", None):
-            kbs = [load_registry(getattr(args, "config", None)).get(args.kb)]
-        else:
-            kbs = load_registry(getattr(args, "config", None), corpus=getattr(args, "corpus", None),
-                                index_dir=getattr(args, "index_dir", None)).kbs
+        kb = getattr(args, "kb", None)
+        where = {} if kb else {"corpus": getattr(args, "corpus", None), "index_dir": getattr(args, "index_dir", None)}
+        registry = load_registry(getattr(args, "config", None), **where)
+        kbs = [registry.get(kb)] if kb else registry.kbs
         cfg = BotConfig.load(getattr(args, "config", None))
+        from .routing import Router
+
+        Router(registry, cfg.allowed_guilds)  # a guild or channel claimed twice
         report("ok", "settings are valid" + (f" ({len(kbs)} knowledge bases)" if len(kbs) > 1 else ""))
     except CitebotError as e:
         report("FAIL", f"configuration: {e}")

@@ -47,7 +47,7 @@ class KnowledgeBase:
         name: short id (shown in ``/stats``, stored with answers, part of button ids).
         settings: retrieval settings, ``corpus`` and ``index_dir`` included.
         guilds: the guilds it serves. For the default: empty (every guild no other one claims), or
-            the bot's ``allowed_guilds`` (see :meth:`Registry.limited_to`).
+            the bot's ``allowed_guilds`` (see bot/routing.py).
         channels: when set, only these channels of those guilds (and threads under them).
         default: the top-level corpus.
     """
@@ -58,26 +58,18 @@ class KnowledgeBase:
     channels: frozenset[int] = frozenset()
     default: bool = False
 
-    @property
-    def sole_guild(self) -> int | None:
-        """The one guild this knowledge base serves, or None when it serves several (or, as the
-        default without ``guilds``, any)."""
-        return next(iter(self.guilds)) if len(self.guilds) == 1 else None
-
 
 class Registry:
-    """The configured knowledge bases and the routing channel → guild → knowledge base.
+    """The configured knowledge bases, by name. (Which one answers where in Discord is the bot's
+    business: bot/routing.py.)
 
     Raises:
-        ConfigError: duplicate names or index folders, a guild claimed whole by two knowledge
-            bases, a channel listed by two.
+        ConfigError: duplicate names or index folders.
     """
 
     def __init__(self, kbs: list[KnowledgeBase]):
         self.kbs = list(kbs)
         self.by_name: dict[str, KnowledgeBase] = {}
-        self.by_guild: dict[int, KnowledgeBase] = {}
-        self.by_channel: dict[int, KnowledgeBase] = {}
         self.default: KnowledgeBase | None = None
         dirs: dict[Path, str] = {}
         for kb in self.kbs:
@@ -90,24 +82,6 @@ class Registry:
             dirs[where] = kb.name
             if kb.default:
                 self.default = kb
-                continue
-            for c in kb.channels:
-                if c in self.by_channel:
-                    raise ConfigError(f"channel {c} is listed by knowledge bases {self.by_channel[c].name!r} and {kb.name!r}")
-                self.by_channel[c] = kb
-            if not kb.channels:
-                for g in kb.guilds:
-                    if g in self.by_guild:
-                        raise ConfigError(f"guild {g} is claimed by knowledge bases {self.by_guild[g].name!r} and "
-                                          f"{kb.name!r}; split it with `channels`")
-                    self.by_guild[g] = kb
-
-    def limited_to(self, guilds) -> "Registry":
-        """This registry with the default serving only ``guilds`` (the bot's ``allowed_guilds``):
-        a bot kept to one server gives that server's admins rights over its default knowledge base."""
-        if self.default is None or not guilds or self.default.guilds:
-            return self
-        return Registry([dataclasses.replace(kb, guilds=frozenset(guilds)) if kb.default else kb for kb in self.kbs])
 
     @property
     def names(self) -> list[str]:
@@ -125,20 +99,6 @@ class Registry:
         if kb is None:
             raise ConfigError(f"no knowledge base {name!r}; configured: {', '.join(self.names) or 'none'}")
         return kb
-
-    def route(self, guild_id: int | None, channel_id: int | None = None, parent_id: int | None = None) -> KnowledgeBase | None:
-        """The knowledge base answering in this place, or None (not set up here).
-
-        A channel listed by a knowledge base wins (a thread counts as its parent channel), then a
-        knowledge base serving the whole guild, then the default. DMs (no guild) get the default.
-        """
-        if guild_id is None:
-            return self.default
-        for c in (channel_id, parent_id):
-            kb = self.by_channel.get(c) if c is not None else None
-            if kb is not None and guild_id in kb.guilds:
-                return kb
-        return self.by_guild.get(guild_id) or self.default
 
 
 def _ids(name: str, key: str, raw) -> frozenset[int]:

@@ -1,4 +1,5 @@
-"""Knowledge bases (retrieval/serve/kb.py): the config's validation, routing, and the engine pool's budget."""
+"""Knowledge bases (retrieval/serve/kb.py): the config's validation, and the engine pool's budget
+(retrieval/serve/pool.py). Routing in Discord: tests/bot/test_routing.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from retrieval.cli import commands as rcli
 from retrieval.errors import ConfigError, IndexMissing
-from retrieval.serve.kb import DEFAULT, load_registry
+from retrieval.serve.kb import load_registry
 from retrieval.serve.pool import EnginePool, MemoryBudgetExceeded, estimate_bytes
 
 A, B, C = 111111111111111111, 222222222222222222, 333333333333333333
@@ -41,40 +42,14 @@ def test_knowledge_bases_with_overrides_and_no_default(write):
     assert reg.names == ["alpha", "beta"] and reg.default is None
     alpha, beta = reg.get("alpha"), reg.get("beta")
     assert alpha.settings.k == 5 and beta.settings.k == 3, "overrides apply to their knowledge base only"
-    assert alpha.settings.corpus == Path("/srv/alpha/docs") and alpha.sole_guild == A and beta.sole_guild is None
+    assert alpha.settings.corpus == Path("/srv/alpha/docs") 
     with pytest.raises(ConfigError, match="choose one with --kb"):
         reg.get(None)
-
-
-def test_top_level_corpus_is_the_default(write, tmp_path):
-    reg = load_registry(write('corpus = "docs"\nindex_dir = "idx"\n'))
-    assert [kb.name for kb in reg.kbs] == [DEFAULT] and reg.get(None).default
-    assert reg.route(A) is reg.default and reg.route(None) is reg.default, "every guild, and DMs"
-    assert reg.default.sole_guild is None
-    assert reg.limited_to([A]).default.sole_guild == A, "a bot kept to one guild: that guild's admins"
-    assert reg.limited_to([A, B]).default.sole_guild is None
-    # with knowledge bases, an explicit top-level corpus stays the default for what they don't claim
-    reg = load_registry(write('corpus = "docs"\nindex_dir = "idx"\n' + kb_table("alpha", [A])))
-    assert reg.route(A).name == "alpha" and reg.route(B).name == DEFAULT
-    reg = load_registry(write(kb_table("alpha", [A])))
-    assert reg.route(B) is None and reg.route(None) is None, "no default unless the corpus is named"
-
-
-def test_routing_channel_then_guild_then_default(write):
-    reg = load_registry(write(kb_table("guide", [A]) + kb_table("product", [A], channels=[10, 11])
-                              + kb_table("other", [B], channels=[20])))
-    assert reg.route(A, 10).name == "product" and reg.route(A, 99, parent_id=11).name == "product", "a thread: its parent"
-    assert reg.route(A, 12).name == "guide" and reg.route(A).name == "guide"
-    assert reg.route(B, 20).name == "other" and reg.route(B, 21) is None
-    assert reg.route(C, 10) is None, "a channel counts only inside its knowledge base's guilds"
-    assert reg.route(None, 10) is None
 
 
 @pytest.mark.parametrize("text,message", [
     (kb_table("alpha", [A], colour='"red"'), "knowledge base 'alpha': unknown key(s): colour"),
     (kb_table("alpha", [A]) + kb_table("alpha", [B]).replace("/srv/alpha", "/srv/alpha2"), "'alpha' is used twice"),
-    (kb_table("alpha", [A]) + kb_table("beta", [A, B]), f"guild {A} is claimed by knowledge bases 'alpha' and 'beta'"),
-    (kb_table("alpha", [A], channels=[5]) + kb_table("beta", [A], channels=[5, 6]), "channel 5 is listed by"),
     (kb_table("alpha", '["abc"]'), "guilds has 'abc', not a Discord id"),
     (kb_table("alpha", "[true]"), "not a Discord id"),
     (kb_table("alpha", "[-4]"), "not a Discord id"),
