@@ -96,3 +96,16 @@ def dev_questions() -> Path:
     if not DEV_QUESTIONS.exists():
         pytest.skip(f"{DEV_QUESTIONS} not present")
     return DEV_QUESTIONS
+
+
+# -- a config file in a test's folder (tests/tools/configs.py writes knowledge-base tables)
+@pytest.fixture
+def write_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("CITEBOT_CORPUS", raising=False)
+
+    def go(text: str) -> Path:
+        p = tmp_path / "citebot.toml"
+        p.write_text(text, encoding="utf-8")
+        return p
+
+    return go

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from configs import kb_table
 
 from retrieval.cli import commands as rcli
 from retrieval.errors import ConfigError, IndexMissing
@@ -16,29 +17,8 @@ from retrieval.serve.pool import EnginePool, MemoryBudgetExceeded, estimate_byte
 A, B, C = 111111111111111111, 222222222222222222, 333333333333333333
 
 
-def kb_table(name, guilds, channels=None, **extra) -> str:
-    lines = ["[[knowledge_bases]]", f'name = "{name}"', f'corpus = "/srv/{name}/docs"',
-             f'index_dir = "/srv/{name}/index"', f"guilds = {guilds}"]
-    if channels is not None:
-        lines.append(f"channels = {channels}")
-    lines += [f"{k} = {v}" for k, v in extra.items()]
-    return "\n".join(lines) + "\n\n"
-
-
-@pytest.fixture
-def write(tmp_path, monkeypatch):
-    monkeypatch.delenv("CITEBOT_CORPUS", raising=False)
-
-    def go(text: str) -> Path:
-        p = tmp_path / "citebot.toml"
-        p.write_text(text, encoding="utf-8")
-        return p
-
-    return go
-
-
-def test_knowledge_bases_with_overrides_and_no_default(write):
-    reg = load_registry(write(kb_table("alpha", [A], k=5) + kb_table("beta", [B, C], channels=[44])))
+def test_knowledge_bases_with_overrides_and_no_default(write_config):
+    reg = load_registry(write_config(kb_table("alpha", [A], k=5) + kb_table("beta", [B, C], channels=[44])))
     assert reg.names == ["alpha", "beta"] and reg.default is None
     alpha, beta = reg.get("alpha"), reg.get("beta")
     assert alpha.settings.k == 5 and beta.settings.k == 3, "overrides apply to their knowledge base only"
@@ -66,14 +46,14 @@ def test_knowledge_bases_with_overrides_and_no_default(write):
     ("[[knowledge_bases]]\nname = \"alpha\"\nguilds = [1]\n", "corpus is required"),
     ("knowledge_bases = 3\n", "must be an array of tables"),
 ])
-def test_bad_configs_are_one_line_errors(write, text, message):
+def test_bad_configs_are_one_line_errors(write_config, text, message):
     with pytest.raises(ConfigError) as e:
-        load_registry(write(text))
+        load_registry(write_config(text))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
-def test_cli_kb_option_picks_the_knowledge_base(write):
-    path = write(kb_table("alpha", [A], k=4) + kb_table("beta", [B]))
+def test_cli_kb_option_picks_the_knowledge_base(write_config):
+    path = write_config(kb_table("alpha", [A], k=4) + kb_table("beta", [B]))
     parser = rcli.build_parser()
     s = rcli.settings_from(parser.parse_args(["ask", "--config", str(path), "--kb", "alpha", "hi"]))
     assert s.corpus == Path("/srv/alpha/docs") and s.k == 4
@@ -94,9 +74,9 @@ class FakeEngine:
         self.name, self.reindexing, self.index = name, False, object()
 
 
-def make_pool(write, budget_mb, sizes_mb, idle=60.0):
+def make_pool(write_config, budget_mb, sizes_mb, idle=60.0):
     tables = "".join(kb_table(n, [1000 + i]) for i, n in enumerate(sizes_mb))
-    reg = load_registry(write(tables))
+    reg = load_registry(write_config(tables))
     now = [0.0]
     opened: list[str] = []
 
@@ -113,8 +93,8 @@ def tick(now, seconds=1.0):
     now[0] += seconds
 
 
-def test_pool_opens_lazily_and_evicts_idle_lru_first(write):
-    pool, now, opened = make_pool(write, 100, {"a": 40, "b": 40, "c": 40, "d": 90})
+def test_pool_opens_lazily_and_evicts_idle_lru_first(write_config):
+    pool, now, opened = make_pool(write_config, 100, {"a": 40, "b": 40, "c": 40, "d": 90})
     assert opened == [] and pool.used_bytes() == 0
     with pool.use("a") as ea:
         assert ea.name == "a"
@@ -136,8 +116,8 @@ def test_pool_opens_lazily_and_evicts_idle_lru_first(write):
         assert pool.used_bytes() == 90 << 20 and [n for n in "abcd" if pool.is_open(n)] == ["d"]
 
 
-def test_pool_never_closes_a_reindexing_engine_and_closes_idle_ones(write):
-    pool, now, opened = make_pool(write, 100, {"a": 60, "b": 60}, idle=30)
+def test_pool_never_closes_a_reindexing_engine_and_closes_idle_ones(write_config):
+    pool, now, opened = make_pool(write_config, 100, {"a": 60, "b": 60}, idle=30)
     ea = pool.acquire("a"); pool.release("a")
     ea.reindexing = True
     with pytest.raises(MemoryBudgetExceeded):
@@ -152,8 +132,8 @@ def test_pool_never_closes_a_reindexing_engine_and_closes_idle_ones(write):
         assert pool.close_idle() == [], "in use: not idle"
 
 
-def test_pool_opens_each_knowledge_base_once_under_concurrency(write):
-    pool, now, opened = make_pool(write, 0, {"a": 10, "b": 10})
+def test_pool_opens_each_knowledge_base_once_under_concurrency(write_config):
+    pool, now, opened = make_pool(write_config, 0, {"a": 10, "b": 10})
     threads = [threading.Thread(target=lambda n=n: pool.release(n) if pool.acquire(n) else None) for n in "abab" * 4]
     for t in threads:
         t.start()
@@ -162,10 +142,10 @@ def test_pool_opens_each_knowledge_base_once_under_concurrency(write):
     assert sorted(opened) == ["a", "b"]
 
 
-def test_two_indexes_opening_at_once_count_each_other(write):
+def test_two_indexes_opening_at_once_count_each_other(write_config):
     """While one index is being opened its size is reserved: another opening alongside cannot take
     the same room (both fitting alone, not together)."""
-    pool, now, opened = make_pool(write, 100, {"a": 60, "b": 60})
+    pool, now, opened = make_pool(write_config, 100, {"a": 60, "b": 60})
     started, go = threading.Event(), threading.Event()
     slow = pool.opener
 
