@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.query.answer import answer_type, pick_quote, quotable
+from retrieval.query.quote import answer_type, pick_quote, quotable
 from retrieval.index.lexical import analyze
 
 
@@ -78,7 +78,7 @@ def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
 
 
 def test_answer_type_breaks_ties_toward_numbers_and_times():
-    from retrieval.query.answer import answer_type
+    from retrieval.query.quote import answer_type
 
     assert answer_type("How many ships were sent?").search("at least eight ships")
     assert not answer_type("How many ships were sent?").search("no figure given")
@@ -170,7 +170,7 @@ def test_faq_answer_is_quoted_not_its_question(encoder, tmp_path):
 
 
 def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine):
-    from retrieval.query.answer import score_candidates
+    from retrieval.query.rescore import score_candidates
     from retrieval.query.search import hybrid
 
     idx = seeds_engine.index
@@ -240,7 +240,7 @@ def test_page_centroids_of_a_large_index_are_read_in_slices():
 
 
 def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_engine):
-    from retrieval.query.answer import page_evidence
+    from retrieval.query.pages import page_evidence
     from retrieval.config import Settings
     from retrieval.query.search import candidate_pool
     from retrieval.index.pages import doc_codes
