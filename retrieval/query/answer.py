@@ -50,7 +50,7 @@ def rank(index: Index, question: str, qvec: np.ndarray, s, *, mode: str = "hybri
     scored = score_candidates(index, qvec, question, cands[:QUOTE_POOL], sentence_weight=s.sentence_weight,
                               quote_lexical=s.quote_lexical, type_weight=s.type_weight,
                               title_weight=s.title_weight, doc_weight=s.doc_weight,
-                              quote_pick_lexical=s.quote_pick_lexical)
+                              quote_pick_lexical=s.quote_pick_lexical, explain_weight=s.explain_weight)
     return Ranking(pool, scored, cands[QUOTE_POOL:])
 
 
@@ -72,5 +72,6 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
     r = rank(index, question, qvec, s, mode=mode, pool=pool)
     if trace is not None:
         trace["ranking"] = r
-    return compose(index, question, r.scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
+    return compose(index, question, r.scored, k=k or s.k, per_section=s.per_section, per_doc=s.per_doc,
+                   unique_docs=unique_docs,
                    dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace)

@@ -59,6 +59,47 @@ def answer_type(question: str) -> re.Pattern | None:
     return None
 
 
+# "how do I …", "why does …" anywhere in a chat question: the answer is prose that explains
+_ASKS_EXPLANATION = re.compile(r"\b(?:why|how)\b", re.IGNORECASE)
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*(?:['’][a-z]+)?")
+
+
+def asks_explanation(question: str) -> bool:
+    """Whether the question asks how or why (its answer explains, in prose)."""
+    return bool(_ASKS_EXPLANATION.search(question))
+
+
+def _plain_words(sentence: str) -> tuple[int, int]:
+    toks = sentence.split()
+    return sum(bool(_PLAIN_WORD.fullmatch(t.strip(".,;:!?\"'()"))) for t in toks), len(toks)
+
+
+def prose_share(sentence: str) -> float:
+    """How much a sentence reads as prose (0..1): the share of its tokens that are plain words, halved
+    for a line of fewer than 5 of them. A synopsis line (``git stash list [<log-options>]``) or a
+    command example scores low, an explanation near 1, a lead-in before code ("… follow this
+    convention: <foo>_<version>.deb") high."""
+    words, toks = _plain_words(sentence)
+    if not toks:
+        return 0.0
+    return words / toks * (1.0 if words >= 5 else 0.5)
+
+
+def explanatory(text: str, spans: list[tuple[int, int]], heading: str | None = None) -> bool:
+    """Whether a passage holds a sentence that explains: quotable (not a question, not its heading) and
+    of at least 6 plain words (not a code or synopsis line)."""
+    return any(quotable(text, sp, heading) and _plain_words(text[sp[0]:sp[1]])[0] >= 6
+               for sp in (spans or [(0, len(text))]))
+
+
+def with_lead_in(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
+    """Sentence ``i``'s span, joined with the next one when it is a lead-in ("… is as follows:")."""
+    a, b = spans[i]
+    if text[a:b].rstrip().endswith(":") and i + 1 < len(spans):
+        return a, spans[i + 1][1]
+    return a, b
+
+
 def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bool:
     """Whether a sentence can stand as the quote that answers: not a question ("How do I …?"), not the
     passage's own term or heading (a glossary term, an FAQ entry's title), not a bare pointer of one or
@@ -80,7 +121,8 @@ def quotable_spans(row, spans: list[tuple[int, int]]) -> list[bool]:
 
 def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
                lexical_weight: float = 0.1, expect: re.Pattern | None = None,
-               type_weight: float = 0.05, allowed: list[bool] | None = None) -> tuple[int, float, float]:
+               type_weight: float = 0.05, allowed: list[bool] | None = None,
+               prose_weight: float = 0.0) -> tuple[int, float, float]:
     """Index of the best sentence, its cosine to the question, and its combined value.
 
     Args:
@@ -92,6 +134,7 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         expect: the answer type's pattern (see :func:`answer_type`).
         type_weight: bonus for a sentence matching ``expect``.
         allowed: per span, whether it may be chosen (all when None; ignored when none is).
+        prose_weight: bonus per unit of :func:`prose_share` (a how/why question's quote explains).
     """
     if not spans:
         return -1, 0.0, 0.0
@@ -99,7 +142,8 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         allowed = None
     # a sentence whose cosine plus every possible bonus stays below the best cosine cannot win:
     # skip analyzing it (term analysis is most of the quoting time on long passages)
-    bound = max(lexical_weight, 0.0) * bool(q_terms) + (max(type_weight, 0.0) if expect is not None else 0.0)
+    bound = max(lexical_weight, 0.0) * bool(q_terms) + (max(type_weight, 0.0) if expect is not None else 0.0) \
+        + max(prose_weight, 0.0)
     top = sims[:len(spans)] if allowed is None else sims[:len(spans)][np.asarray(allowed[:len(spans)], bool)]
     floor = float(np.max(top)) - bound - 1e-9
     best, best_val = 0 if allowed is None else allowed.index(True), -np.inf
@@ -110,6 +154,8 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         val = float(sims[i]) + lexical_weight * cover
         if expect is not None and expect.search(text[a:b]):
             val += type_weight
+        if prose_weight:
+            val += prose_weight * prose_share(text[a:b])
         if val > best_val:
             best, best_val = i, val
     return best, float(sims[best]), float(best_val)

@@ -39,13 +39,15 @@ def test_quotes_are_verbatim_and_citations_complete(seeds_engine, q):
     assert [r.rank for r in a.results] == list(range(1, len(a.results) + 1))
 
 
-def test_per_document_diversity_and_unique_docs(seeds_engine):
+def test_per_section_diversity_and_unique_docs(seeds_engine):
     q = "What did Maduro offer and what did the White House answer?"
     a = seeds_engine.ask(q, k=6)
-    per_doc = {}
-    for r in a.results:
-        per_doc[r.doc_id] = per_doc.get(r.doc_id, 0) + 1
-    assert max(per_doc.values()) <= seeds_engine.settings.per_doc
+    per_section = {}
+    for r in a.results:  # a news article has no headings: it is one section
+        key = (r.doc_id, tuple(r.citation.heading_path))
+        per_section[key] = per_section.get(key, 0) + 1
+    assert max(per_section.values()) <= seeds_engine.settings.per_section
+    assert a.to_dict()["limits"] == {"k": 6, "per_section": seeds_engine.settings.per_section, "per_doc": None}
     u = seeds_engine.ask(q, k=6, unique_docs=True)
     assert len({r.doc_id for r in u.results}) == len(u.results)
 
@@ -75,6 +77,28 @@ def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
     dup = top.also_in_citations[0]  # the duplicate's own paragraph, so that it can be opened
     assert fact in eng.source(dup.doc_id, dup.paragraph, 0).paragraphs[0].text
     assert sum(fact in r.text for r in a.results) == 1
+
+
+def test_a_long_manual_gives_k_results_from_its_sections_and_a_repeated_example_once(encoder, tmp_path):
+    """One document with many sections that answer: results are capped per section, not per document,
+    and the same passage text (an example the manual repeats) is shown once."""
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    example = "Example: backup --volume /srv/data --target tape0 copies the data volume to tape."
+    sections = [f"## Backing up volume {n}\n\nThe backup command copies volume {n} to tape when run nightly.\n\n"
+                f"{example}\n" for n in range(1, 6)]
+    (corpus / "manual.md").write_text("# Tape manual\n\n" + "\n".join(sections), encoding="utf-8")
+    (corpus / "other.md").write_text("# Garden\n\nRoses need water and sun.\n", encoding="utf-8")
+    eng = Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "i"), encoder=encoder)
+    a = eng.ask("How do I back up a volume to tape with the backup command?", k=4)
+    manual = [r for r in a.results if r.doc_id == "manual"]
+    assert len(manual) == 4  # more than the old two per document
+    assert len({tuple(r.citation.heading_path) for r in manual}) >= 2
+    assert sum(example in r.text for r in a.results) <= 1
+    assert len({" ".join(r.text.split()) for r in a.results}) == len(a.results)
 
 
 def test_answer_type_breaks_ties_toward_numbers_and_times():
