@@ -102,8 +102,8 @@ def with_lead_in(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, 
 
 def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bool:
     """Whether a sentence can stand as the quote that answers: not a question ("How do I …?"), not the
-    passage's own term or heading (a glossary term, an FAQ entry's title), not a bare pointer of one or
-    two words ("See git-pull(1).").
+    passage's own term or heading nor a sentence of it (a glossary term, an FAQ entry's title), not a
+    bare pointer of one or two words ("See git-pull(1).").
 
     These sentences still count when ranking (an FAQ entry whose question matches is the right
     passage); they are only not *shown* as the answer while the passage has another sentence.
@@ -112,7 +112,9 @@ def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bo
     if len(s.split()) < 3 or s.endswith("?"):
         return False
     h = (heading or "").strip().rstrip(":").strip()
-    return not h or s.rstrip(":").strip() != h
+    # the heading, or a sentence of it ("I've made a mistake in the last commit." of an FAQ entry whose
+    # heading goes on "How do I change it?"): the user's own question shown back
+    return not h or s.rstrip(":").strip() not in h
 
 
 def quotable_spans(row, spans: list[tuple[int, int]]) -> list[bool]:

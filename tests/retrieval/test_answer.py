@@ -304,3 +304,25 @@ def test_page_cosine_of_a_one_passage_page_is_its_passage_cosine(make_engine, tm
         else:
             assert g == pytest.approx(float(np.asarray(cents[rows[c]], np.float32) @ qv), abs=1e-5)
     assert sorted(rows.tolist()) == [-1, 0]
+
+
+def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_and_prose_explains():
+    from retrieval.query.quote import explanatory, prose_share, with_lead_in
+
+    heading = "I've made a mistake in the last commit. How do I change it?"
+    text = heading + ": You can make the change to your working tree and then run git commit --amend."
+    first = (0, text.index(" How"))
+    assert not quotable(text, first, heading)  # the FAQ entry's own question, half of it
+    assert quotable(text, (text.index("You"), len(text)), heading)
+    lead = "The file names follow this convention: <foo>_<version>_<arch>.deb is the name."
+    spans = [(0, lead.index(" <")), (lead.index("<"), len(lead))]
+    assert with_lead_in(lead, spans, 0) == (0, len(lead))
+    assert with_lead_in(lead, spans, 1) == spans[1]
+    assert prose_share("git stash list [<log-options>]") < 0.5 < prose_share(lead[:spans[0][1]])
+    code = "$ git rebase -i HEAD~6"
+    assert not explanatory(code, [(0, len(code))]) and explanatory(lead, spans)
+    # a how question's quote is the sentence that explains, not the synopsis line closer by cosine
+    text = "git stash list [<log-options>]. Stashing saves your local changes away and reverts the tree."
+    spans = [(0, 31), (32, len(text))]
+    assert pick_quote(text, spans, np.array([0.60, 0.50]), set())[0] == 0
+    assert pick_quote(text, spans, np.array([0.60, 0.50]), set(), prose_weight=0.2)[0] == 1
