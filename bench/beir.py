@@ -458,36 +458,26 @@ class NaivePipeline:
 # ---------------------------------------------------------------- citebot's own pipeline
 
 class CitebotPipeline:
-    """citebot's own pipeline through ``retrieval.engine.Engine`` (index build, encoder, search).
+    """citebot's own pipeline through ``retrieval.engine.Engine`` (index build, encoder, ranking).
 
     The corpus JSONL is indexed as ``citebot index`` would (cleaning, passages of at most
     ``passage_tokens`` word pieces split at sentence boundaries, bf16 where native). Per query,
-    ``retrieval.query.search.hybrid`` builds the candidate pool exactly as ``ask`` does (each side
-    contributes ``settings.candidates`` passages; every pooled passage has its cosine and its BM25
-    score). How passage scores become a document's score (``aggregate``):
-
-    * ``sides`` (default): each side's document score is the **max over the document's passages**,
-      then citebot's ``fuse`` (its ``fusion`` and ``dense_weight``) combines the documents. This ranks
-      documents the way the issue's task asks (a document is relevant, not a passage).
-    * ``fused``: what ``ask`` ranks — passages fused, the first 30 rescored with the best sentence
-      (``sentence_weight``), and a document's score is the max of its passages' final scores.
-
-    For R@100 the pool is deepened to ``max(candidates, 500)`` passages per side.
+    ``Engine.rank`` ranks exactly as ``ask`` does (one ranking path: candidate pool, page evidence,
+    the first 30 passages quoted and rescored); a document's rank is its first passage's. For R@100
+    the pool is deepened to ``max(candidates, 500)`` passages per side and read beyond the quoted 30
+    in fused order.
     """
 
     name = "citebot"
     deep_pool = 500
 
-    def __init__(self, settings_overrides: dict | None = None, name: str = "citebot", aggregate: str = "fused"):
+    def __init__(self, settings_overrides: dict | None = None, name: str = "citebot"):
         try:
             from retrieval import engine  # noqa: F401
         except ImportError as e:
             raise RuntimeError(f"citebot engine not available ({e}); run with --pipeline naive") from None
         self.overrides = settings_overrides or {}
         self.name = name
-        if aggregate not in ("fused", "sides"):
-            raise ValueError(f"aggregate must be 'fused' or 'sides', not {aggregate!r}")
-        self.aggregate = aggregate
 
     def index(self, data: BeirData, workdir: Path) -> dict:
         """Build (or reuse) a citebot index of ``data.corpus`` under ``workdir``."""
@@ -512,50 +502,25 @@ class CitebotPipeline:
                 "precision": st.get("precision"), "settings": {k: str(v) for k, v in vars(self.settings).items()}}
 
     def search(self, queries: dict[str, str], mode: str, n: int = 100) -> dict[str, dict[str, float]]:
-        """Top ``n`` docs per query; doc score = max of its passages' fused (or single-side) scores."""
+        """Top ``n`` docs per query, in the order of their best passage in ``ask``'s ranking."""
         from retrieval.engine import clean_question
 
         s, eng = self.settings, self.engine
-        pool = s.candidates if n <= 10 else max(s.candidates, self.deep_pool)
-        texts = [clean_question(q, s.max_question_chars) for q in queries.values()]
-        qvecs = eng.encoder.encode_queries(texts)
-        out: dict[str, dict[str, float]] = {}
-        for qid, q, qv in zip(queries, texts, qvecs):
-            cands = eng.rank(q, qv, candidates=pool, mode=mode)
-            if self.aggregate == "sides" and mode == "hybrid":
-                out[qid] = self._fuse_docs(cands, n)
-                continue
-            scored = [(c.id, c.score) for c in cands]
-            sw = getattr(s, "sentence_weight", 0.0)
-            if sw and mode == "hybrid":
-                head = [(x.cand.id, x.score) for x in eng.rescore(q, qv, cands, sentence_weight=sw,
-                                                                         type_weight=0.0)]
-                scored = head + scored[len(head):]
-            docs: dict[str, float] = {}
-            for pid, sc in scored:
-                d = self.pass_doc[pid]
-                if d not in docs or sc > docs[d]:
-                    docs[d] = sc
-            out[qid] = dict(sorted(docs.items(), key=lambda kv: -kv[1])[:n])
+        deep = n > 10
+        if deep:  # a deeper pool for R@100 only; the top 10 is ranked from the pool ``ask`` uses
+            eng.settings = replace(s, candidates=max(s.candidates, self.deep_pool))
+        try:
+            texts = [clean_question(q, s.max_question_chars) for q in queries.values()]
+            qvecs = eng.encoder.encode_queries(texts)
+            out: dict[str, dict[str, float]] = {}
+            for qid, q, qv in zip(queries, texts, qvecs):
+                r = eng.rank(q, qv, mode=mode, deep=deep)
+                order = [self.pass_doc[x.cand.id] for x in r.scored] + [self.pass_doc[c.id] for c in r.rest]
+                docs = list(dict.fromkeys(order))[:n]
+                out[qid] = {d: float(n - i) for i, d in enumerate(docs)}
+        finally:
+            eng.settings = s
         return out
-
-    def _fuse_docs(self, cands, n: int) -> dict[str, float]:
-        """``sides`` aggregation: each side's document score is the max over the document's passages
-        in the pool (BM25 0 when none matched), then citebot's ``fuse`` combines the documents."""
-        from retrieval.query.search import fuse
-
-        dense: dict[str, float] = {}
-        bm25: dict[str, float] = {}
-        for c in cands:
-            d = self.pass_doc[c.id]
-            dense[d] = max(dense.get(d, -1.0), c.dense)
-            bm25[d] = max(bm25.get(d, 0.0), c.bm25)
-        docs = list(dense)
-        s = self.settings
-        fused = fuse(np.array([dense[d] for d in docs]), np.array([bm25[d] for d in docs]), method=s.fusion,
-                     dense_weight=s.dense_weight, rrf_k=s.rrf_k)
-        order = np.argsort(-fused, kind="stable")[:n]
-        return {docs[i]: float(fused[i]) for i in order}
 
 
 # ---------------------------------------------------------------- runner
@@ -599,15 +564,14 @@ def markdown(results: list[dict], data_desc: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_pipeline(name: str, precision: str, overrides: dict | None = None, aggregate: str = "sides"):
-    """``naive``, ``tuned`` or ``citebot`` (``overrides``: citebot Settings fields; ``aggregate``: how
-    citebot's passage scores become document scores, see :class:`CitebotPipeline`)."""
+def make_pipeline(name: str, precision: str, overrides: dict | None = None):
+    """``naive``, ``tuned`` or ``citebot`` (``overrides``: citebot Settings fields)."""
     if name == "naive":
         return NaivePipeline(NaiveConfig(precision=precision), "naive")
     if name == "tuned":
         return NaivePipeline(replace(TUNED, precision=precision), "tuned")
     if name == "citebot":
-        return CitebotPipeline(overrides, aggregate=aggregate)
+        return CitebotPipeline(overrides)
     raise SystemExit(f"unknown pipeline {name!r}")
 
 
@@ -620,9 +584,6 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="100 docs / 15 queries")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="citebot Settings override, e.g. --set fusion=rrf (repeatable)")
-    ap.add_argument("--aggregate", default="sides", choices=("sides", "fused"),
-                    help="citebot: per-side max over a document's passages, then fusion (sides), or "
-                         "fusion per passage, then max (fused)")
     ap.add_argument("--out", type=Path, default=common.OUT / "beir")
     args = ap.parse_args(argv)
     overrides = dict(kv.split("=", 1) for kv in args.set)
@@ -635,7 +596,7 @@ def main(argv=None) -> int:
     tag = f"{args.data.name}-{args.split}" + ("-smoke" if args.smoke else "")
     results = []
     for name in args.pipeline.split(","):
-        pipe = make_pipeline(name.strip(), precision, overrides, args.aggregate)
+        pipe = make_pipeline(name.strip(), precision, overrides)
         r = run_pipeline(pipe, data, args.out / f"work-{name}-{tag}")
         results.append(r)
         print(markdown([r], desc), flush=True)
@@ -648,8 +609,7 @@ def main(argv=None) -> int:
         print(f"nDCG@10 {k}: {v['delta']:+.4f} (95% CI {v['ci95'][0]:+.4f} .. {v['ci95'][1]:+.4f})")
     payload = {"dataset": desc, "comparisons": comparisons, "machine": common.machine_info(), "command": " ".join(["python -m bench.beir"] + (argv if argv is not None else sys.argv[1:])),
                "results": results}
-    name = f"{tag}-{args.pipeline.replace(',', '+')}" + ("-" + "-".join(args.set).replace("=", "") if args.set else "") \
-        + ("-fused" if args.aggregate == "fused" and "citebot" in args.pipeline else "")
+    name = f"{tag}-{args.pipeline.replace(',', '+')}" + ("-" + "-".join(args.set).replace("=", "") if args.set else "") 
     common.write_json(args.out / f"{name}.json", payload)
     (args.out / f"{name}.md").write_text(markdown(results, desc), encoding="utf-8")
     print(f"wrote {args.out / (name + '.json')} and .md")

@@ -32,10 +32,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.common import SHARED  # noqa: E402
 from retrieval.query import confidence as conf  # noqa: E402
-from retrieval.query.answer import QUOTE_POOL, compose, page_evidence, score_candidates  # noqa: E402
+from retrieval.query.answer import answer  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from retrieval.cli.evaluate import contains_gold, doc_matches  # noqa: E402
-from retrieval.query.search import candidate_pool, rank_pool  # noqa: E402
+from retrieval.query.search import candidate_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = SHARED / "eval"
@@ -100,7 +100,6 @@ class Bench:
         from retrieval.engine import Engine
 
         self.work = work
-        self.quote_pool = QUOTE_POOL  # passages quoted and rescored per question (as ``ask`` does)
         work.mkdir(parents=True, exist_ok=True)
         self.corpora = {n: c for n, c in load_corpora(scifact_queries).items() if not only or n in only}
         base = Settings()
@@ -149,16 +148,9 @@ class Bench:
         out = []
         s = settings
         for q, v, pool in zip(self.asked[name], self.vectors[name], self.pools[name]):
-            cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, limit=self.quote_pool,
-                              **page_evidence(index, q.q, pool, s, v))
-            scored = score_candidates(index, v, q.q, cands, sentence_weight=s.sentence_weight,
-                                      quote_lexical=s.quote_lexical, type_weight=s.type_weight,
-                                      title_weight=s.title_weight, doc_weight=s.doc_weight, pool=self.quote_pool,
-                                      quote_pick_lexical=s.quote_pick_lexical)
             trace: dict = {}
-            a = compose(index, q.q, scored, k=5, per_doc=s.per_doc, dedup_threshold=s.dedup_threshold,
-                        abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)
-            ranking = list(dict.fromkeys(x.row["doc_id"] for x in scored))
+            a = answer(index, q.q, v, s, k=5, pool=pool, trace=trace)  # the path ``ask`` takes
+            ranking = list(dict.fromkeys(x.row["doc_id"] for x in trace["ranking"].scored))
             out.append({"q": q, "answer": a, "ev": trace["evidence"], "pa": trace["p_answerable"],
                         "docs": ranking})
         return out
@@ -324,10 +316,8 @@ def main(argv=None) -> int:
     ap.add_argument("--drop", default="", help="comma list of features left out of --fit (ablation)")
     ap.add_argument("--dump", type=Path, help="write every record's figures as JSONL here")
     ap.add_argument("--corpora", default="seeds,gitdocs,scifact", help="comma list (default: all three)")
-    ap.add_argument("--quote-pool", type=int, default=QUOTE_POOL, help="passages quoted per question (measurement)")
     args = ap.parse_args(argv)
     b = Bench(args.work, args.scifact_queries, only=args.corpora.split(","))
-    b.quote_pool = args.quote_pool
     DROP.update(f for f in args.drop.split(",") if f)
     names = list(b.corpora)
 

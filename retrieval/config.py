@@ -115,13 +115,19 @@ class Settings:
         abstain_threshold: the answer says the corpus does not cover the question when the estimated
             probability that it does (``retrieval/query/confidence.py``, calibrated across corpora) is below
             this. A probability in 0..1, no longer a cosine.
-        per_doc: at most this many results per document (diversity); ``unique_docs`` makes it 1.
+        per_section: at most this many results from one section of a document (its heading path; a
+            document without headings is one section), so a long manual can give ``k`` results from
+            different sections.
+        per_doc: at most this many results per document; 0 for no limit beyond ``per_section``;
+            ``unique_docs`` makes it 1.
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
         quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
         quote_pick_lexical: weight of question-term coverage when the shown quote of the best passages is
             chosen (their scores keep ``quote_lexical``).
         type_weight: bonus for a sentence of the expected answer type ("how many" → a number, "when" → a time).
+        explain_weight: for a how/why question, the bonus of a prose sentence over a code or synopsis line
+            when the shown quote is chosen.
         title_weight: weight of the question terms a passage's document title and section path name.
         doc_weight: weight of the best other passage of the same document among the quoted candidates.
         page_weight: weight of the page's support in the whole candidate pool (the mean of its three
@@ -156,12 +162,14 @@ class Settings:
     rrf_k: int = 60
     candidates: int = 1000
     abstain_threshold: float = 0.5
-    per_doc: int = 2
+    per_section: int = 2
+    per_doc: int = 0
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
     quote_pick_lexical: float = 0.3
     type_weight: float = 0.3
+    explain_weight: float = 0.2
     title_weight: float = 0.25
     doc_weight: float = 0.0
     page_weight: float = 0.0
@@ -213,13 +221,15 @@ class Settings:
             raise ConfigError("nprobe must be 0 (automatic) or more")
         if self.passage_tokens < 32:
             raise ConfigError("passage_tokens must be at least 32")
-        for name in ("k", "batch_size", "max_question_chars", "candidates", "per_doc", "rrf_k"):
+        if self.per_doc < 0:
+            raise ConfigError("per_doc must be 0 (no limit) or more")
+        for name in ("k", "batch_size", "max_question_chars", "candidates", "per_section", "rrf_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if not self.max_file_mb > 0:
             raise ConfigError("max_file_mb must be more than 0")
         for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight", "quote_pick_lexical",
-                     "doc_weight", "page_weight", "page_title_weight", "page_dense_weight"):
+                     "doc_weight", "page_weight", "page_title_weight", "page_dense_weight", "explain_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more")
         if not 0.0 <= self.bm25_b <= 1.0:

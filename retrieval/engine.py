@@ -14,12 +14,11 @@ import time
 import unicodedata
 from pathlib import Path
 
-from retrieval.query.answer import answer, score_candidates
+from retrieval.query.answer import Ranking, answer, rank
 from retrieval.config import Settings
 from retrieval.errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
 from retrieval.index.build import Builder, Progress
 from retrieval.index.loaded import Index, open_index
-from retrieval.query.search import Candidate, hybrid
 from retrieval.index.store import StoredPassage
 from retrieval.types import Answer, IndexSummary, SourceView
 
@@ -153,32 +152,20 @@ class Engine:
         vecs = iter(self.encoder.encode_queries(good)) if good else iter(())
         return [q if isinstance(q, QuestionError) else self.ask_vector(q, next(vecs), **kw) for q in cleaned]
 
-    def rank(self, question: str, qvec=None, *, candidates: int | None = None, mode: str = "hybrid",
-             limit: int | None = None) -> list[Candidate]:
-        """Ranked passages for a question, before quoting and citations (evaluation, benchmarks).
+    def rank(self, question: str, qvec=None, *, mode: str = "hybrid", deep: bool = False) -> Ranking:
+        """The ranking :meth:`ask` composes (candidate pool, page evidence, quoted passages rescored),
+        for evaluation and benchmarks: what they measure is what ``ask`` answers from.
 
         Args:
             question: the question (cleaned here).
             qvec: its vector, when already embedded (batch evaluation).
-            candidates: pool size of each side (default ``settings.candidates``).
             mode: ``hybrid``, ``dense`` or ``bm25``.
-            limit: keep the best ``limit`` (default: the whole fused pool).
+            deep: keep the fused pool beyond the quoted passages (:attr:`Ranking.rest`).
         """
         s = self.settings
         q = clean_question(question, s.max_question_chars)
         qvec = self.encoder.encode_query(q) if qvec is None else qvec
-        return hybrid(self._current(), qvec, q, candidates=candidates or s.candidates, method=s.fusion,
-                      dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=limit)
-
-    def rescore(self, question: str, qvec, cands: list[Candidate], *, sentence_weight: float | None = None,
-                type_weight: float | None = None):
-        """``cands`` re-scored with their best sentence (the quote), best first (see
-        :func:`retrieval.query.answer.score_candidates`); weights default to the settings'."""
-        s = self.settings
-        return score_candidates(self._current(), qvec, clean_question(question, s.max_question_chars), cands,
-                                sentence_weight=s.sentence_weight if sentence_weight is None else sentence_weight,
-                                quote_lexical=s.quote_lexical,
-                                type_weight=s.type_weight if type_weight is None else type_weight)
+        return rank(self._current(), q, qvec, s, mode=mode, deep=deep)
 
     # -- documents and passages -----------------------------------------------------------------
     def documents(self) -> list[dict]:

@@ -210,6 +210,8 @@ class Answer:
         index_version: id of the index version that produced the answer.
         reason: why the corpus does not answer, in plain words (None when answered).
         disagreements: figures on which the quoted documents differ (answered answers only).
+        limits: what capped the results: ``k``, ``per_section`` (results from one section) and
+            ``per_doc`` (from one document; None when only sections are capped).
     """
 
     question: str
@@ -219,6 +221,7 @@ class Answer:
     index_version: str
     reason: str | None = None
     disagreements: list[Disagreement] = field(default_factory=list)
+    limits: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -229,6 +232,7 @@ class Answer:
             "reason": self.reason,
             "results": [r.to_dict() for r in self.results],
             "disagreements": [d.to_dict() for d in self.disagreements],
+            "limits": dict(self.limits),
         }
 
 

@@ -64,7 +64,9 @@ def build_parser(extensions: Sequence[Callable[[argparse._SubParsersAction], Non
 
     p = sub.add_parser("ask", help="answer questions with quoted, cited passages")
     location_args(p)
-    p.add_argument("question", nargs="*", help="the question (words are joined)")
+    p.add_argument("question", nargs="*",
+                   help='the question: unquoted words are one question; several quoted questions '
+                        '("Q1" "Q2") are asked one by one')
     p.add_argument("--file", type=Path, help="questions, one per line, or JSONL with a 'q' or 'text' field")
     p.add_argument("-k", type=_at_least(1), help="results per question")
     p.add_argument("--unique-docs", action="store_true", help="at most one passage per document")
@@ -305,10 +307,18 @@ def read_questions(path: Path) -> list[str]:
     return out
 
 
+def split_questions(words: list[str]) -> list[str]:
+    """The questions of ``citebot ask``'s arguments: ``how do I stash`` (unquoted words) is one question,
+    ``"how do I stash?" "what is a tag?"`` (every argument holding a space: quoted) is two."""
+    if len(words) > 1 and all(len(w.split()) > 1 for w in words):
+        return [" ".join(w.split()) for w in words]
+    return [" ".join(words)] if words else []
+
+
 def cmd_ask(args) -> int:
     from retrieval.cli.render import answer_text
 
-    questions = [" ".join(args.question)] if args.question else []
+    questions = split_questions(args.question or [])
     if args.file:
         try:
             questions += read_questions(args.file)

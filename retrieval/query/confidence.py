@@ -53,6 +53,41 @@ def plain(question: str) -> str:
     return _MARKUP.sub(" ", question)
 
 
+# How people type in a help channel, never what a question is about: no evidence either way.
+FILLERS = frozenset("""lol lols lmao lmfao rofl haha hahaha hehe xd pls plz pleeease thx thanx ty tysm tbh btw idk
+    imo imho afaik iirc fyi omg ugh hmm hmmm hm ok okay k yeah yep yup nope nah gonna wanna gotta kinda sorta
+    dunno u ur ya yall cuz coz bc asap tho rn smh irl jk np nvm ppl sth smth welp meh huh ah oh uh um umm erm
+    hey hi hiya hello guys folks bruh dude sooo sos wtf
+    cant dont doesnt didnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt aint
+    im ive id youre theyre thats whats theres heres lets""".split())  # contractions typed without "'"
+
+
+def _number_like(word: str) -> bool:
+    """``2x2``, ``1080p``, ``g2414721``: more digits than letters reads as a figure, not a name."""
+    digits = sum(c.isdigit() for c in word)
+    return digits > sum(c.isalpha() for c in word)
+
+
+def near_known(word: str, st: "TermStats") -> bool:
+    """Whether ``word`` is a typo of a word the corpus has: two letters swapped ("comitt", "teh"). A
+    letter changed, added or left out is not tried: it turns too many real words into others ("quic" →
+    "quick", "prettier" → "pretty")."""
+    w = word.lower()
+    if len(w) < 4 or not w.isalpha():
+        return False
+    for i in range(len(w) - 1):
+        terms = analyze(w[:i] + w[i + 1] + w[i] + w[i + 2:])
+        if len(terms) == 1 and st.has(terms[0]):
+            return True
+    return False
+
+
+def asked_terms(question: str) -> list[str]:
+    """The question's analyzed terms without chat fillers (``lol``, ``pls``) and figures like ``2x2``."""
+    words = [w for w in _WORD.findall(plain(question)) if w.lower() not in FILLERS and not _number_like(w)]
+    return list(dict.fromkeys(analyze(" ".join(words))))
+
+
 @dataclass
 class Evidence:
     """What the ranking says about one question (inputs of the calibrated models).
@@ -170,7 +205,7 @@ def _salient(question: str) -> list[tuple[str, bool]]:
             continue
         start = first
         first = False
-        if not analyze(w) or w.isdigit():
+        if not analyze(w) or w.isdigit() or w.lower() in FILLERS or _number_like(w):
             continue
         lower = w.lower()
         named = (w[0].isupper() and not start) or any(c.isupper() for c in w[1:]) or "_" in w \
@@ -197,7 +232,7 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
         side_docs: the documents of the best dense passage and of the best BM25 passage.
     """
     st = term_stats(index)
-    terms = list(dict.fromkeys(analyze(plain(question))))
+    terms = asked_terms(question)
     ev = Evidence(cosine=float(cosine))
     if pool_cosines:
         ev.gap = float(max(pool_cosines) - float(np.mean(pool_cosines)))
@@ -211,7 +246,8 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
     named, rare = [], []
     for w, is_named in _salient(question):
         stems = analyze(w)
-        if stems and not all(st.has(s) for s in stems) and w not in named + rare:
+        if stems and not all(st.has(s) for s in stems) and w not in named + rare \
+                and (is_named or not near_known(w, st)):
             (named if is_named else rare).append(w)
     ev.absent_words = named + rare
     ev.named_absent = float(min(len(named), 3))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.query.answer import answer_type, pick_quote, quotable
+from retrieval.query.quote import answer_type, pick_quote, quotable
 from retrieval.index.lexical import analyze
 
 
@@ -39,13 +39,15 @@ def test_quotes_are_verbatim_and_citations_complete(seeds_engine, q):
     assert [r.rank for r in a.results] == list(range(1, len(a.results) + 1))
 
 
-def test_per_document_diversity_and_unique_docs(seeds_engine):
+def test_per_section_diversity_and_unique_docs(seeds_engine):
     q = "What did Maduro offer and what did the White House answer?"
     a = seeds_engine.ask(q, k=6)
-    per_doc = {}
-    for r in a.results:
-        per_doc[r.doc_id] = per_doc.get(r.doc_id, 0) + 1
-    assert max(per_doc.values()) <= seeds_engine.settings.per_doc
+    per_section = {}
+    for r in a.results:  # a news article has no headings: it is one section
+        key = (r.doc_id, tuple(r.citation.heading_path))
+        per_section[key] = per_section.get(key, 0) + 1
+    assert max(per_section.values()) <= seeds_engine.settings.per_section
+    assert a.to_dict()["limits"] == {"k": 6, "per_section": seeds_engine.settings.per_section, "per_doc": None}
     u = seeds_engine.ask(q, k=6, unique_docs=True)
     assert len({r.doc_id for r in u.results}) == len(u.results)
 
@@ -77,8 +79,30 @@ def test_near_duplicates_across_documents_are_folded(encoder, tmp_path):
     assert sum(fact in r.text for r in a.results) == 1
 
 
+def test_a_long_manual_gives_k_results_from_its_sections_and_a_repeated_example_once(encoder, tmp_path):
+    """One document with many sections that answer: results are capped per section, not per document,
+    and the same passage text (an example the manual repeats) is shown once."""
+    from retrieval.config import Settings
+    from retrieval.engine import Engine
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    example = "Example: backup --volume /srv/data --target tape0 copies the data volume to tape."
+    sections = [f"## Backing up volume {n}\n\nThe backup command copies volume {n} to tape when run nightly.\n\n"
+                f"{example}\n" for n in range(1, 6)]
+    (corpus / "manual.md").write_text("# Tape manual\n\n" + "\n".join(sections), encoding="utf-8")
+    (corpus / "other.md").write_text("# Garden\n\nRoses need water and sun.\n", encoding="utf-8")
+    eng = Engine.open(Settings(corpus=corpus, index_dir=tmp_path / "i"), encoder=encoder)
+    a = eng.ask("How do I back up a volume to tape with the backup command?", k=4)
+    manual = [r for r in a.results if r.doc_id == "manual"]
+    assert len(manual) == 4  # more than the old two per document
+    assert len({tuple(r.citation.heading_path) for r in manual}) >= 2
+    assert sum(example in r.text for r in a.results) <= 1
+    assert len({" ".join(r.text.split()) for r in a.results}) == len(a.results)
+
+
 def test_answer_type_breaks_ties_toward_numbers_and_times():
-    from retrieval.query.answer import answer_type
+    from retrieval.query.quote import answer_type
 
     assert answer_type("How many ships were sent?").search("at least eight ships")
     assert not answer_type("How many ships were sent?").search("no figure given")
@@ -170,7 +194,7 @@ def test_faq_answer_is_quoted_not_its_question(encoder, tmp_path):
 
 
 def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine):
-    from retrieval.query.answer import score_candidates
+    from retrieval.query.rescore import score_candidates
     from retrieval.query.search import hybrid
 
     idx = seeds_engine.index
@@ -240,7 +264,7 @@ def test_page_centroids_of_a_large_index_are_read_in_slices():
 
 
 def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_engine):
-    from retrieval.query.answer import page_evidence
+    from retrieval.query.pages import page_evidence
     from retrieval.config import Settings
     from retrieval.query.search import candidate_pool
     from retrieval.index.pages import doc_codes
@@ -280,3 +304,25 @@ def test_page_cosine_of_a_one_passage_page_is_its_passage_cosine(make_engine, tm
         else:
             assert g == pytest.approx(float(np.asarray(cents[rows[c]], np.float32) @ qv), abs=1e-5)
     assert sorted(rows.tolist()) == [-1, 0]
+
+
+def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_and_prose_explains():
+    from retrieval.query.quote import explanatory, prose_share, with_lead_in
+
+    heading = "I've made a mistake in the last commit. How do I change it?"
+    text = heading + ": You can make the change to your working tree and then run git commit --amend."
+    first = (0, text.index(" How"))
+    assert not quotable(text, first, heading)  # the FAQ entry's own question, half of it
+    assert quotable(text, (text.index("You"), len(text)), heading)
+    lead = "The file names follow this convention: <foo>_<version>_<arch>.deb is the name."
+    spans = [(0, lead.index(" <")), (lead.index("<"), len(lead))]
+    assert with_lead_in(lead, spans, 0) == (0, len(lead))
+    assert with_lead_in(lead, spans, 1) == spans[1]
+    assert prose_share("git stash list [<log-options>]") < 0.5 < prose_share(lead[:spans[0][1]])
+    code = "$ git rebase -i HEAD~6"
+    assert not explanatory(code, [(0, len(code))]) and explanatory(lead, spans)
+    # a how question's quote is the sentence that explains, not the synopsis line closer by cosine
+    text = "git stash list [<log-options>]. Stashing saves your local changes away and reverts the tree."
+    spans = [(0, 31), (32, len(text))]
+    assert pick_quote(text, spans, np.array([0.60, 0.50]), set())[0] == 0
+    assert pick_quote(text, spans, np.array([0.60, 0.50]), set(), prose_weight=0.2)[0] == 1

@@ -343,3 +343,13 @@ def test_up_arrow_on_a_real_terminal_recalls_the_last_question(tmp_path):
         p.wait(timeout=30)
         os.close(main_fd)
     assert "GOT 'What bounty has the US put on Maduro?'" in out.decode("utf-8", "replace")
+
+
+def test_ask_takes_unquoted_words_as_one_question_and_quoted_ones_each():
+    from retrieval.cli.commands import split_questions
+
+    assert split_questions(["how", "do", "I", "stash?"]) == ["how do I stash?"]
+    assert split_questions(["how do I stash?", "what is a  tag?"]) == ["how do I stash?", "what is a tag?"]
+    assert split_questions(["stash", "what is a tag?"]) == ["stash what is a tag?"]  # mixed: one question
+    assert split_questions(["what is a tag?"]) == ["what is a tag?"]
+    assert split_questions([]) == []

@@ -76,3 +76,22 @@ def test_chat_markup_is_not_part_of_a_word():
     assert conf.plain("could __strikes__ start? ||soon|| **now**").split() == ["could", "strikes", "start?", "soon", "now"]
     assert "node_modules" in salient_words("why is node_modules huge?")
     assert salient_words("@everyone when could __strikes__ in Venezuela start? @Zorblax") == ["Venezuela"]
+
+
+def test_chat_fillers_figures_and_apostrophe_less_contractions_are_no_evidence():
+    assert salient_words("committed way too early lol, cant undo it pls") == []
+    assert salient_words("want 4 graphs in a 2x2 grid, version v2.3.1-14-g2414721") == []
+    assert "H5N1" in salient_words("is H5N1 spreading?")  # letters with a digit still name something
+    assert conf.asked_terms("how do I undo lol") == conf.asked_terms("how do I undo")
+
+
+def test_a_missing_word_is_the_reason_only_when_it_decided(make_engine, tmp_path):
+    """'no document mentions X' explains an abstention X decided; when the passages are too weak anyway
+    the reason names them instead."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Stash\n\nThe stash command saves local changes and reverts the working tree.\n")
+    eng = make_engine(corpus)
+    a = eng.ask("how do I fix the Zorblax quantum flux capacitor in my Flurbo?")
+    assert not a.answered
+    assert not a.reason.startswith("no document mentions")

@@ -90,7 +90,7 @@ def test_page_support_lifts_a_page_with_several_close_passages_keeping_order_ins
 
 
 def test_page_title_cover_names_the_page_the_question_names(seeds_engine):
-    from retrieval.query.answer import page_title_cover
+    from retrieval.query.pages import page_title_cover
     from retrieval.index.pages import doc_codes, doc_names
 
     idx = seeds_engine.index

@@ -1,0 +1,88 @@
+"""Page evidence: what a passage's page and section say about the question, read before and while
+the quoted pool is ranked.
+
+* :func:`page_title_cover`: the IDF share of the question's terms that a page's title and id name
+  (``page_title_weight``), over the whole candidate pool.
+* :func:`page_evidence`: ``rank_pool``'s page arguments (that cover, the page centroid's cosine).
+* :func:`field_cover`: per quoted passage, the share named by its document title and section path
+  (``title_weight``).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from retrieval.query import confidence as conf
+from retrieval.index.loaded import Index
+from retrieval.index.lexical import analyze
+from retrieval.query.search import Pool, page_cosines
+from retrieval.index.pages import doc_codes, doc_names
+
+
+def field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int, float]:
+    """Per passage: IDF-weighted share of the question's terms in its document title and section path."""
+    st = conf.term_stats(index)
+    terms = {t: st.idf(t) for t in analyze(question) if st.has(t)}
+    total = sum(terms.values())
+    if total <= 0:
+        return {}
+    titles = {d: doc_title(index, d) for d in {r["doc_id"] for r in rows.values()}}
+    out = {}
+    for pid, r in rows.items():
+        have = set(analyze(" ".join([titles[r["doc_id"]], *(r.get("heading_path") or []), r.get("heading") or ""])))
+        out[pid] = sum(w for t, w in terms.items() if t in have) / total
+    return out
+
+
+_page_terms: "weakref.WeakKeyDictionary[Index, list[frozenset]]" = weakref.WeakKeyDictionary()
+
+
+def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarray:
+    """Per pool entry: IDF-weighted share of the question's terms named by its page's title and id.
+
+    Computed over the whole pool, before the quoted pool is cut, so the passages of a page the question
+    names ("what does git fetch do", "turn on rerere") can be quoted at all.
+    """
+    terms_of = _page_terms.get(index)
+    if terms_of is None:
+        # one read of every title, not a query per document (a 1M-document index's first question)
+        titles = {d["doc_id"]: f"{d.get('title') or ''} {d['doc_id']}" for d in index.documents()}
+        _titles[index] = titles
+        terms_of = _page_terms[index] = [frozenset(analyze(titles.get(d, d))) for d in doc_names(index)]
+    st = conf.term_stats(index)
+    terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
+    total = sum(terms.values())
+    if total <= 0 or codes.size == 0:
+        return np.zeros(codes.size)
+    docs = np.unique(codes)
+    cover = np.zeros(int(docs.max()) + 1)
+    for d in docs:
+        have = terms_of[d]
+        cover[d] = sum(w for t, w in terms.items() if t in have) / total
+    return cover[codes]
+
+
+def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray) -> dict:
+    """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when every weight is 0)."""
+    if not (s.page_weight or s.page_title_weight or s.page_dense_weight) or pool.ids.size == 0:
+        return {}
+    codes = doc_codes(index)[pool.ids]
+    bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
+    if s.page_dense_weight:
+        near = s.page_dense_weight * page_cosines(index, codes, pool.dense, qvec)
+        bonus = near if bonus is None else bonus + near
+    return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
+
+
+_titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def doc_title(index: Index, doc_id: str) -> str:
+    """The document's title and id as text (cached per loaded index: titles never change in a version)."""
+    cache = _titles.setdefault(index, {})
+    if doc_id not in cache:
+        doc = index.document(doc_id) or {}
+        cache[doc_id] = f"{doc.get('title') or ''} {doc_id}"
+    return cache[doc_id]

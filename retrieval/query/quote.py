@@ -1,0 +1,171 @@
+"""Which sentence of a passage is shown as the quote that answers.
+
+* The answer type a question expects (a number, a time, a definition).
+* Which sentences may stand as the answer (:func:`quotable`: not a question, not a heading, not a pointer).
+* The best sentence by cosine, question-term coverage and answer type (:func:`pick_quote`), and the span
+  trimmed of what a sentence split leaves in front (:func:`trim`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from retrieval.index.lexical import analyze
+
+
+# Classic factoid-QA answer types: a "how many" question is answered by a sentence with a number,
+# a "when" question by one with a time expression. Only a small tie-breaking bonus.
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
+                     r"hundreds?|thousands?|millions?|billions?)\b", re.IGNORECASE)
+_TIME = re.compile(r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                   r"today|yesterday|tomorrow|week|weeks|month|months|year|years|day|days|soon|moment|"
+                   r"ago|later|earlier|since|until)\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(r"^\W*how (?:many|much|long|far|old|often|big|large)\b", re.IGNORECASE)
+_ASKS_TIME = re.compile(r"^\W*(?:when\b|what (?:year|date|day|month|time)\b|how soon\b)", re.IGNORECASE)
+
+
+# questions asking what something is, or what it is called: "What is X?", "What did they call X?",
+# "What term is used for X?"
+_ASKS_DEFINITION = [
+    re.compile(p, re.IGNORECASE) for p in (
+        r"^\W*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+        r"^\W*what\s+(?:do|does|did)\s+[^?]{1,60}?\s+call\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+        r"^\W*what\s+(?:term|word|name|label|title)\b[^?]{0,60}?\s+(?:for|of|to describe)\s+"
+        r"(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+    )
+]
+
+
+def answer_type(question: str) -> re.Pattern | None:
+    """The pattern a sentence answering ``question`` is expected to contain, if the question says.
+
+    "How many …" expects a number, "When …" a time expression, and "What is X?", "Who is X?", "What
+    do they call X?" or "What term is used for X?" a definition of X: an apposition ("X, a …") or a
+    copula ("X is a …", "X is not the …").
+    """
+    if _ASKS_NUMBER.search(question):
+        return _NUMBER
+    if _ASKS_TIME.search(question):
+        return _TIME
+    for form in _ASKS_DEFINITION:
+        m = form.match(question.strip())
+        if m and len(m.group(1).split()) <= 6:
+            term = r"\s+".join(re.escape(w) for w in m.group(1).split())
+            return re.compile(rf"\b{term}\W{{0,3}}(?:,|\(|(?:is|are|was|were)(?:\s+not)?\b)\s*(?:an?|the)\b",
+                              re.IGNORECASE)
+    return None
+
+
+# "how do I …", "why does …" anywhere in a chat question: the answer is prose that explains
+_ASKS_EXPLANATION = re.compile(r"\b(?:why|how)\b", re.IGNORECASE)
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*(?:['’][a-z]+)?")
+
+
+def asks_explanation(question: str) -> bool:
+    """Whether the question asks how or why (its answer explains, in prose)."""
+    return bool(_ASKS_EXPLANATION.search(question))
+
+
+def _plain_words(sentence: str) -> tuple[int, int]:
+    toks = sentence.split()
+    return sum(bool(_PLAIN_WORD.fullmatch(t.strip(".,;:!?\"'()"))) for t in toks), len(toks)
+
+
+def prose_share(sentence: str) -> float:
+    """How much a sentence reads as prose (0..1): the share of its tokens that are plain words, halved
+    for a line of fewer than 5 of them. A synopsis line (``git stash list [<log-options>]``) or a
+    command example scores low, an explanation near 1, a lead-in before code ("… follow this
+    convention: <foo>_<version>.deb") high."""
+    words, toks = _plain_words(sentence)
+    if not toks:
+        return 0.0
+    return words / toks * (1.0 if words >= 5 else 0.5)
+
+
+def explanatory(text: str, spans: list[tuple[int, int]], heading: str | None = None) -> bool:
+    """Whether a passage holds a sentence that explains: quotable (not a question, not its heading) and
+    of at least 6 plain words (not a code or synopsis line)."""
+    return any(quotable(text, sp, heading) and _plain_words(text[sp[0]:sp[1]])[0] >= 6
+               for sp in (spans or [(0, len(text))]))
+
+
+def with_lead_in(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
+    """Sentence ``i``'s span, joined with the next one when it is a lead-in ("… is as follows:")."""
+    a, b = spans[i]
+    if text[a:b].rstrip().endswith(":") and i + 1 < len(spans):
+        return a, spans[i + 1][1]
+    return a, b
+
+
+def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bool:
+    """Whether a sentence can stand as the quote that answers: not a question ("How do I …?"), not the
+    passage's own term or heading nor a sentence of it (a glossary term, an FAQ entry's title), not a
+    bare pointer of one or two words ("See git-pull(1).").
+
+    These sentences still count when ranking (an FAQ entry whose question matches is the right
+    passage); they are only not *shown* as the answer while the passage has another sentence.
+    """
+    s = text[span[0]:span[1]].strip()
+    if len(s.split()) < 3 or s.endswith("?"):
+        return False
+    h = (heading or "").strip().rstrip(":").strip()
+    # the heading, or a sentence of it ("I've made a mistake in the last commit." of an FAQ entry whose
+    # heading goes on "How do I change it?"): the user's own question shown back
+    return not h or s.rstrip(":").strip() not in h
+
+
+def quotable_spans(row, spans: list[tuple[int, int]]) -> list[bool]:
+    return [quotable(row["text"], sp, row["heading"]) for sp in spans]
+
+
+def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],
+               lexical_weight: float = 0.1, expect: re.Pattern | None = None,
+               type_weight: float = 0.05, allowed: list[bool] | None = None,
+               prose_weight: float = 0.0) -> tuple[int, float, float]:
+    """Index of the best sentence, its cosine to the question, and its combined value.
+
+    Args:
+        text: the passage.
+        spans: sentence spans in ``text``.
+        sims: cosine of each sentence to the question.
+        q_terms: analyzed question terms.
+        lexical_weight: bonus per unit of question-term coverage.
+        expect: the answer type's pattern (see :func:`answer_type`).
+        type_weight: bonus for a sentence matching ``expect``.
+        allowed: per span, whether it may be chosen (all when None; ignored when none is).
+        prose_weight: bonus per unit of :func:`prose_share` (a how/why question's quote explains).
+    """
+    if not spans:
+        return -1, 0.0, 0.0
+    if allowed is not None and not any(allowed[:len(spans)]):
+        allowed = None
+    # a sentence whose cosine plus every possible bonus stays below the best cosine cannot win:
+    # skip analyzing it (term analysis is most of the quoting time on long passages)
+    bound = max(lexical_weight, 0.0) * bool(q_terms) + (max(type_weight, 0.0) if expect is not None else 0.0) \
+        + max(prose_weight, 0.0)
+    top = sims[:len(spans)] if allowed is None else sims[:len(spans)][np.asarray(allowed[:len(spans)], bool)]
+    floor = float(np.max(top)) - bound - 1e-9
+    best, best_val = 0 if allowed is None else allowed.index(True), -np.inf
+    for i, (a, b) in enumerate(spans):
+        if float(sims[i]) < floor or (allowed is not None and not allowed[i]):
+            continue
+        cover = len(q_terms.intersection(analyze(text[a:b]))) / len(q_terms) if q_terms else 0.0
+        val = float(sims[i]) + lexical_weight * cover
+        if expect is not None and expect.search(text[a:b]):
+            val += type_weight
+        if prose_weight:
+            val += prose_weight * prose_share(text[a:b])
+        if val > best_val:
+            best, best_val = i, val
+    return best, float(sims[best]), float(best_val)
+
+
+def trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """The quote span without the punctuation a sentence split can leave in front (``: A fetch …``)."""
+    start = a
+    while a < b and (text[a].isspace() or text[a] in ":;,.)]}"):
+        a += 1
+    return (a, b) if a < b else (start, b)
