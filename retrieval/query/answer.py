@@ -285,8 +285,15 @@ def _doc_title(index: Index, doc_id: str) -> str:
     return cache[doc_id]
 
 
+def visible_passages(index: Index, visible) -> np.ndarray | None:
+    """Per passage id, whether ``visible(doc_id)`` lets the asker see its document; None when all are."""
+    names = doc_names(index)
+    shown = np.fromiter((bool(visible(d)) for d in names), bool, len(names))
+    return None if shown.all() else shown[doc_codes(index)]
+
+
 def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = None, unique_docs: bool = False,
-           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None) -> Answer:
+           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None, visible=None) -> Answer:
     """Rank, quote, cite and judge one question (what ``Engine.ask`` runs).
 
     Args:
@@ -299,9 +306,15 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
         pool: the question's candidate pool when already computed (sweeps reuse it).
         trace: filled with the evidence and ``p_answerable`` when given (for measurement).
+        visible: ``visible(doc_id) -> bool``, whether the asker may see a document (None: all). A
+            hidden passage is as if it did not exist: it never enters the pool, and the confidence,
+            the reason, "also in" and the disagreements are computed without it.
     """
+    allowed = visible_passages(index, visible) if visible is not None else None
+    if allowed is not None and pool is not None:
+        pool = _pool_subset(pool, allowed)
     if pool is None:
-        pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode)
+        pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode, allowed=allowed)
     cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode, limit=QUOTE_POOL,
                       **page_evidence(index, question, pool, s, qvec))
     scored = score_candidates(index, qvec, question, cands, sentence_weight=s.sentence_weight,
@@ -309,12 +322,18 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
                               title_weight=s.title_weight, doc_weight=s.doc_weight,
                               quote_pick_lexical=s.quote_pick_lexical)
     return compose(index, question, scored, k=k or s.k, per_doc=s.per_doc, unique_docs=unique_docs,
-                   dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=pool, trace=trace)
+                   dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=pool, trace=trace,
+                   stats=conf.VisibleStats(index.lexical, allowed) if allowed is not None else None)
+
+
+def _pool_subset(pool: Pool, allowed: np.ndarray) -> Pool:
+    keep = allowed[pool.ids]
+    return Pool(pool.ids[keep], pool.dense[keep], pool.bm25[keep])
 
 
 def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_doc: int = 2,
             unique_docs: bool = False, dedup_threshold: float = 0.8, abstain_threshold: float = 0.5,
-            pool: Pool | None = None, trace: dict | None = None) -> Answer:
+            pool: Pool | None = None, trace: dict | None = None, stats=None) -> Answer:
     """Pick, fold and cite the results of one question, and judge whether the corpus answers it.
 
     Args:
@@ -322,6 +341,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
             question (:func:`retrieval.query.confidence.calibrated`) reaches this.
         pool: the candidate pool (its best dense and best BM25 passages are evidence).
         trace: filled with the evidence and ``p_answerable`` when given.
+        stats: term statistics for the evidence (an asker's :class:`~retrieval.query.confidence.VisibleStats`).
     """
     per_doc = 1 if unique_docs else per_doc
     chosen: list[Scored] = []
@@ -357,7 +377,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
                                s.row.get("page")),
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
-    ev = _evidence(index, question, scored, chosen, docs, pool)
+    ev = _evidence(index, question, scored, chosen, docs, pool, stats)
     p_answerable, confidence = conf.calibrated(ev)
     answered = bool(results) and p_answerable >= abstain_threshold
     why = None
@@ -381,10 +401,10 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Scored], docs: dict,
-              pool: Pool | None) -> conf.Evidence:
+              pool: Pool | None, stats=None) -> conf.Evidence:
     """The calibrated models' inputs for this answer (see :mod:`retrieval.query.confidence`)."""
     if not chosen:
-        return conf.evidence(index, question, "", "", None, [], 0.0, (None, None))
+        return conf.evidence(index, question, "", "", None, [], 0.0, (None, None), stats)
     top = chosen[0]
     doc = docs.get(top.row["doc_id"]) or {}
     fields = " ".join([doc.get("title") or "", *(top.row.get("heading_path") or []), top.row.get("heading") or ""])
@@ -399,7 +419,7 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
         side = [known.get(p) for p in picks]
     cosine = max(top.quote_sim, top.cand.dense)
     return conf.evidence(index, question, top.row["text"], fields, top.row["doc_id"],
-                         [s.cand.dense for s in scored], cosine, (side[0], side[1]))
+                         [s.cand.dense for s in scored], cosine, (side[0], side[1]), stats)
 
 
 def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,
