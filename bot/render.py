@@ -14,7 +14,6 @@ from typing import Any, Iterable, Sequence
 
 import discord
 
-from retrieval.query.conflicts import disagreements
 from retrieval.cli.render import LOW_CONFIDENCE, differ_line
 from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
@@ -189,9 +188,8 @@ def differ_text(na: NumberedAnswer) -> str | None:
     """The "Sources differ" line under the quotes, numbered as in the reply, figures escaped (they
     are corpus text), at most :data:`DIFFER_BUDGET` characters; None when the quotes agree."""
     shown = {r.rank: i + 1 for i, r in enumerate(na.shown)}
-    found = getattr(na.answer, "disagreements", None) or []
-    if any(f.rank not in shown for d in found for f in d.figures):
-        found = disagreements(na.shown)  # fewer results shown than found: compare what is shown
+    # the core's, computed over what this asker may see; a line naming a result not shown is left out
+    found = [d for d in getattr(na.answer, "disagreements", None) or [] if all(f.rank in shown for f in d.figures)]
     line = differ_line(found, number=shown.get, text=lambda t: escape(truncate(one_line(t), 120)),
                        limit=DIFFER_BUDGET - 2)
     return f"⚠ {line}" if line else None

@@ -25,13 +25,12 @@ from retrieval.errors import CitebotError, QuestionError
 from retrieval.serve.kb import KnowledgeBase
 from retrieval.serve.pool import MemoryBudgetExceeded
 
-from .. import history_store
 from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
 from ..client import BUSY
 from ..feedback import also_in_payload, results_payload
 from ..render import NumberedAnswer, Reply, render_answer, render_text
 from ..views import AnswerView
-from ..visibility import Visibility
+from ..visibility import Visibility, discord_places
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -43,22 +42,6 @@ T = TypeVar("T")
 INTERACTION_MARGIN = 10.0
 DISCORD_MAX_OPTION_LENGTH = 6000  # the most a string option's max_length may be
 ANSWER_FAILED = "Something went wrong while answering that; the error was logged. Please try again later."
-# results asked for beyond k, so Discord passages the asker may not read leave room for ones they may
-HIDDEN_ROOM = 5
-
-
-def hidden_room(engine) -> int:
-    """Extra results to ask for when some may be hidden from the asker: only a knowledge base with
-    Discord messages has passages an asker may not read (others are answered exactly as asked)."""
-    version = engine.version
-    cached = getattr(engine, "_citebot_discord", None)
-    if cached is None or cached[0] != version:
-        has = any(str(d.get("doc_id") or "").startswith(f"{history_store.FOLDER}/")
-                  or str(d.get("url") or d.get("source") or "").startswith("https://discord.com/channels/")
-                  for d in engine.documents())
-        cached = (version, has)
-        engine._citebot_discord = cached
-    return HIDDEN_ROOM if cached[1] else 0
 
 
 def transient(error: BaseException) -> bool:
@@ -115,14 +98,13 @@ class Ask(commands.Cog):
         """Ask ``kb``'s engine off the event loop and render the reply (or a one-line error).
 
         Args:
-            visibility: what the asker (and, for a public reply, its readers) may be quoted: Discord
-                passages from channels they can't read are dropped before numbering.
+            visibility: what the asker (and, for a public reply, its readers) may be quoted: the core
+                composes the answer as if passages from channels they can't read did not exist.
         """
         q = question.strip()
-        k = kb.settings.k
         try:
-            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=k + hidden_room(engine)))
-            answer = await visibility.filter_answer(answer, abstain_threshold=kb.settings.abstain_threshold, keep=k)
+            visible = (await visibility.doc_filter(await self.bot.in_kb(kb.name, discord_places))).for_engine()
+            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=kb.settings.k, visible=visible))
         except QuestionError as e:
             return render_text(str(e)), None, None
         except MemoryBudgetExceeded as e:

@@ -19,6 +19,7 @@ from retrieval.errors import DocumentNotFound
 from ..buttons import ELSEWHERE
 from ..render import escape, render_answer_sources, render_source, truncate
 from ..views import DocumentsPager
+from ..visibility import discord_places
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -55,9 +56,9 @@ class Sources(commands.Cog):
         seen = self.bot.visibility(interaction.guild, interaction.user,
                                    reply_channel=None if private else interaction.channel)
         try:
-            view = await self.bot.in_kb(kb.name, lambda e: e.source(document, paragraph, 1))
-            if not await seen.allows(view.document, view.document.get("doc_id")):
-                raise DocumentNotFound(f"no document {document!r} in the index")  # as if it did not exist
+            # the core looks the document up (and suggests near misses) among what this user may see
+            visible = (await seen.doc_filter(await self.bot.in_kb(kb.name, discord_places))).for_engine()
+            view = await self.bot.in_kb(kb.name, lambda e: e.source(document, paragraph, 1, visible=visible))
         except DocumentNotFound as e:
             # the message quotes what the user typed: escaped, and shown to them only
             text = f"{truncate(escape(str(e)), 300)} — try /sources for the list."
