@@ -166,7 +166,7 @@ class Ask(commands.Cog):
             await asyncio.sleep(delay)
 
     async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None,
-                       numbered: NumberedAnswer, kb: KnowledgeBase) -> None:
+                       numbered: NumberedAnswer, kb: KnowledgeBase, asker: int | None = None) -> None:
         """Store the answer under its message id and knowledge base (buttons and "Show sources" find it there)."""
         answer = numbered.answer
         await asyncio.to_thread(
@@ -180,6 +180,7 @@ class Ask(commands.Cog):
             index_version=answer.index_version,
             also_in=also_in_payload(numbered.also_in),
             kb=kb.name,
+            asker=asker,
         )
 
     # ------------------------------------------------------------------ /ask
@@ -213,7 +214,7 @@ class Ask(commands.Cog):
                 what=f"the /ask answer for interaction {interaction.id}",
             )
             if msg is not None and answer is not None:
-                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb)
+                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb, interaction.user.id)
                 self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ mentions and follow-ups
@@ -311,7 +312,7 @@ class Ask(commands.Cog):
                 what=where,
             )
             if sent is not None and answer is not None:
-                await self.remember(sent, message.channel.id, guild_id, answer, kb)
+                await self.remember(sent, message.channel.id, guild_id, answer, kb, message.author.id)
                 self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
 

@@ -88,8 +88,12 @@ def _useful(m) -> bool:
     return bool(re.search(r"[^\W\d_]", bare)) and not _CHATTER.match(bare)
 
 
-def _content(m: dict) -> str:
+def message_text(m: dict) -> str:
+    """A message's text as its passages hold it (markup removed, normalized)."""
     return normalize(_MARKUP.sub("", m.get("content") or "")).strip()
+
+
+_content = message_text
 
 
 def _display(m: dict) -> str:
