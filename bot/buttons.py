@@ -45,13 +45,24 @@ def vote_id(kb: str, vote: int) -> str:
     return f"citebot:vote:{kb}:{'up' if vote > 0 else 'down'}"
 
 
+def stored_here(record: "AnswerRecord", interaction: discord.Interaction) -> bool:
+    """Whether ``interaction`` may use the stored answer: it was posted in this guild and channel, and
+    a private answer only by its asker. Discord delivers only components present on a message, but
+    a forged payload naming another server's (or another member's private) answer must get nothing."""
+    bot: CiteBot = interaction.client  # type: ignore[assignment]
+    if record.guild_id != interaction.guild_id or record.channel_id != interaction.channel_id:
+        return False
+    return not record.private or record.asker == bot.store.hash_user(interaction.user.id)
+
+
 async def _answer_here(interaction: discord.Interaction, kb_name: str | None) -> tuple["AnswerRecord | None", str | None]:
     """The stored answer under the clicked message and a refusal when it may not be used here: it
-    is unknown, or its knowledge base (from the button, else the record) does not serve this place."""
+    is unknown (or not this place's: :func:`stored_here`), or its knowledge base (from the button,
+    else the record) does not serve this place."""
     bot: CiteBot = interaction.client  # type: ignore[assignment]
     message = interaction.message
     record = await asyncio.to_thread(bot.store.get_answer, message.id) if message is not None else None
-    if record is None:
+    if record is None or not stored_here(record, interaction):
         return None, GONE
     kb = bot.kb_here(interaction.guild_id, interaction.channel)
     if kb is None or (kb_name or record.kb) != kb.name or record.kb != kb.name:

@@ -22,7 +22,8 @@ from typing import IO, Any, Callable
 
 # columns added after the first version of a table: a database made before gets them when it is
 # opened (NULL in its old rows: no "also in" sources, and the default knowledge base)
-ADDED_COLUMNS = {"answers": {"also_in": "TEXT", "kb": "TEXT", "asker": "TEXT"}, "feedback": {"kb": "TEXT"}}
+ADDED_COLUMNS = {"answers": {"also_in": "TEXT", "kb": "TEXT", "asker": "TEXT", "private": "INTEGER"},
+                 "feedback": {"kb": "TEXT"}}
 ANSWER_COLUMNS = "message_id, channel_id, guild_id, question, answered, results, index_version, created, also_in, kb"
 #: what a forgotten member's words and name are replaced by in stored answers and votes
 REMOVED = "[removed at the author's request]"
@@ -84,6 +85,8 @@ class AnswerRecord:
     created: float
     also_in: list[dict] = field(default_factory=list)
     kb: str = DEFAULT_KB
+    asker: str | None = None  # the asker's hash (:meth:`FeedbackStore.hash_user`), when stored
+    private: bool = False  # an ephemeral answer: only its asker saw it
 
     def source(self, number: int) -> dict | None:
         """What citation ``[number]`` of the answer points at: a result or an "also in" source, or None.
@@ -248,13 +251,14 @@ class FeedbackStore:
         also_in: list[dict] | None = None,
         kb: str = DEFAULT_KB,
         asker: int | None = None,
+        private: bool = False,
     ) -> None:
         """Remember the answer carried by ``message_id`` (replaces an earlier record for it);
         ``kb`` is the knowledge base that answered; ``asker`` (stored hashed) lets ``/forget-me``
         find the member's questions."""
         with self._lock:
             self._db.execute(
-                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}, asker) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}, asker, private) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     int(message_id),
                     channel_id,
@@ -267,18 +271,20 @@ class FeedbackStore:
                     json.dumps(also_in or [], ensure_ascii=False),
                     kb,
                     self.hash_user(asker) if asker is not None else None,
+                    int(bool(private)),
                 ),
             )
 
     def get_answer(self, message_id: int) -> AnswerRecord | None:
         """The answer carried by ``message_id``, or None."""
         with self._lock:
-            row = self._db.execute(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE message_id=?", (int(message_id),)).fetchone()
+            row = self._db.execute(f"SELECT {ANSWER_COLUMNS}, asker, private FROM answers WHERE message_id=?",
+                                   (int(message_id),)).fetchone()
         if row is None:
             return None
         also_in = json.loads(row[8]) if row[8] else []
         return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7], also_in,
-                            row[9] or DEFAULT_KB)
+                            row[9] or DEFAULT_KB, row[10], bool(row[11]))
 
     def answered_in(self, channel_id: int, kb: str | None = None) -> bool:
         """Whether the bot has answered in this channel (from knowledge base ``kb``; used to follow threads)."""

@@ -44,6 +44,16 @@ DISCORD_MAX_OPTION_LENGTH = 6000  # the most a string option's max_length may be
 ANSWER_FAILED = "Something went wrong while answering that; the error was logged. Please try again later."
 
 
+NO_SEND = "You can't send messages in this channel, so I answered you privately."
+
+
+def may_post(interaction: discord.Interaction) -> bool:
+    """Whether the asker may send messages where they asked (in a thread: Send Messages in Threads)."""
+    perms = interaction.permissions
+    in_thread = isinstance(interaction.channel, discord.Thread)
+    return bool(perms.send_messages_in_threads if in_thread else perms.send_messages)
+
+
 def transient(error: BaseException) -> bool:
     """True for failures worth another attempt later: Discord's 5xx, rate limits that outlasted
     discord.py's own tries, network errors. Other 4xx (missing access, deleted message) are final."""
@@ -166,7 +176,8 @@ class Ask(commands.Cog):
             await asyncio.sleep(delay)
 
     async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None,
-                       numbered: NumberedAnswer, kb: KnowledgeBase, asker: int | None = None) -> None:
+                       numbered: NumberedAnswer, kb: KnowledgeBase, asker: int | None = None,
+                       private: bool = False) -> None:
         """Store the answer under its message id and knowledge base (buttons and "Show sources" find it there)."""
         answer = numbered.answer
         await asyncio.to_thread(
@@ -181,6 +192,7 @@ class Ask(commands.Cog):
             also_in=also_in_payload(numbered.also_in),
             kb=kb.name,
             asker=asker,
+            private=private,
         )
 
     # ------------------------------------------------------------------ /ask
@@ -195,6 +207,9 @@ class Ask(commands.Cog):
         if refusal:
             await interaction.response.send_message(refusal, ephemeral=True, allowed_mentions=NONE)
             return
+        # a public answer carries the asker's question as its title: only where they may post themselves
+        moved = not private and not may_post(interaction)
+        private = private or moved
         # Discord wants a response within 3 s; the engine may take longer under load
         await interaction.response.defer(thinking=True, ephemeral=private)
         # a public answer is read by the whole channel: only what they all may see
@@ -202,6 +217,8 @@ class Ask(commands.Cog):
                                    reply_channel=None if private else interaction.channel)
         reply, view, answer = await self.compute(question, kb, seen)
         kwargs = reply.kwargs()
+        if moved:
+            kwargs["content"] = "\n".join(t for t in (NO_SEND, kwargs.get("content")) if t)
         if view is not None:
             kwargs["view"] = view
         # further attempts edit the deferred "thinking" message, which the first follow-up fills in:
@@ -214,7 +231,8 @@ class Ask(commands.Cog):
                 what=f"the /ask answer for interaction {interaction.id}",
             )
             if msg is not None and answer is not None:
-                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb, interaction.user.id)
+                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb, interaction.user.id,
+                                    private)
                 self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ mentions and follow-ups

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from retrieval.errors import DocumentNotFound
 
-from ..buttons import ELSEWHERE
+from ..buttons import ELSEWHERE, stored_here
 from ..render import escape, render_answer_sources, render_source, truncate
 from ..views import DocumentsPager
 from ..visibility import discord_places
@@ -128,6 +128,8 @@ class Sources(commands.Cog):
         """Message menu "Show sources" on one of the bot's answers (of this place's knowledge base)."""
         kb = self.bot.require_kb(interaction)
         record = await asyncio.to_thread(self.bot.store.get_answer, message.id)
+        if record is not None and not stored_here(record, interaction):
+            record = None  # another place's (or another member's private) answer: as if unknown
         if record is not None and record.kb != kb.name:
             await interaction.response.send_message(ELSEWHERE, ephemeral=True, allowed_mentions=NONE)
             return
