@@ -357,10 +357,19 @@ def _names(ids: Sequence[str], limit: int = 10) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def render_summary(summary: IndexSummary) -> str:
-    """The reindex report: counts, then names per state and skipped files with reasons (≤ 2,000)."""
+def summary_has_details(summary: IndexSummary) -> bool:
+    return bool(summary.added or summary.changed or summary.removed or summary.skipped)
+
+
+def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
+    """The reindex report: counts, then (``details``) names per state and skipped files with reasons
+    (≤ 2,000). Without details it names nothing of the corpus: the line a public channel gets."""
     head = summary.lines()[:3 if summary.adapter is not None else 2]  # counts (+ the adapter's line)
     lines = ["✅ Reindex finished — the new index is live.", *[escape(ln) for ln in head]]
+    if not details:
+        if summary_has_details(summary):
+            lines.append("The documents added, changed, removed or skipped were sent to the admin.")
+        return truncate("\n".join(lines), CONTENT)
     for label, ids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
         if ids:
             lines.append(f"{label}: {_names(ids)}")

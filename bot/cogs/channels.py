@@ -190,12 +190,14 @@ class Channels(commands.Cog):
     # ------------------------------------------------------------------ status message
 
     async def _status(self, interaction: discord.Interaction, text: str) -> None:
-        """Edit the status message (or post it once the token expired); a failure is not the fetch's."""
+        """Edit the (ephemeral) status message, or send it to the admin once the token expired; a
+        failure is not the fetch's."""
         with contextlib.suppress(discord.HTTPException):
-            await edit_or_post(interaction, text)
+            await edit_or_post(interaction, text, private=True)
 
-    def _progress(self, interaction: discord.Interaction):
-        """A progress callback editing the status message at most once per ``progress_interval``."""
+    def _progress(self, interaction: discord.Interaction, *, public: bool = False):
+        """A progress callback editing the status message at most once per ``progress_interval``;
+        a ``public`` status (``/reindex``'s) carries counts, never a channel's name."""
         loop = asyncio.get_running_loop()
         last = [0.0]
 
@@ -203,7 +205,8 @@ class Channels(commands.Cog):
             if loop.time() - last[0] < self.bot.config.progress_interval and p.done_channels < p.total_channels:
                 return
             last[0] = loop.time()
-            text = (f"⏳ Reading #{escape(p.channel)}… {p.messages:,} messages so far ({p.rate:,.0f}/s), "
+            where = "Discord channels" if public else f"#{escape(p.channel)}"
+            text = (f"⏳ Reading {where}… {p.messages:,} messages so far ({p.rate:,.0f}/s), "
                     f"{p.done_channels}/{p.total_channels} channels and threads done.")
             with contextlib.suppress(discord.HTTPException):
                 await interaction.edit_original_response(content=text, allowed_mentions=NONE)
@@ -221,7 +224,8 @@ class Channels(commands.Cog):
                 ephemeral=True, allowed_mentions=NONE)
             return
         archive, lock = self.archive(Path(kb.settings.corpus), guild.id)
-        await interaction.response.send_message(f"⏳ Reading {_name(channel)}…", allowed_mentions=NONE)
+        # the status names the channel (maybe a private thread): the admin alone sees it
+        await interaction.response.send_message(f"⏳ Reading {_name(channel)}…", ephemeral=True, allowed_mentions=NONE)
         async with lock:
             known = str(channel.id) in archive.sources
             archive.add_source(channel.id, channel.name, str(channel.type))
@@ -252,7 +256,7 @@ class Channels(commands.Cog):
         verb = "removed" if was_source else "excluded (never fetched again)"
         await interaction.response.send_message(
             f"🗑️ {_name(channel)} {verb}; {deleted} export file(s) deleted. Run `/reindex` to drop its passages.",
-            allowed_mentions=NONE)
+            ephemeral=True, allowed_mentions=NONE)
 
     async def list_channels(self, interaction: discord.Interaction) -> None:
         guild = interaction.guild
@@ -269,7 +273,7 @@ class Channels(commands.Cog):
         await interaction.response.send_message(**render_text(text).kwargs(), ephemeral=True, allowed_mentions=NONE)
 
     async def fetch_all(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message("⏳ Fetching new messages…", allowed_mentions=NONE)
+        await interaction.response.send_message("⏳ Fetching new messages…", ephemeral=True, allowed_mentions=NONE)
         reports = []
         for corpus in self.administered(interaction):
             reports += await self.refresh_corpus(interaction.guild, corpus, self._progress(interaction))
@@ -287,7 +291,7 @@ class Channels(commands.Cog):
         root = corpus / FOLDER
         if not root.is_dir():
             return []
-        progress = self._progress(interaction) if interaction is not None else None
+        progress = self._progress(interaction, public=True) if interaction is not None else None
         out = []
         for folder in sorted(root.iterdir()):
             guild = self.bot.get_guild(int(folder.name)) if folder.name.isdigit() else None

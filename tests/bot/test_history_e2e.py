@@ -68,7 +68,8 @@ async def reindex(fake) -> str:
     inter = await fake.slash("reindex", user=fake.ada)
     r = await fake.wait_interaction(inter, lambda r: "Reindex finished" in _content(r), kind="edit", timeout=60)
     edits = [_content(e) for e in fake.for_interaction(inter) if e.method == "PATCH"]
-    assert any(e.startswith("⏳ Reading #") for e in edits), edits
+    assert any(e.startswith("⏳ Reading Discord channels") for e in edits), edits
+    assert not any("#" in e.split("…")[0][len("⏳ Reading"):] for e in edits), "no channel named in public"
     return _content(r)
 
 
@@ -220,3 +221,22 @@ async def test_source_errors_name_no_hidden_document(hfake, world, hbot):
         assert ("has paragraphs" in text) is not hidden
         if hidden:  # nothing of #staff beyond what bob typed himself (a suggestion may name #help)
             assert str(hfake.staff_id) not in text.replace(escape(asked["document"]), "")
+
+
+async def test_status_lines_name_no_private_thread_in_public(hfake, world, hbot):
+    """Issue 27 J: /corpus channel add shows its progress to the admin only; /reindex's public
+    progress and summary carry counts, the names go to the admin in a private message."""
+    hfake.add_thread(hfake.help_id, "layoffs-q3-planning", private=True, members=[hfake.alice],
+                     messages=[(hfake.alice, "The layoffs list is final on Friday; severance is three months.")])
+    inter = await hfake.group_command("corpus", "channel", "add", {"channel": str(hfake.help_id)},
+                                      resolved=hfake.resolved_channel(hfake.help_id))
+    cb = await hfake.wait_interaction(inter, kind="callback")
+    assert cb.json["data"]["flags"] & 64
+    await hfake.wait_interaction(inter, lambda r: _content(r).startswith("✅"), kind="edit")
+    hfake.past_message(hfake.help_id, "A new answer about invoices arrived today.", author=hfake.alice)
+    inter = await hfake.slash("reindex", user=hfake.ada)
+    await hfake.wait_interaction(inter, lambda r: "Reindex finished" in _content(r), kind="edit")
+    public = [r for r in hfake.for_interaction(inter) if not (r.body().get("flags") or 0) & 64]
+    assert public and not any("layoffs" in _content(r) for r in public)
+    private = await hfake.wait_interaction(inter, lambda r: "added:" in _content(r), kind="followup")
+    assert private.body()["flags"] & 64
