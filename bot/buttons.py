@@ -19,6 +19,7 @@ import discord
 
 from retrieval.errors import DocumentNotFound
 
+from .checks import within_limit
 from .render import button_label, render_source
 
 if TYPE_CHECKING:
@@ -146,6 +147,9 @@ class SourceButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"citebo
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> "SourceButton":
         return cls(match["kb"], int(match["number"]), label=item.label)
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await within_limit(interaction)
+
     async def callback(self, interaction: discord.Interaction) -> None:
         await _reporting(interaction, show_citation(interaction, self.kb, self.number))
 
@@ -167,6 +171,9 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"citebot:
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> "VoteButton":
         return cls(match["kb"], 1 if match["vote"] == "up" else -1)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await within_limit(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _reporting(interaction, record_vote(interaction, self.kb, self.vote))

@@ -67,3 +67,33 @@ async def test_public_ask_without_send_messages_is_answered_privately(fake, bot)
     inter = await fake.slash("ask", {"question": QUESTION, "private": False}, user=fake.alice)
     follow = await fake.wait_interaction(inter, kind="followup")
     assert not follow.body().get("flags", 0) & 64
+
+
+async def test_one_limit_covers_commands_buttons_menus_and_autocomplete(fake, engine, tmp_path):
+    """I: /source, autocomplete (which lists documents at each keystroke), buttons and "Show
+    sources" share one per-user limit; another user is not slowed down by it."""
+    from harness import bot_config, start_bot, stop_bot
+
+    bot = await start_bot(bot_config(fake, tmp_path, interaction_rate=4, interaction_per=600.0), engine)
+    try:
+        msg = await fake.mention(QUESTION, author=fake.bob)  # a mention is a question, not an interaction
+        answer = fake.messages[int((await fake.wait_reply(msg)).response["id"])]
+        doc = engine.documents()[0]["doc_id"]
+        for inter in (await fake.autocomplete("source", {"document": "a"}, "document"),
+                      await fake.slash("source", {"document": doc})):
+            await fake.wait_interaction(inter, kind="callback")
+        await fake.wait_interaction(await fake.click(answer, "citebot:src:default:1"), kind="followup")
+        cb = await fake.wait_interaction(await fake.context_menu("Show sources", answer), kind="callback")
+        assert "Slow down" not in (cb.json["data"].get("content") or "")
+        for attempt in (fake.click(answer, "citebot:vote:default:up"), fake.context_menu("Show sources", answer),
+                        fake.slash("source", {"document": doc})):
+            cb = await fake.wait_interaction(await attempt, kind="callback")
+            assert "Slow down" in cb.json["data"]["content"] and cb.json["data"]["flags"] & 64
+        inter = await fake.autocomplete("source", {"document": "a"}, "document")
+        await __import__("asyncio").sleep(0.5)
+        assert not fake.for_interaction(inter), "an autocomplete over the limit gets no document list"
+        assert bot.store.votes() == []
+        cb = await fake.wait_interaction(await fake.context_menu("Show sources", answer, user=fake.bob), kind="callback")
+        assert "Slow down" not in (cb.json["data"].get("content") or "")
+    finally:
+        await stop_bot(bot)

@@ -231,3 +231,13 @@ async def test_public_answers_judge_roles_not_only_everyone(world):
     assert not await sees(nell, None, fake.help_id)
     assert await sees(alice, help_, fake.general_id)  # everyone reading #help reads #general too
     assert await sees(alice, general, fake.general_id)
+
+
+async def test_a_removed_thread_member_loses_access_at_the_next_question(world):
+    """Issue 27 I: membership of a private thread is asked each time, not remembered for a minute."""
+    fake, bot, corpus, private, archived = world
+    guild = bot.get_guild(fake.guild_id)
+    alice = await member_of(fake, bot, fake.alice)
+    assert await Visibility.for_asker(guild, alice, [corpus]).can_read(fake.guild_id, private)
+    fake.thread_members[private].discard(fake.alice.id)  # removed from the thread on Discord
+    assert not await Visibility.for_asker(guild, alice, [corpus]).can_read(fake.guild_id, private)
