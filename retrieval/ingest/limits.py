@@ -24,7 +24,7 @@ import threading
 import zipfile
 from dataclasses import dataclass
 
-from retrieval.ingest.formats import Unreadable
+from retrieval.ingest.formats import Unreadable, one_line
 
 log = logging.getLogger("citebot")
 
@@ -111,10 +111,17 @@ def _pdf_pages(data: bytes) -> int | None:
 
 
 def _checked(parse, content, kind: str, limits: Limits, kwargs: dict):
-    """Runs in the worker: the declared-size checks, the parse, the paragraph count."""
+    """Runs in the worker: the declared-size checks, the parse, the paragraph count. A parser's own
+    exception comes back as :class:`Unreadable` with its name and message (some, like lxml's, can't
+    be pickled back to the parent)."""
     if isinstance(content, bytes):
         check_declared(content, kind, limits)
-    doc = parse(content, kind, **kwargs)
+    try:
+        doc = parse(content, kind, **kwargs)
+    except (Unreadable, MemoryError):
+        raise
+    except Exception as e:
+        raise Unreadable(f"could not be parsed: {type(e).__name__}: {one_line(str(e))[:200]}") from None
     if len(doc.paragraphs) > limits.paragraphs:
         raise Unreadable(f"has {len(doc.paragraphs):,} paragraphs (limit {limits.paragraphs:,})")
     return doc
@@ -149,9 +156,13 @@ class _Worker:
             except cf.TimeoutError:
                 self.stop(kill=True)
                 raise Unreadable(f"took longer than {limits.seconds:,.0f} s to read (limit)") from None
-            except (cf.process.BrokenProcessPool, MemoryError):
+            except MemoryError:
                 self.stop(kill=True)
                 raise Unreadable(f"needs more than {limits.memory_mb:,.0f} MB of memory to read (limit)") from None
+            except cf.process.BrokenProcessPool:
+                self.stop(kill=True)
+                raise Unreadable(f"the reading process died (out of memory at its {limits.memory_mb:,.0f} MB limit, "
+                                 "or crashed)") from None
 
     def stop(self, kill: bool = False) -> None:
         pool, self.pool = self.pool, None

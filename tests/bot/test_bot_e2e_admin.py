@@ -262,3 +262,29 @@ async def test_reindex_offer_greys_out_at_timeout(fake, engine, tmp_path, restor
         assert engine.stats()["version"] == version and not engine.reindexing
     finally:
         await stop_bot(b)
+
+
+async def test_uploaded_decompression_bomb_is_skipped_with_its_reason(fake, bot, engine, restore_corpus, monkeypatch):
+    """Issue 27 E: a small .docx that inflates past the limit is saved by /corpus add (its compressed
+    size is fine) but skipped by the build, which goes on: the admin is told why, and the bot keeps
+    answering from the rest."""
+    import io
+    import zipfile
+
+    from retrieval.ingest import limits
+
+    monkeypatch.setattr(limits, "DEFAULT", limits.Limits(unzipped_mb=50))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", b"<w:document>" + b" " * 60_000_000 + b"</w:document>")
+    assert len(buf.getvalue()) < 1_000_000
+    follow = await fake.wait_interaction(await _corpus_add(fake, "plan.docx", buf.getvalue()), kind="followup")
+    offer = fake.messages[int(follow.response["id"])]
+    go = await fake.click(offer, _offer_button(offer)["custom_id"], user=fake.ada)
+    done = await fake.wait_interaction(go, lambda r: "Reindex finished" in _content(r), kind="edit")
+    assert "1 skipped" in _content(done) and "plan" not in _content(done)
+    private = await fake.wait_interaction(go, lambda r: "skipped plan.docx" in _content(r), kind="followup")
+    assert "expands to 60 MB when unzipped (limit 50 MB)" in _content(private)
+    r = await fake.wait_reply(await fake.mention(QUESTION))
+    assert r.body()["embeds"]
