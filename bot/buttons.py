@@ -53,7 +53,8 @@ def stored_here(record: "AnswerRecord", interaction: discord.Interaction) -> boo
     bot: CiteBot = interaction.client  # type: ignore[assignment]
     if record.guild_id != interaction.guild_id or record.channel_id != interaction.channel_id:
         return False
-    return not record.private or record.asker == bot.store.hash_user(interaction.user.id)
+    user_id = getattr(interaction.user, "id", None)
+    return not record.private or (user_id is not None and record.asker == bot.store.hash_user(user_id))
 
 
 async def _answer_here(interaction: discord.Interaction, kb_name: str | None) -> tuple["AnswerRecord | None", str | None]:

@@ -46,7 +46,7 @@ async def within_limit(interaction: discord.Interaction) -> bool:
     """Count one interaction against the user's limit (``bot.limiter``). A component over the
     limit is answered here (one ephemeral line) and False returned; the command tree raises
     :class:`TooFast` instead (:meth:`bot.client.CitebotTree.interaction_check`)."""
-    retry = interaction.client.limiter.hit(interaction.user.id)  # type: ignore[attr-defined]
+    retry = interaction.client.limiter.hit(getattr(interaction.user, "id", 0))  # type: ignore[attr-defined]
     if not retry:
         return True
     if not interaction.response.is_done():

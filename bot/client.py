@@ -72,7 +72,8 @@ class CitebotTree(app_commands.CommandTree):
         if not place_allowed(bot.config, interaction.guild_id, interaction.channel):
             raise NotHere()
         # every command, menu and autocomplete (each keystroke) counts against one per-user limit
-        retry = bot.limiter.hit(interaction.user.id)
+        # (a forged payload without member data has no user: it shares one bucket, then is refused)
+        retry = bot.limiter.hit(getattr(interaction.user, "id", 0))
         if retry:
             raise TooFast(retry)
         interaction.extras["kb"] = bot.require_kb(interaction)
