@@ -19,6 +19,7 @@ import discord
 
 from retrieval.errors import DocumentNotFound
 
+from .checks import within_limit
 from .render import button_label, render_source
 
 if TYPE_CHECKING:
@@ -45,13 +46,25 @@ def vote_id(kb: str, vote: int) -> str:
     return f"citebot:vote:{kb}:{'up' if vote > 0 else 'down'}"
 
 
+def stored_here(record: "AnswerRecord", interaction: discord.Interaction) -> bool:
+    """Whether ``interaction`` may use the stored answer: it was posted in this guild and channel, and
+    a private answer only by its asker. Discord delivers only components present on a message, but
+    a forged payload naming another server's (or another member's private) answer must get nothing."""
+    bot: CiteBot = interaction.client  # type: ignore[assignment]
+    if record.guild_id != interaction.guild_id or record.channel_id != interaction.channel_id:
+        return False
+    user_id = getattr(interaction.user, "id", None)
+    return not record.private or (user_id is not None and record.asker == bot.store.hash_user(user_id))
+
+
 async def _answer_here(interaction: discord.Interaction, kb_name: str | None) -> tuple["AnswerRecord | None", str | None]:
     """The stored answer under the clicked message and a refusal when it may not be used here: it
-    is unknown, or its knowledge base (from the button, else the record) does not serve this place."""
+    is unknown (or not this place's: :func:`stored_here`), or its knowledge base (from the button,
+    else the record) does not serve this place."""
     bot: CiteBot = interaction.client  # type: ignore[assignment]
     message = interaction.message
     record = await asyncio.to_thread(bot.store.get_answer, message.id) if message is not None else None
-    if record is None:
+    if record is None or not stored_here(record, interaction):
         return None, GONE
     kb = bot.kb_here(interaction.guild_id, interaction.channel)
     if kb is None or (kb_name or record.kb) != kb.name or record.kb != kb.name:
@@ -135,6 +148,9 @@ class SourceButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"citebo
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> "SourceButton":
         return cls(match["kb"], int(match["number"]), label=item.label)
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await within_limit(interaction)
+
     async def callback(self, interaction: discord.Interaction) -> None:
         await _reporting(interaction, show_citation(interaction, self.kb, self.number))
 
@@ -156,6 +172,9 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"citebot:
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> "VoteButton":
         return cls(match["kb"], 1 if match["vote"] == "up" else -1)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await within_limit(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _reporting(interaction, record_vote(interaction, self.kb, self.vote))

@@ -35,6 +35,26 @@ class NotHere(app_commands.CheckFailure):
         super().__init__("I'm not enabled in this channel.")
 
 
+class TooFast(app_commands.CheckFailure):
+    """Raised when a user is over the per-user limit of interactions (commands, buttons, autocomplete)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(cooldown_message(retry_after))
+
+
+async def within_limit(interaction: discord.Interaction) -> bool:
+    """Count one interaction against the user's limit (``bot.limiter``). A component over the
+    limit is answered here (one ephemeral line) and False returned; the command tree raises
+    :class:`TooFast` instead (:meth:`bot.client.CitebotTree.interaction_check`)."""
+    retry = interaction.client.limiter.hit(getattr(interaction.user, "id", 0))  # type: ignore[attr-defined]
+    if not retry:
+        return True
+    if not interaction.response.is_done():
+        await interaction.response.send_message(cooldown_message(retry), ephemeral=True,
+                                                allowed_mentions=discord.AllowedMentions.none())
+    return False
+
+
 NOT_SET_UP = "I'm not set up here: no knowledge base serves this server or channel."
 
 

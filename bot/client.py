@@ -23,7 +23,7 @@ from retrieval.serve.kb import DEFAULT, KnowledgeBase, Registry
 from retrieval.serve.pool import EnginePool, MemoryBudgetExceeded
 
 from .buttons import SourceButton, VoteButton
-from .checks import NotHere, NotSetUp, place_allowed
+from .checks import NotHere, NotSetUp, TooFast, UserCooldown, place_allowed
 from .config import BotConfig
 from .feedback import FeedbackStore
 from .render import render_text
@@ -71,6 +71,11 @@ class CitebotTree(app_commands.CommandTree):
         bot: CiteBot = interaction.client  # type: ignore[assignment]
         if not place_allowed(bot.config, interaction.guild_id, interaction.channel):
             raise NotHere()
+        # every command, menu and autocomplete (each keystroke) counts against one per-user limit
+        # (a forged payload without member data has no user: it shares one bucket, then is refused)
+        retry = bot.limiter.hit(getattr(interaction.user, "id", 0))
+        if retry:
+            raise TooFast(retry)
         interaction.extras["kb"] = bot.require_kb(interaction)
         return True
 
@@ -117,6 +122,7 @@ class CiteBot(commands.Bot):
             **options,
         )
         self.config = config
+        self.limiter = UserCooldown(config.interaction_rate, config.interaction_per)
         if registry is None:
             base = settings if settings is not None else (engine.settings if engine is not None else Settings.load())
             registry = Registry([KnowledgeBase(DEFAULT, base, default=True)])

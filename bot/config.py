@@ -41,6 +41,8 @@ class BotConfig:
         allowed_channels: serve only these channels or threads under them (empty: any).
         admin_role_ids / admin_user_ids: besides members with Manage Server, who may run admin commands.
         cooldown_rate / cooldown_per: each user may ask ``cooldown_rate`` questions per ``cooldown_per`` seconds.
+        interaction_rate / interaction_per: each user may use ``interaction_rate`` commands, buttons,
+            menus and autocompletes (together) per ``interaction_per`` seconds.
         auto_answer_channels: channels where every message is treated as a question.
         feedback_db: SQLite file for answers and votes.
         sync_commands: sync slash commands at start-up when they changed.
@@ -67,6 +69,8 @@ class BotConfig:
     admin_user_ids: list[int] = field(default_factory=list)
     cooldown_rate: int = 3
     cooldown_per: float = 30.0
+    interaction_rate: int = 30
+    interaction_per: float = 30.0
     auto_answer_channels: list[int] = field(default_factory=list)
     feedback_db: Path = field(default_factory=default_feedback_db)
     sync_commands: bool = True
@@ -117,6 +121,8 @@ class BotConfig:
     def validate(self) -> None:
         if self.cooldown_rate < 1 or self.cooldown_per <= 0:
             raise ConfigError("cooldown_rate must be at least 1 and cooldown_per positive")
+        if self.interaction_rate < 1 or self.interaction_per <= 0:
+            raise ConfigError("interaction_rate must be at least 1 and interaction_per positive")
         if not 1 <= self.documents_per_page <= 25:
             raise ConfigError("documents_per_page must be between 1 and 25")
         if self.upload_max_mb <= 0:

@@ -18,12 +18,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 # columns added after the first version of a table: a database made before gets them when it is
 # opened (NULL in its old rows: no "also in" sources, and the default knowledge base)
-ADDED_COLUMNS = {"answers": {"also_in": "TEXT", "kb": "TEXT"}, "feedback": {"kb": "TEXT"}}
+ADDED_COLUMNS = {"answers": {"also_in": "TEXT", "kb": "TEXT", "asker": "TEXT", "private": "INTEGER"},
+                 "feedback": {"kb": "TEXT"}}
 ANSWER_COLUMNS = "message_id, channel_id, guild_id, question, answered, results, index_version, created, also_in, kb"
+#: what a forgotten member's words and name are replaced by in stored answers and votes
+REMOVED = "[removed at the author's request]"
 DEFAULT_KB = "default"  # the knowledge base of rows stored before there were several (kb NULL)
 _KB_IS = "COALESCE(kb, 'default') = ?"
 
@@ -53,6 +56,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     kb TEXT,
     PRIMARY KEY (message_id, user_hash)
 );
+-- members who ran /forget-me, per guild: every knowledge base fetching that guild skips them. The
+-- one place a user id is kept in clear: it is what a fetch compares message authors with.
+CREATE TABLE IF NOT EXISTS forgotten (
+    guild_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);
 """
 
 
@@ -74,6 +85,8 @@ class AnswerRecord:
     created: float
     also_in: list[dict] = field(default_factory=list)
     kb: str = DEFAULT_KB
+    asker: str | None = None  # the asker's hash (:meth:`FeedbackStore.hash_user`), when stored
+    private: bool = False  # an ephemeral answer: only its asker saw it
 
     def source(self, number: int) -> dict | None:
         """What citation ``[number]`` of the answer points at: a result or an "also in" source, or None.
@@ -84,6 +97,37 @@ class AnswerRecord:
             if s.get("number") == number:
                 return s
         return self.results[number - 1] if 1 <= number <= len(self.results) else None
+
+
+def _holds(quote: str, words: list[str]) -> bool:
+    """Whether a quoted passage holds one of ``words`` (message texts), line by line: a conversation
+    quote prefixes each line with its author's name."""
+    for line in (quote or "").splitlines():
+        parts = [line.strip()]
+        if ": " in line:
+            parts.append(line.split(": ", 1)[1].strip())
+        for p in parts:
+            if p and any(w in p or (len(p) >= 12 and p in w) for w in words):
+                return True
+    return False
+
+
+def _redact(entries: list[dict], words: list[str], names: set[str], in_guild: Callable[[dict], bool]) -> tuple[int, int]:
+    """Replace, in place, the forgotten member's quotes and name in stored results / "also in"
+    entries of the guild; returns ``(quotes, names)`` replaced."""
+    quotes = named = 0
+    for e in entries:
+        if not in_guild(e):
+            continue
+        if "quote" in e and e["quote"] != REMOVED and _holds(e["quote"], words):
+            e["quote"] = REMOVED
+            quotes += 1
+        c = e.get("citation") or {}
+        author = str(c.get("author") or "")
+        if author and (author in names or author.split(" (@", 1)[0] in names):
+            c["author"] = None
+            named += 1
+    return quotes, named
 
 
 def _citation_payload(c: Any) -> dict:
@@ -206,12 +250,15 @@ class FeedbackStore:
         index_version: str | None,
         also_in: list[dict] | None = None,
         kb: str = DEFAULT_KB,
+        asker: int | None = None,
+        private: bool = False,
     ) -> None:
         """Remember the answer carried by ``message_id`` (replaces an earlier record for it);
-        ``kb`` is the knowledge base that answered."""
+        ``kb`` is the knowledge base that answered; ``asker`` (stored hashed) lets ``/forget-me``
+        find the member's questions."""
         with self._lock:
             self._db.execute(
-                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}, asker, private) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     int(message_id),
                     channel_id,
@@ -223,18 +270,21 @@ class FeedbackStore:
                     time.time(),
                     json.dumps(also_in or [], ensure_ascii=False),
                     kb,
+                    self.hash_user(asker) if asker is not None else None,
+                    int(bool(private)),
                 ),
             )
 
     def get_answer(self, message_id: int) -> AnswerRecord | None:
         """The answer carried by ``message_id``, or None."""
         with self._lock:
-            row = self._db.execute(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE message_id=?", (int(message_id),)).fetchone()
+            row = self._db.execute(f"SELECT {ANSWER_COLUMNS}, asker, private FROM answers WHERE message_id=?",
+                                   (int(message_id),)).fetchone()
         if row is None:
             return None
         also_in = json.loads(row[8]) if row[8] else []
         return AnswerRecord(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], row[7], also_in,
-                            row[9] or DEFAULT_KB)
+                            row[9] or DEFAULT_KB, row[10], bool(row[11]))
 
     def answered_in(self, channel_id: int, kb: str | None = None) -> bool:
         """Whether the bot has answered in this channel (from knowledge base ``kb``; used to follow threads)."""
@@ -308,6 +358,58 @@ class FeedbackStore:
         for v, n in rows:
             d["up" if v > 0 else "down"] = n
         return d
+
+    # -------------------------------------------------------------- /forget-me
+
+    def forgotten(self, guild_id: int) -> set[int]:
+        """The members of ``guild_id`` who ran ``/forget-me``."""
+        with self._lock:
+            rows = self._db.execute("SELECT user_id FROM forgotten WHERE guild_id=?", (int(guild_id),)).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def add_forgotten(self, guild_id: int, user_id: int) -> None:
+        """Remember that ``user_id`` ran ``/forget-me`` in ``guild_id`` (fetches skip them from now on)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO forgotten (guild_id, user_id, created) VALUES (?,?,?)",
+                             (int(guild_id), int(user_id), time.time()))
+
+    def forget(self, guild_id: int, user_id: int, *, words: list[str], names: list[str],
+               in_guild: Callable[[dict], bool]) -> dict[str, int]:
+        """``/forget-me`` in the store: remember the member for the guild, delete their votes, and
+        replace by :data:`REMOVED` their questions asked in the guild and, in every stored answer and
+        vote, the quotes of the guild's passages (``in_guild(entry)``) that hold their ``words``
+        (their messages' text) and citations naming them (``names``). Returns what was changed:
+        ``votes``, ``questions``, ``quotes``, ``names``, ``answers``."""
+        words = [w.strip() for w in words if w and w.strip()]
+        names = {n.strip() for n in names if n and n.strip()}
+        who = self.hash_user(user_id)
+        out = {"votes": 0, "questions": 0, "quotes": 0, "names": 0, "answers": 0}
+        with self._lock, self._db:  # one transaction: all of it or nothing
+            db = self._db
+            db.execute("INSERT OR IGNORE INTO forgotten (guild_id, user_id, created) VALUES (?,?,?)",
+                       (int(guild_id), int(user_id), time.time()))
+            out["votes"] = db.execute("DELETE FROM feedback WHERE user_hash=?", (who,)).rowcount
+            asked = [r[0] for r in db.execute("SELECT message_id FROM answers WHERE asker=? AND guild_id=?",
+                                              (who, int(guild_id)))]
+            for mid in asked:
+                db.execute("UPDATE answers SET question=? WHERE message_id=?", (REMOVED, mid))
+                db.execute("UPDATE feedback SET question=? WHERE message_id=?", (REMOVED, mid))
+            out["questions"] = len(asked)
+            rows = db.execute("SELECT message_id, results, also_in FROM answers").fetchall()
+            for mid, results, also_in in rows:
+                res, also = json.loads(results or "[]"), json.loads(also_in or "[]")
+                quotes, named = _redact(res, words, names, in_guild), _redact(also, words, names, in_guild)
+                if quotes[0] + quotes[1] + named[0] + named[1]:
+                    out["quotes"] += quotes[0] + named[0]
+                    out["names"] += quotes[1] + named[1]
+                    out["answers"] += 1
+                    db.execute("UPDATE answers SET results=?, also_in=? WHERE message_id=?",
+                               (json.dumps(res, ensure_ascii=False), json.dumps(also, ensure_ascii=False), mid))
+            for rowid, results in db.execute("SELECT rowid, results FROM feedback").fetchall():
+                res = json.loads(results or "[]")
+                if sum(_redact(res, words, names, in_guild)):
+                    db.execute("UPDATE feedback SET results=? WHERE rowid=?", (json.dumps(res, ensure_ascii=False), rowid))
+        return out
 
     def export_jsonl(self, out: IO[str]) -> int:
         """Write every vote as one JSON line to ``out``; returns how many were written."""

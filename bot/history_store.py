@@ -85,6 +85,8 @@ class GuildArchive:
     corpus: Path
     guild_id: int
     state: dict = field(default_factory=dict)
+    #: members forgotten for the whole guild (the bot's store), whichever corpus this is
+    guild_forgotten: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.corpus = Path(self.corpus)
@@ -150,7 +152,7 @@ class GuildArchive:
 
     @property
     def forgotten(self) -> set[int]:
-        return {int(u) for u in self.state["forgotten"]}
+        return {int(u) for u in self.state["forgotten"]} | self.guild_forgotten
 
     def is_excluded(self, channel_id: int) -> bool:
         return int(channel_id) in {int(c) for c in self.state["excluded"]}
@@ -280,19 +282,19 @@ class GuildArchive:
             self.save_state()
         return removed
 
-    def forget(self, user_id: int) -> int:
+    def forget(self, user_id: int) -> list[dict]:
         """``/forget-me``: remember ``user_id`` and remove their messages from every export now.
-        Returns how many messages were removed."""
+        Returns the messages removed (their text is what stored answers are redacted by)."""
         uid = int(user_id)
-        if uid not in self.forgotten:
+        if uid not in {int(u) for u in self.state["forgotten"]}:
             self.state["forgotten"].append(uid)
             self.save_state()
-        removed = 0
+        removed: list[dict] = []
         for cid in self.exported_ids():
             export = self.read_export(cid) or {"messages": []}
             kept = [m for m in export["messages"] if int(m["author"]["id"]) != uid]
             if len(kept) != len(export["messages"]):
-                removed += len(export["messages"]) - len(kept)
+                removed += [m for m in export["messages"] if int(m["author"]["id"]) == uid]
                 export["messages"] = kept
                 self.write_export(cid, export)
         self.save_state()

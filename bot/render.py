@@ -14,7 +14,6 @@ from typing import Any, Iterable, Sequence
 
 import discord
 
-from retrieval.query.conflicts import disagreements
 from retrieval.cli.render import LOW_CONFIDENCE, differ_line
 from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
@@ -189,9 +188,8 @@ def differ_text(na: NumberedAnswer) -> str | None:
     """The "Sources differ" line under the quotes, numbered as in the reply, figures escaped (they
     are corpus text), at most :data:`DIFFER_BUDGET` characters; None when the quotes agree."""
     shown = {r.rank: i + 1 for i, r in enumerate(na.shown)}
-    found = getattr(na.answer, "disagreements", None) or []
-    if any(f.rank not in shown for d in found for f in d.figures):
-        found = disagreements(na.shown)  # fewer results shown than found: compare what is shown
+    # the core's, computed over what this asker may see; a line naming a result not shown is left out
+    found = [d for d in getattr(na.answer, "disagreements", None) or [] if all(f.rank in shown for f in d.figures)]
     line = differ_line(found, number=shown.get, text=lambda t: escape(truncate(one_line(t), 120)),
                        limit=DIFFER_BUDGET - 2)
     return f"⚠ {line}" if line else None
@@ -359,10 +357,19 @@ def _names(ids: Sequence[str], limit: int = 10) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def render_summary(summary: IndexSummary) -> str:
-    """The reindex report: counts, then names per state and skipped files with reasons (≤ 2,000)."""
+def summary_has_details(summary: IndexSummary) -> bool:
+    return bool(summary.added or summary.changed or summary.removed or summary.skipped)
+
+
+def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
+    """The reindex report: counts, then (``details``) names per state and skipped files with reasons
+    (≤ 2,000). Without details it names nothing of the corpus: the line a public channel gets."""
     head = summary.lines()[:3 if summary.adapter is not None else 2]  # counts (+ the adapter's line)
     lines = ["✅ Reindex finished — the new index is live.", *[escape(ln) for ln in head]]
+    if not details:
+        if summary_has_details(summary):
+            lines.append("The documents added, changed, removed or skipped were sent to the admin.")
+        return truncate("\n".join(lines), CONTENT)
     for label, ids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
         if ids:
             lines.append(f"{label}: {_names(ids)}")

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Sequence
 import discord
 
 from .buttons import SourceButton, VoteButton
-from .checks import NotAdmin, require_admin
+from .checks import NotAdmin, require_admin, within_limit
 from .render import page_count, render_documents
 
 log = logging.getLogger("citebot.views")
@@ -37,6 +37,9 @@ class ReportingView(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await interaction.client.report_interaction_error(interaction, error)  # type: ignore[attr-defined]
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await within_limit(interaction)  # every click counts against the user's limit
 
 
 class ExpiringView(ReportingView):
@@ -105,6 +108,8 @@ class DocumentsPager(ExpiringView):
         return render_documents(self.docs, self.page, self.per_page)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await within_limit(interaction):
+            return False
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message("Run /sources yourself to page through the list.", ephemeral=True)
             return False
@@ -140,6 +145,8 @@ class ReindexOfferView(ExpiringView):
         self.kb, self._run, self._busy = kb, run, busy
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await within_limit(interaction):
+            return False
         try:
             require_admin(interaction, self.kb)
         except NotAdmin as e:

@@ -11,13 +11,15 @@ everyone who may ask. For a Discord passage the asker must, at answer time:
 * and for a private thread, be in the thread or have Manage Threads.
 
 A public reply is read by more people than the asker: when the reply channel is given, a Discord
-passage is quoted there only if its channel is open to ``@everyone`` (and not a private thread), or
-is the reply channel itself (or the reply channel's parent, for a reply in a thread). Otherwise the
-passage is left out of the public answer, so a moderator asking in #general does not leak #staff.
+passage is quoted there only if everyone who can read the reply channel can read its channel (roles,
+role and member overwrites; never a private thread), or it is the reply channel itself (or the reply
+channel's parent, for a reply in a thread). Otherwise the passage is left out of the public answer,
+so a moderator asking in #general does not leak #staff, nor #help to a role denied #help.
 
 A channel the bot cannot resolve (deleted, or an archived thread it knows nothing of) is refused:
-unknown means unreadable. Filtering makes hidden passages as if they did not exist: results are
-dropped and renumbered, "also in" entries and ``/sources`` rows disappear.
+unknown means unreadable. The core does the filtering (:meth:`Visibility.doc_filter` hands
+``Engine.ask`` a ``visible`` predicate): a hidden passage is as if it did not exist, so results,
+numbering, "also in", disagreements and the not-found reason are all computed without it.
 
 The decision (:func:`readable`, :func:`place_of`) is Discord-free; :class:`Visibility` feeds it
 discord.py objects.
@@ -27,19 +29,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 import discord
 
-from retrieval.query.conflicts import disagreements
-
 from .history_store import FOLDER, known_channels
 
 JUMP = re.compile(r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)(?:/(\d+))?")
 EXPORT = re.compile(rf"(?:^|/){re.escape(FOLDER)}/(\d+)/(\d+)(?:\.json)?(?=$|[/#?.])")
-MEMBERSHIP_TTL = 60.0  # seconds a private thread's "is a member" answer is reused
 
 
 class PermissionsLike(Protocol):
@@ -72,7 +70,43 @@ def readable(perms: PermissionsLike | None, *, private_thread: bool = False, thr
     return not private_thread or thread_member or bool(perms.manage_threads)
 
 
-_members: dict[tuple[int, int], tuple[float, bool]] = {}  # (thread, user) -> (checked at, member?)
+_places: dict[tuple[str, str], dict[str, tuple[int, int] | None]] = {}  # (index dir, version) -> doc places
+
+
+def discord_places(engine) -> dict[str, tuple[int, int] | None]:
+    """Each document id of ``engine``'s index with its Discord ``(guild, channel)``, None for files and
+    web pages (read once per index version; call it off the event loop)."""
+    key = (str(engine.settings.index_dir), engine.version)
+    got = _places.get(key)
+    if got is None:
+        got = {d["doc_id"]: place_of(d.get("source"), d.get("url"), d["doc_id"]) for d in engine.documents()}
+        while len(_places) >= 8:
+            _places.pop(next(iter(_places)))
+        _places[key] = got
+    return got
+
+
+@dataclasses.dataclass(frozen=True)
+class DocFilter:
+    """``visible(doc_id)`` for one asker in one place (see :meth:`Visibility.doc_filter`). A document
+    it has never heard of (an index version loaded since) is hidden: unknown means unreadable."""
+
+    places: dict[str, tuple[int, int] | None]
+    channels: dict[tuple[int, int], bool]
+
+    def __call__(self, doc_id: str) -> bool:
+        if doc_id not in self.places:
+            return False
+        where = self.places[doc_id]
+        return where is None or self.channels.get(where, False)
+
+    @property
+    def hides_nothing(self) -> bool:
+        return all(self.channels.values())
+
+    def for_engine(self):
+        """What to pass as ``visible=``: None when nothing is hidden (the plain, cheaper path)."""
+        return None if self.hides_nothing else self
 
 
 class Visibility:
@@ -103,24 +137,16 @@ class Visibility:
         return cls(guild, member, known, reply_channel=reply_channel)
 
     async def _is_thread_member(self, thread_id: int) -> bool:
-        key = (thread_id, self.member.id)
-        hit = _members.get(key)
-        if hit is not None and time.monotonic() - hit[0] < MEMBERSHIP_TTL:
-            return hit[1]
+        """Asked of Discord each time (not cached across questions): a member removed from a private
+        thread loses its passages at their next question."""
         try:
             thread = self.guild.get_thread(thread_id) or await self.guild.fetch_channel(thread_id)
             if not isinstance(thread, discord.Thread):
                 return False
-            result = any(m.id == self.member.id for m in thread.members)
-            if not result:
-                await thread.fetch_member(self.member.id)
-                result = True
-        except discord.NotFound:
-            result = False
-        except discord.HTTPException:
-            return False  # unknown this time: refuse, and don't remember it
-        _members[key] = (time.monotonic(), result)
-        return result
+            await thread.fetch_member(self.member.id)
+            return True
+        except discord.HTTPException:  # NotFound: not a member; anything else: unknown, so refused
+            return False
 
     async def can_read(self, guild_id: int, channel_id: int) -> bool:
         """Whether the asker can read channel (or thread) ``channel_id`` of guild ``guild_id`` now."""
@@ -128,13 +154,18 @@ class Visibility:
             return False
         if channel_id in self._cache:
             return self._cache[channel_id]
-        ok = await self._decide(channel_id) and (self.reply_channel is None or self._open_to_audience(channel_id))
+        ok = await self._decide(channel_id) and (self.reply_channel is None or await self._open_to_audience(channel_id))
         self._cache[channel_id] = ok
         return ok
 
-    def _open_to_audience(self, channel_id: int) -> bool:
-        """A public reply's readers may all see ``channel_id``: it is the reply channel (or its
-        parent), or @everyone can read it."""
+    async def _open_to_audience(self, channel_id: int) -> bool:
+        """Everyone who can read the public reply may see ``channel_id``: it is the reply channel (or
+        its parent), or every reader of the reply channel can read it.
+
+        The readers are judged as Discord would, by roles and overwrites: @everyone, each role of
+        the guild (with @everyone), every member discord.py holds, and every member named by a
+        member overwrite of either channel. A combination of several roles that no single role or
+        known member shows is not enumerated (see docs/RELIABILITY.md)."""
         reply = self.reply_channel
         if channel_id in (getattr(reply, "id", None), getattr(reply, "parent_id", None)):
             return True
@@ -149,7 +180,35 @@ class Visibility:
             if info.get("private"):
                 return False
             channel = guild.get_channel(int(info["parent_id"]))
-        return channel is not None and readable(channel.permissions_for(guild.default_role))
+        audience = reply.parent if isinstance(reply, discord.Thread) else reply
+        if channel is None or audience is None or not hasattr(audience, "permissions_for"):
+            return False
+        readers = await self._readers(audience, channel)
+        if readers is None:
+            return False
+        return all(readable(channel.permissions_for(r)) for r in readers if readable(audience.permissions_for(r)))
+
+    async def _readers(self, *channels) -> list | None:
+        """Who stands for "everyone" when judging ``channels``: the roles, the cached members and the
+        members their overwrites name (fetched when not cached; None when one can't be)."""
+        guild = self.guild
+        out: list = [guild.default_role, *guild.roles, *guild.members]
+        seen = {m.id for m in guild.members}
+        for ch in channels:
+            for target in getattr(ch, "overwrites", {}) or {}:
+                if isinstance(target, discord.Role) or target.id in seen:
+                    continue
+                seen.add(target.id)
+                member = target if isinstance(target, discord.Member) else guild.get_member(target.id)
+                if member is None:
+                    try:
+                        member = await guild.fetch_member(target.id)
+                    except discord.NotFound:
+                        continue  # no longer in the guild: reads nothing
+                    except discord.HTTPException:
+                        return None
+                out.append(member)
+        return out
 
     async def _decide(self, channel_id: int) -> bool:
         guild = self.guild
@@ -180,43 +239,12 @@ class Visibility:
         where = citation_place(citation, doc_id)
         return where is None or await self.can_read(*where)
 
-    async def filter_answer(self, answer: Any, *, abstain_threshold: float | None = None,
-                            keep: int | None = None) -> Any:
-        """The answer without the results and "also in" sources the asker cannot read, renumbered,
-        and at most ``keep`` results (ask the engine for a few more than shown, then cut here, so
-        hidden passages leave room for visible ones).
-
-        When the best result was hidden, the answer does not count as answered (the engine's
-        confidence was about that passage); the visible ones stay listed as the closest passages.
-        ``abstain_threshold`` is accepted for compatibility and unused. Returns the same object when
-        nothing was hidden.
-        """
-        results, changed = [], False
-        for r in answer.results:
-            if not await self.allows(r.citation, r.doc_id):
-                changed = True
-                continue
-            also_c = [c for c in r.also_in_citations if await self.allows(c)]
-            hidden = {c.doc_id for c in r.also_in_citations} - {c.doc_id for c in also_c}
-            also = [d for d in r.also_in if d not in hidden and await self.allows({"doc_id": d})]
-            if len(also_c) != len(r.also_in_citations) or len(also) != len(r.also_in):
-                changed = True
-            results.append((r, also, also_c))
-        if keep is not None and len(results) > keep:
-            results, changed = results[:keep], True
-        if not changed:
-            return answer
-        top_hidden = bool(answer.results) and (not results or results[0][0] is not answer.results[0])
-        out = []
-        for i, (r, also, also_c) in enumerate(results, 1):
-            out.append(dataclasses.replace(r, rank=i, citation=dataclasses.replace(r.citation, number=i),
-                                           also_in=also, also_in_citations=also_c))
-        # the engine's confidence was about the best passage; when the asker may not see it, nothing
-        # vouches for the next one, so the visible passages are offered as the closest, not as the answer
-        answered = bool(answer.answered and out and not top_hidden)
-        # recomputed over what is shown: a hidden document's figures must not show, numbers changed
-        differ = disagreements(out) if answered else []
-        return dataclasses.replace(answer, results=out, answered=answered, disagreements=differ)
+    async def doc_filter(self, places: dict[str, tuple[int, int] | None]) -> "DocFilter":
+        """The asker's ``visible(doc_id)`` for :meth:`retrieval.engine.Engine.ask` and ``source``:
+        ``places`` (:func:`discord_places`) says where each document of the index comes from; each
+        Discord channel among them is judged once, here, on the event loop."""
+        channels = {p for p in places.values() if p is not None}
+        return DocFilter(places, {p: await self.can_read(*p) for p in channels})
 
     async def filter_documents(self, docs: list[dict]) -> list[dict]:
         """``/sources`` rows (``engine.documents()``) the asker may see."""

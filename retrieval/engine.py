@@ -13,6 +13,7 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
+from typing import Callable
 
 from retrieval.query.answer import Ranking, answer, rank
 from retrieval.config import Settings
@@ -123,22 +124,27 @@ class Engine:
         self.loaded_at = time.time()
 
     # -- questions ------------------------------------------------------------------------------
-    def ask(self, question: str, *, k: int | None = None, unique_docs: bool = False) -> Answer:
+    def ask(self, question: str, *, k: int | None = None, unique_docs: bool = False,
+            visible: Callable[[str], bool] | None = None) -> Answer:
         """Answer one question from the current index.
 
         Args:
             question: any text up to ``settings.max_question_chars`` characters.
             k: number of results (default ``settings.k``).
             unique_docs: one result per document.
+            visible: ``visible(doc_id)``: whether the asker may see that document (default: all).
+                The answer is composed over the visible passages only: results, numbering, "also
+                in", disagreements, confidence and the not-found reason never depend on hidden ones.
         """
         s = self.settings
         q = clean_question(question, s.max_question_chars)
-        return self.ask_vector(q, self.encoder.encode_query(q), k=k, unique_docs=unique_docs)
+        return self.ask_vector(q, self.encoder.encode_query(q), k=k, unique_docs=unique_docs, visible=visible)
 
     def ask_vector(self, q: str, qvec, *, k: int | None = None, unique_docs: bool = False,
-                   mode: str = "hybrid") -> Answer:
+                   mode: str = "hybrid", visible: Callable[[str], bool] | None = None) -> Answer:
         """``ask`` with the question already cleaned and embedded (batch evaluation uses this)."""
-        return answer(self._current(), q, qvec, self.settings, k=k, unique_docs=unique_docs, mode=mode)
+        return answer(self._current(), q, qvec, self.settings, k=k, unique_docs=unique_docs, mode=mode,
+                      visible=visible)
 
     def ask_many(self, questions: list[str], **kw) -> list[Answer | QuestionError]:
         """Answer a batch, embedding all questions in one pass; bad questions come back as errors."""
@@ -184,14 +190,20 @@ class Engine:
         """The document id of every passage, indexed by passage id."""
         return self._current().store.passage_documents()
 
-    def source(self, doc_id: str, paragraph: int | None = None, context: int = 1) -> SourceView:
-        """A paragraph (default: the first) with ``context`` paragraphs either side, and the metadata."""
+    def source(self, doc_id: str, paragraph: int | None = None, context: int = 1,
+               visible: Callable[[str], bool] | None = None) -> SourceView:
+        """A paragraph (default: the first) with ``context`` paragraphs either side, and the metadata.
+
+        Args:
+            visible: as for :meth:`ask`: a hidden document is not found, and never suggested.
+        """
         index = self._current()
-        doc = index.document(doc_id)
+        shown = visible or (lambda d: True)
+        doc = index.document(doc_id) if shown(doc_id) else None
         if doc is None:  # "git-stash.pdf" names "git-stash"; a near miss gets a suggestion
             from retrieval.ingest.documents import resolve_id
 
-            found, close = resolve_id(doc_id, [d["doc_id"] for d in index.documents()])
+            found, close = resolve_id(doc_id, [d["doc_id"] for d in index.documents() if shown(d["doc_id"])])
             doc, doc_id = (index.document(found), found) if found else (None, doc_id)
             if doc is None:
                 hint = f"; did you mean {close!r}?" if close else " (see `citebot sources`)"

@@ -30,7 +30,8 @@ from retrieval.serve.kb import KnowledgeBase
 from retrieval.serve.schedule import Build
 
 from ..checks import require_admin
-from ..render import FIELD_VALUE, escape, render_progress, render_stats, render_summary, render_text, truncate
+from ..render import (FIELD_VALUE, escape, render_progress, render_stats, render_summary, render_text,
+                      summary_has_details, truncate)
 from ..views import ReindexOfferView
 
 if TYPE_CHECKING:
@@ -92,13 +93,18 @@ def _write_atomic(target: Path, data: bytes, replace: bool) -> bool:
             os.unlink(tmp)
 
 
-async def edit_or_post(interaction: discord.Interaction, text: str) -> None:
+async def edit_or_post(interaction: discord.Interaction, text: str, *, private: bool = False) -> None:
     """Edit the command's status message to ``text``; once the interaction token has expired (15
-    minutes: a long reindex or fetch), post it in the channel instead."""
+    minutes: a long reindex or fetch), post it in the channel instead, or, for a ``private``
+    (ephemeral) status, send it to the admin directly: it may name what the channel must not see."""
     reply = render_text(text)
     try:
         await interaction.edit_original_response(**reply.kwargs(), allowed_mentions=NONE)
     except discord.HTTPException:
+        if private:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.user.send(**reply.kwargs(), allowed_mentions=NONE)
+            return
         channel = interaction.channel
         if isinstance(channel, discord.abc.Messageable):
             await channel.send(**reply.kwargs(), allowed_mentions=NONE)
@@ -205,15 +211,20 @@ class Admin(commands.Cog):
                 text, details = REINDEX_FAILED, f"{type(e).__name__}: {e}"
                 self._record(kb, started, t0, error=e)
             else:
-                text = fetched + render_summary(summary)
+                # the channel sees counts; what was added, changed or skipped (names of documents,
+                # private threads) goes to the admin alone
+                text = fetched + render_summary(summary, details=False)
+                details = render_summary(summary) if summary_has_details(summary) else None
                 self._record(kb, started, t0, summary)
             finally:
                 updater.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await updater
             await edit_or_post(interaction, text)
-            if details is not None:
+            if details is not None and text == REINDEX_FAILED:
                 await self._failure_details(interaction, details)
+            elif details is not None:
+                await self._private(interaction, details)
         finally:
             self._running.discard(kb.name)
 
@@ -247,6 +258,11 @@ class Admin(commands.Cog):
                     log.warning("could not edit the reindex progress message: %s", e)
             if self.bot.config.progress_interval > 0:
                 await asyncio.sleep(self.bot.config.progress_interval)
+
+    async def _private(self, interaction: discord.Interaction, text: str) -> None:
+        """``text`` (already escaped) to the admin who started the reindex only."""
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.followup.send(**render_text(text).kwargs(), ephemeral=True, allowed_mentions=NONE)
 
     async def _failure_details(self, interaction: discord.Interaction, details: str) -> None:
         """Why the reindex failed, to the admin who started it only (escaped: it is the error's text)."""

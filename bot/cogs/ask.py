@@ -25,13 +25,12 @@ from retrieval.errors import CitebotError, QuestionError
 from retrieval.serve.kb import KnowledgeBase
 from retrieval.serve.pool import MemoryBudgetExceeded
 
-from .. import history_store
 from ..checks import NOT_SET_UP, UserCooldown, cooldown_message, place_allowed
 from ..client import BUSY
 from ..feedback import also_in_payload, results_payload
 from ..render import NumberedAnswer, Reply, render_answer, render_text
 from ..views import AnswerView
-from ..visibility import Visibility
+from ..visibility import Visibility, discord_places
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -43,22 +42,16 @@ T = TypeVar("T")
 INTERACTION_MARGIN = 10.0
 DISCORD_MAX_OPTION_LENGTH = 6000  # the most a string option's max_length may be
 ANSWER_FAILED = "Something went wrong while answering that; the error was logged. Please try again later."
-# results asked for beyond k, so Discord passages the asker may not read leave room for ones they may
-HIDDEN_ROOM = 5
 
 
-def hidden_room(engine) -> int:
-    """Extra results to ask for when some may be hidden from the asker: only a knowledge base with
-    Discord messages has passages an asker may not read (others are answered exactly as asked)."""
-    version = engine.version
-    cached = getattr(engine, "_citebot_discord", None)
-    if cached is None or cached[0] != version:
-        has = any(str(d.get("doc_id") or "").startswith(f"{history_store.FOLDER}/")
-                  or str(d.get("url") or d.get("source") or "").startswith("https://discord.com/channels/")
-                  for d in engine.documents())
-        cached = (version, has)
-        engine._citebot_discord = cached
-    return HIDDEN_ROOM if cached[1] else 0
+NO_SEND = "You can't send messages in this channel, so I answered you privately."
+
+
+def may_post(interaction: discord.Interaction) -> bool:
+    """Whether the asker may send messages where they asked (in a thread: Send Messages in Threads)."""
+    perms = interaction.permissions
+    in_thread = isinstance(interaction.channel, discord.Thread)
+    return bool(perms.send_messages_in_threads if in_thread else perms.send_messages)
 
 
 def transient(error: BaseException) -> bool:
@@ -115,14 +108,13 @@ class Ask(commands.Cog):
         """Ask ``kb``'s engine off the event loop and render the reply (or a one-line error).
 
         Args:
-            visibility: what the asker (and, for a public reply, its readers) may be quoted: Discord
-                passages from channels they can't read are dropped before numbering.
+            visibility: what the asker (and, for a public reply, its readers) may be quoted: the core
+                composes the answer as if passages from channels they can't read did not exist.
         """
         q = question.strip()
-        k = kb.settings.k
         try:
-            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=k + hidden_room(engine)))
-            answer = await visibility.filter_answer(answer, abstain_threshold=kb.settings.abstain_threshold, keep=k)
+            visible = (await visibility.doc_filter(await self.bot.in_kb(kb.name, discord_places))).for_engine()
+            answer = await self.bot.in_kb(kb.name, lambda engine: engine.ask(q, k=kb.settings.k, visible=visible))
         except QuestionError as e:
             return render_text(str(e)), None, None
         except MemoryBudgetExceeded as e:
@@ -184,7 +176,8 @@ class Ask(commands.Cog):
             await asyncio.sleep(delay)
 
     async def remember(self, message: discord.abc.Snowflake, channel_id: int | None, guild_id: int | None,
-                       numbered: NumberedAnswer, kb: KnowledgeBase) -> None:
+                       numbered: NumberedAnswer, kb: KnowledgeBase, asker: int | None = None,
+                       private: bool = False) -> None:
         """Store the answer under its message id and knowledge base (buttons and "Show sources" find it there)."""
         answer = numbered.answer
         await asyncio.to_thread(
@@ -198,6 +191,8 @@ class Ask(commands.Cog):
             index_version=answer.index_version,
             also_in=also_in_payload(numbered.also_in),
             kb=kb.name,
+            asker=asker,
+            private=private,
         )
 
     # ------------------------------------------------------------------ /ask
@@ -212,6 +207,9 @@ class Ask(commands.Cog):
         if refusal:
             await interaction.response.send_message(refusal, ephemeral=True, allowed_mentions=NONE)
             return
+        # a public answer carries the asker's question as its title: only where they may post themselves
+        moved = not private and not may_post(interaction)
+        private = private or moved
         # Discord wants a response within 3 s; the engine may take longer under load
         await interaction.response.defer(thinking=True, ephemeral=private)
         # a public answer is read by the whole channel: only what they all may see
@@ -219,6 +217,8 @@ class Ask(commands.Cog):
                                    reply_channel=None if private else interaction.channel)
         reply, view, answer = await self.compute(question, kb, seen)
         kwargs = reply.kwargs()
+        if moved:
+            kwargs["content"] = "\n".join(t for t in (NO_SEND, kwargs.get("content")) if t)
         if view is not None:
             kwargs["view"] = view
         # further attempts edit the deferred "thinking" message, which the first follow-up fills in:
@@ -231,7 +231,8 @@ class Ask(commands.Cog):
                 what=f"the /ask answer for interaction {interaction.id}",
             )
             if msg is not None and answer is not None:
-                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb)
+                await self.remember(msg, interaction.channel_id, interaction.guild_id, answer, kb, interaction.user.id,
+                                    private)
                 self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ mentions and follow-ups
@@ -329,7 +330,7 @@ class Ask(commands.Cog):
                 what=where,
             )
             if sent is not None and answer is not None:
-                await self.remember(sent, message.channel.id, guild_id, answer, kb)
+                await self.remember(sent, message.channel.id, guild_id, answer, kb, message.author.id)
                 self.bot.metrics[kb.name].record(time.perf_counter() - started)
 
 

@@ -28,11 +28,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from retrieval.ingest.formats.discord import message_text
 from retrieval.serve.kb import KnowledgeBase
 
 from ..checks import NotAdmin, interaction_is_admin, require_admin
 from ..history import FetchReport, HistoryFetcher, Progress, record_edit
 from ..history_store import FOLDER, GuildArchive, guild_folder
+from ..visibility import citation_place
 from ..render import escape, render_text
 from .admin import edit_or_post
 
@@ -177,6 +179,8 @@ class Channels(commands.Cog):
         if key not in self._archives:
             self._archives[key] = GuildArchive(key[0], key[1])
             self._locks[key] = asyncio.Lock()
+        # /forget-me holds for the guild, so also for a knowledge base configured after it
+        self._archives[key].guild_forgotten = self.bot.store.forgotten(guild_id)
         return self._archives[key], self._locks[key]
 
     def fetcher(self) -> HistoryFetcher:
@@ -186,12 +190,14 @@ class Channels(commands.Cog):
     # ------------------------------------------------------------------ status message
 
     async def _status(self, interaction: discord.Interaction, text: str) -> None:
-        """Edit the status message (or post it once the token expired); a failure is not the fetch's."""
+        """Edit the (ephemeral) status message, or send it to the admin once the token expired; a
+        failure is not the fetch's."""
         with contextlib.suppress(discord.HTTPException):
-            await edit_or_post(interaction, text)
+            await edit_or_post(interaction, text, private=True)
 
-    def _progress(self, interaction: discord.Interaction):
-        """A progress callback editing the status message at most once per ``progress_interval``."""
+    def _progress(self, interaction: discord.Interaction, *, public: bool = False):
+        """A progress callback editing the status message at most once per ``progress_interval``;
+        a ``public`` status (``/reindex``'s) carries counts, never a channel's name."""
         loop = asyncio.get_running_loop()
         last = [0.0]
 
@@ -199,7 +205,8 @@ class Channels(commands.Cog):
             if loop.time() - last[0] < self.bot.config.progress_interval and p.done_channels < p.total_channels:
                 return
             last[0] = loop.time()
-            text = (f"⏳ Reading #{escape(p.channel)}… {p.messages:,} messages so far ({p.rate:,.0f}/s), "
+            where = "Discord channels" if public else f"#{escape(p.channel)}"
+            text = (f"⏳ Reading {where}… {p.messages:,} messages so far ({p.rate:,.0f}/s), "
                     f"{p.done_channels}/{p.total_channels} channels and threads done.")
             with contextlib.suppress(discord.HTTPException):
                 await interaction.edit_original_response(content=text, allowed_mentions=NONE)
@@ -217,7 +224,8 @@ class Channels(commands.Cog):
                 ephemeral=True, allowed_mentions=NONE)
             return
         archive, lock = self.archive(Path(kb.settings.corpus), guild.id)
-        await interaction.response.send_message(f"⏳ Reading {_name(channel)}…", allowed_mentions=NONE)
+        # the status names the channel (maybe a private thread): the admin alone sees it
+        await interaction.response.send_message(f"⏳ Reading {_name(channel)}…", ephemeral=True, allowed_mentions=NONE)
         async with lock:
             known = str(channel.id) in archive.sources
             archive.add_source(channel.id, channel.name, str(channel.type))
@@ -248,7 +256,7 @@ class Channels(commands.Cog):
         verb = "removed" if was_source else "excluded (never fetched again)"
         await interaction.response.send_message(
             f"🗑️ {_name(channel)} {verb}; {deleted} export file(s) deleted. Run `/reindex` to drop its passages.",
-            allowed_mentions=NONE)
+            ephemeral=True, allowed_mentions=NONE)
 
     async def list_channels(self, interaction: discord.Interaction) -> None:
         guild = interaction.guild
@@ -265,7 +273,7 @@ class Channels(commands.Cog):
         await interaction.response.send_message(**render_text(text).kwargs(), ephemeral=True, allowed_mentions=NONE)
 
     async def fetch_all(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message("⏳ Fetching new messages…", allowed_mentions=NONE)
+        await interaction.response.send_message("⏳ Fetching new messages…", ephemeral=True, allowed_mentions=NONE)
         reports = []
         for corpus in self.administered(interaction):
             reports += await self.refresh_corpus(interaction.guild, corpus, self._progress(interaction))
@@ -283,7 +291,7 @@ class Channels(commands.Cog):
         root = corpus / FOLDER
         if not root.is_dir():
             return []
-        progress = self._progress(interaction) if interaction is not None else None
+        progress = self._progress(interaction, public=True) if interaction is not None else None
         out = []
         for folder in sorted(root.iterdir()):
             guild = self.bot.get_guild(int(folder.name)) if folder.name.isdigit() else None
@@ -317,17 +325,29 @@ class Channels(commands.Cog):
     @app_commands.guild_only()
     async def forget_me(self, interaction: discord.Interaction) -> None:
         """``/forget-me``: drop the member's messages from every export of this guild, now and in
-        every later fetch; they leave the index at the next reindex."""
+        every later fetch of any knowledge base; redact their words, name and questions in the
+        stored answers and votes, and delete their votes. They leave the index at the next reindex."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        removed = 0
-        for corpus in self.corpora(interaction.guild_id):
-            archive, lock = self.archive(corpus, interaction.guild_id)
+        guild_id, user = int(interaction.guild_id), interaction.user
+        # remembered first: a fetch that runs meanwhile skips them
+        await asyncio.to_thread(self.bot.store.add_forgotten, guild_id, user.id)
+        removed: list[dict] = []
+        corpora = self.corpora(guild_id)
+        for corpus in corpora:
+            archive, lock = self.archive(corpus, guild_id)
             async with lock:
-                removed += await asyncio.to_thread(archive.forget, interaction.user.id)
-        await interaction.followup.send(
-            f"Done: {removed:,} of your messages were removed from this server's stored history, and your "
-            "messages will not be read again. They stop being quoted at the next reindex.",
-            ephemeral=True, allowed_mentions=NONE)
+                removed += await asyncio.to_thread(archive.forget, user.id)
+        names = {user.name, user.display_name, getattr(user, "global_name", None) or user.name}
+        names |= {str((m.get("author") or {}).get("nickname") or "") for m in removed}
+
+        def in_guild(entry: dict) -> bool:
+            where = citation_place(entry.get("citation") or {}, entry.get("doc_id"))
+            return where is not None and where[0] == guild_id
+
+        changed = await asyncio.to_thread(self.bot.store.forget, guild_id, user.id,
+                                          words=[message_text(m) for m in removed], names=sorted(names), in_guild=in_guild)
+        await interaction.followup.send(forget_summary(len(removed), len(corpora), changed), ephemeral=True,
+                                        allowed_mentions=NONE)
 
     # ------------------------------------------------------------------ gateway events
 
@@ -354,6 +374,18 @@ class Channels(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         await self._apply(payload.guild_id, payload.channel_id, lambda a: a.apply_delete(payload.channel_id, payload.message_ids))
+
+
+def forget_summary(messages: int, corpora: int, changed: dict[str, int]) -> str:
+    """What ``/forget-me`` removed, in one reply."""
+    return (
+        f"Done. Removed: {messages:,} of your messages from this server's stored history "
+        f"({corpora:,} knowledge base(s)); {changed['quotes']:,} quote(s) of your words and "
+        f"{changed['names']:,} mention(s) of your name in {changed['answers']:,} stored answer(s); "
+        f"{changed['questions']:,} of your questions; {changed['votes']:,} of your vote(s). Your messages "
+        "will not be read again by any knowledge base of this server. The index stops quoting them at "
+        "its next reindex."
+    )
 
 
 async def setup(bot: "CiteBot") -> None:

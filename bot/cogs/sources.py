@@ -16,9 +16,10 @@ from discord.ext import commands
 
 from retrieval.errors import DocumentNotFound
 
-from ..buttons import ELSEWHERE
+from ..buttons import ELSEWHERE, stored_here
 from ..render import escape, render_answer_sources, render_source, truncate
 from ..views import DocumentsPager
+from ..visibility import discord_places
 
 if TYPE_CHECKING:
     from ..client import CiteBot
@@ -55,9 +56,9 @@ class Sources(commands.Cog):
         seen = self.bot.visibility(interaction.guild, interaction.user,
                                    reply_channel=None if private else interaction.channel)
         try:
-            view = await self.bot.in_kb(kb.name, lambda e: e.source(document, paragraph, 1))
-            if not await seen.allows(view.document, view.document.get("doc_id")):
-                raise DocumentNotFound(f"no document {document!r} in the index")  # as if it did not exist
+            # the core looks the document up (and suggests near misses) among what this user may see
+            visible = (await seen.doc_filter(await self.bot.in_kb(kb.name, discord_places))).for_engine()
+            view = await self.bot.in_kb(kb.name, lambda e: e.source(document, paragraph, 1, visible=visible))
         except DocumentNotFound as e:
             # the message quotes what the user typed: escaped, and shown to them only
             text = f"{truncate(escape(str(e)), 300)} — try /sources for the list."
@@ -127,6 +128,8 @@ class Sources(commands.Cog):
         """Message menu "Show sources" on one of the bot's answers (of this place's knowledge base)."""
         kb = self.bot.require_kb(interaction)
         record = await asyncio.to_thread(self.bot.store.get_answer, message.id)
+        if record is not None and not stored_here(record, interaction):
+            record = None  # another place's (or another member's private) answer: as if unknown
         if record is not None and record.kb != kb.name:
             await interaction.response.send_message(ELSEWHERE, ephemeral=True, allowed_mentions=NONE)
             return

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from retrieval.ingest.clean import clean_text, clean_units, find_date, normalize
 from retrieval.errors import CorpusError
+from retrieval.ingest.limits import parse_limited
 from retrieval.types import Document, Paragraph, Skipped
 
 # suffix -> reader; the order matters: of same-stem files the first suffix keeps the bare id
@@ -256,7 +257,8 @@ def load_file(f: CorpusFile, *, max_file_mb: float = 20.0, keep_suffix: bool = F
 
             yield from read_discord(content, doc_id=doc_id, source=f.rel)
             return
-        doc = parse(content, f.kind, doc_id=doc_id, source=f.rel, content_hash=sha256(data))
+        # in a child process with memory and time limits: an untrusted file can't take the caller down
+        doc = parse_limited(parse, content, f.kind, doc_id=doc_id, source=f.rel, content_hash=sha256(data))
     except Unreadable as e:
         yield Skipped(f.rel, str(e))
         return

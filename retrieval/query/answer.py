@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retrieval.index.loaded import Index
+from retrieval.index.pages import doc_codes, doc_names
+from retrieval.query import confidence as conf
 from retrieval.query.compose import compose
 from retrieval.query.pages import page_evidence
 from retrieval.query.rescore import QUOTE_POOL, Scored, score_candidates
@@ -30,8 +32,20 @@ class Ranking:
     rest: list[Candidate] = field(default_factory=list)
 
 
+def visible_passages(index: Index, visible) -> np.ndarray | None:
+    """Per passage id, whether ``visible(doc_id)`` lets the asker see its document; None when all are."""
+    names = doc_names(index)
+    shown = np.fromiter((bool(visible(d)) for d in names), bool, len(names))
+    return None if shown.all() else shown[doc_codes(index)]
+
+
+def _pool_subset(pool: Pool, allowed: np.ndarray) -> Pool:
+    keep = allowed[pool.ids]
+    return Pool(pool.ids[keep], pool.dense[keep], pool.bm25[keep])
+
+
 def rank(index: Index, question: str, qvec: np.ndarray, s, *, mode: str = "hybrid", pool: Pool | None = None,
-         deep: bool = False) -> Ranking:
+         deep: bool = False, allowed: np.ndarray | None = None) -> Ranking:
     """The ranking ``answer`` composes, and the one bench/ measures.
 
     Args:
@@ -42,9 +56,12 @@ def rank(index: Index, question: str, qvec: np.ndarray, s, *, mode: str = "hybri
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
         pool: the question's candidate pool when already computed (sweeps reuse it).
         deep: keep the fused pool beyond the quoted passages in :attr:`Ranking.rest`.
+        allowed: per passage id, whether the asker may see it (None: all; see :func:`visible_passages`).
     """
+    if allowed is not None and pool is not None:
+        pool = _pool_subset(pool, allowed)
     if pool is None:
-        pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode)
+        pool = candidate_pool(index, qvec, question, candidates=s.candidates, mode=mode, allowed=allowed)
     cands = rank_pool(pool, method=s.fusion, dense_weight=s.dense_weight, rrf_k=s.rrf_k, mode=mode,
                       limit=None if deep else QUOTE_POOL, **page_evidence(index, question, pool, s, qvec))
     scored = score_candidates(index, qvec, question, cands[:QUOTE_POOL], sentence_weight=s.sentence_weight,
@@ -55,7 +72,7 @@ def rank(index: Index, question: str, qvec: np.ndarray, s, *, mode: str = "hybri
 
 
 def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = None, unique_docs: bool = False,
-           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None) -> Answer:
+           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None, visible=None) -> Answer:
     """Rank, quote, cite and judge one question (what ``Engine.ask`` runs).
 
     Args:
@@ -68,10 +85,15 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
         pool: the question's candidate pool when already computed (sweeps reuse it).
         trace: filled with the evidence, ``p_answerable`` and the ranking when given (for measurement).
+        visible: ``visible(doc_id) -> bool``, whether the asker may see a document (None: all). A
+            hidden passage is as if it did not exist: it never enters the pool, and the confidence,
+            the reason, "also in" and the disagreements are computed without it.
     """
-    r = rank(index, question, qvec, s, mode=mode, pool=pool)
+    allowed = visible_passages(index, visible) if visible is not None else None
+    r = rank(index, question, qvec, s, mode=mode, pool=pool, allowed=allowed)
     if trace is not None:
         trace["ranking"] = r
     return compose(index, question, r.scored, k=k or s.k, per_section=s.per_section, per_doc=s.per_doc,
                    unique_docs=unique_docs,
-                   dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace)
+                   dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace,
+                   stats=conf.VisibleStats(index.lexical, allowed) if allowed is not None else None)

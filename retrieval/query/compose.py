@@ -28,7 +28,8 @@ from retrieval.types import Answer, Citation, Result
 
 def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_section: int = 2,
             per_doc: int = 0, unique_docs: bool = False, dedup_threshold: float = 0.8,
-            abstain_threshold: float = 0.5, pool: Pool | None = None, trace: dict | None = None) -> Answer:
+            abstain_threshold: float = 0.5, pool: Pool | None = None, trace: dict | None = None,
+            stats=None) -> Answer:
     """Pick, fold and cite the results of one question, and judge whether the corpus answers it.
 
     Args:
@@ -38,6 +39,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
             question (:func:`retrieval.query.confidence.calibrated`) reaches this.
         pool: the candidate pool (its best dense and best BM25 passages are evidence).
         trace: filled with the evidence and ``p_answerable`` when given.
+        stats: term statistics for the evidence (an asker's :class:`~retrieval.query.confidence.VisibleStats`).
     """
     per_doc = 1 if unique_docs else per_doc
     chosen: list[Scored] = []
@@ -82,7 +84,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
                                s.row.get("page")),
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
-    ev = _evidence(index, question, scored, chosen, docs, pool)
+    ev = _evidence(index, question, scored, chosen, docs, pool, stats)
     p_answerable, confidence = conf.calibrated(ev)
     answered = bool(results) and p_answerable >= abstain_threshold
     why = None
@@ -102,10 +104,10 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
 
 
 def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Scored], docs: dict,
-              pool: Pool | None) -> conf.Evidence:
+              pool: Pool | None, stats=None) -> conf.Evidence:
     """The calibrated models' inputs for this answer (see :mod:`retrieval.query.confidence`)."""
     if not chosen:
-        return conf.evidence(index, question, "", "", None, [], 0.0, (None, None))
+        return conf.evidence(index, question, "", "", None, [], 0.0, (None, None), stats)
     top = chosen[0]
     doc = docs.get(top.row["doc_id"]) or {}
     fields = " ".join([doc.get("title") or "", *(top.row.get("heading_path") or []), top.row.get("heading") or ""])
@@ -120,7 +122,7 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
         side = [known.get(p) for p in picks]
     cosine = max(top.quote_sim, top.cand.dense)
     return conf.evidence(index, question, top.row["text"], fields, top.row["doc_id"],
-                         [s.cand.dense for s in scored], cosine, (side[0], side[1]))
+                         [s.cand.dense for s in scored], cosine, (side[0], side[1]), stats)
 
 
 def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,

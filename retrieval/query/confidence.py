@@ -159,6 +159,45 @@ class TermStats:
         return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
 
 
+class VisibleStats(TermStats):
+    """:class:`TermStats` counting only the passages an asker may see: a word that occurs only in
+    hidden passages is absent, as if they did not exist ("no document mentions X" and the
+    confidence say nothing about hidden text). Document frequencies are counted per question term
+    from the BM25 postings, not for the whole vocabulary.
+
+    Args:
+        lexical: the index's :class:`~retrieval.index.lexical.Lexical`.
+        allowed: per passage id, whether the asker may see it.
+    """
+
+    def __init__(self, lexical, allowed: np.ndarray):
+        bm = getattr(lexical, "bm25", None)
+        self.vocab = getattr(bm, "vocab_dict", None) or {}
+        self.n = max(int(allowed.sum()), 1)
+        self._indptr = np.asarray(bm.scores["indptr"]) if bm is not None else np.zeros(1, np.int64)
+        self._indices = bm.scores["indices"] if bm is not None else np.zeros(0, np.int64)
+        self._allowed = allowed
+        self._df: dict[str, int] = {}
+
+    def _count(self, term: str) -> int:
+        if term not in self._df:
+            t = self.vocab.get(term)
+            if t is None or t + 1 >= self._indptr.size:
+                self._df[term] = 0
+            else:
+                posts = np.asarray(self._indices[int(self._indptr[t]):int(self._indptr[t + 1])], np.int64)
+                posts = posts[posts < self._allowed.size]
+                self._df[term] = int(self._allowed[posts].sum())
+        return self._df[term]
+
+    def has(self, term: str) -> bool:
+        return self._count(term) > 0
+
+    def idf(self, term: str) -> float:
+        df = self._count(term)
+        return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+
+
 _stats: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -218,7 +257,7 @@ def _salient(question: str) -> list[tuple[str, bool]]:
 # -- evidence ---------------------------------------------------------------------------------------
 
 def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str | None, pool_cosines: list[float],
-             cosine: float, side_docs: tuple[str | None, str | None]) -> Evidence:
+             cosine: float, side_docs: tuple[str | None, str | None], stats: TermStats | None = None) -> Evidence:
     """The features of one answer.
 
     Args:
@@ -230,8 +269,10 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
         pool_cosines: passage cosines of the quoted pool.
         cosine: the top result's best cosine (passage or quote).
         side_docs: the documents of the best dense passage and of the best BM25 passage.
+        stats: the document frequencies to judge by (default: the whole index's; an asker's
+            :class:`VisibleStats` when some passages are hidden from them).
     """
-    st = term_stats(index)
+    st = stats or term_stats(index)
     terms = asked_terms(question)
     ev = Evidence(cosine=float(cosine))
     if pool_cosines:

@@ -87,7 +87,7 @@ class Pool:
 
 
 def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates: int = 50,
-                   mode: str = "hybrid") -> Pool:
+                   mode: str = "hybrid", allowed: np.ndarray | None = None) -> Pool:
     """The union of each side's ``candidates`` best passages, every one scored on both sides.
 
     Args:
@@ -96,11 +96,20 @@ def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates:
         question: the question text (for BM25).
         candidates: how many passages each side contributes.
         mode: ``hybrid``, ``dense`` or ``bm25`` (the last two for measurement).
+        allowed: per passage id, whether the asker may see it (None: all); the others never enter
+            the pool, so each side's ``candidates`` best are the best visible ones.
     """
     # only the dense side reads the adapted question; quotes, pages and confidence keep the encoder's
     qvec = apply_adapter(index.adapter, qvec)
-    d_ids, d_scores = index.search_dense(qvec, candidates) if mode != "bm25" else (np.zeros(0, np.int64), None)
+    if mode == "bm25":
+        d_ids, d_scores = np.zeros(0, np.int64), None
+    elif allowed is None:
+        d_ids, d_scores = index.search_dense(qvec, candidates)
+    else:
+        d_ids, d_scores = _visible_dense(index, qvec, candidates, allowed)
     all_bm25 = index.lexical.scores(question)
+    if allowed is not None and all_bm25.size:
+        all_bm25 = np.where(allowed[:all_bm25.size], all_bm25, 0.0).astype(np.float32)
     if mode != "dense" and all_bm25.size:
         n = min(candidates, all_bm25.size)
         top = np.argpartition(-all_bm25, n - 1)[:n]
@@ -121,6 +130,20 @@ def candidate_pool(index: Index, qvec: np.ndarray, question: str, *, candidates:
         dense[~have] = index.vectors(ids[~have]) @ qvec.astype(np.float32)
     bm25 = all_bm25[ids] if all_bm25.size else np.zeros(ids.size, np.float32)
     return Pool(ids, dense, bm25)
+
+
+def _visible_dense(index: Index, qvec: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best dense hits among the ``allowed`` passages: FAISS asked for as many more as the
+    hidden share calls for (at most 20×), hidden hits dropped."""
+    total, shown = allowed.size, int(allowed.sum())
+    if shown == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    fetch = min(total, n * min(20, -(-total // shown)))
+    ids, scores = index.search_dense(qvec, fetch)
+    ids, scores = np.asarray(ids, np.int64), np.asarray(scores, np.float32)
+    keep = (ids >= 0) & (ids < total)
+    keep[keep] = allowed[ids[keep]]
+    return ids[keep][:n], scores[keep][:n]
 
 
 def page_cosines(index: Index, codes: np.ndarray, dense: np.ndarray, qvec: np.ndarray) -> np.ndarray:

@@ -46,7 +46,8 @@ DISCORD_EPOCH_MS = 1420070400000
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GfAkE0.fake-token-for-tests-0123456789abcdef"
 API_PREFIX = "/api/v10"
 MANAGE_GUILD = 1 << 5
-VIEW_AND_SEND = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)
+# view, send, embed, attach, read history, send in threads (as @everyone has by default)
+VIEW_AND_SEND = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 38)
 EPHEMERAL = 64
 INTERACTION_TOKEN_SECONDS = 15 * 60
 NONCE_SECONDS = 5 * 60  # "the past few minutes" of Discord's enforce_nonce

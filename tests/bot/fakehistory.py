@@ -5,7 +5,8 @@
 * a category ("Knowledge") holding ``#help`` (text), ``#announcements`` (announcement channel),
   ``#forum`` (a forum channel) and ``#staff``, a private channel: ``@everyone`` is denied View
   Channel there, the ``Staff`` role and the bot (a member overwrite) are allowed;
-* the people ``carol`` (Staff role) and ``mo`` (Mods role: Manage Threads), besides alice/bob/ada;
+* the people ``carol`` (Staff role), ``mo`` (Mods role: Manage Threads) and ``nell`` (Newcomers role,
+  denied ``#help`` by a role overwrite), besides alice/bob/ada;
 * message history served like Discord does: ``GET /channels/{id}/messages`` with ``before`` /
   ``after`` / ``limit`` (at most 100, newest first, real snowflake order), so discord.py's own
   ``channel.history()`` pagination runs against it;
@@ -43,12 +44,14 @@ class FakeHistory(FakeDiscord):
         super().__init__(**kw)
         self.staff_role_id = self.snowflake()
         self.mods_role_id = self.snowflake()
+        self.newbie_role_id = self.snowflake()  # denied #help by a role overwrite (@everyone may read it)
         self.category_id = self.snowflake()
         self.help_id = self.snowflake()
         self.news_id = self.snowflake()
         self.forum_id = self.snowflake()
         self.staff_id = self.snowflake()
         self.carol = Person(self.snowflake(), "carol", roles=[self.staff_role_id])
+        self.nell = Person(self.snowflake(), "nell", roles=[self.newbie_role_id])
         self.mo = Person(self.snowflake(), "mo", roles=[self.mods_role_id], permissions=VIEW_AND_SEND | MANAGE_THREADS)
         self.bot.roles = [self.mods_role_id]  # the bot may list private archived threads
         self.names = {self.category_id: ("Knowledge", CATEGORY), self.help_id: ("help", TEXT),
@@ -194,6 +197,9 @@ class FakeHistory(FakeDiscord):
         if type_ == FORUM:
             out.update(available_tags=[], default_reaction_emoji=None, default_thread_rate_limit_per_user=0,
                        default_sort_order=None, default_forum_layout=0)
+        if channel_id == self.help_id:
+            out["permission_overwrites"] = [
+                {"id": str(self.newbie_role_id), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}]
         if channel_id == self.staff_id:
             out["permission_overwrites"] = [
                 {"id": str(self.guild_id), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)},
@@ -209,6 +215,7 @@ class FakeHistory(FakeDiscord):
             {**role, "id": str(self.staff_role_id), "name": "Staff", "position": 2},
             {**role, "id": str(self.mods_role_id), "name": "Mods", "position": 3,
              "permissions": str(VIEW_AND_SEND | MANAGE_THREADS)},
+            {**role, "id": str(self.newbie_role_id), "name": "Newcomers", "position": 4},
         ]
         g["channels"] += [self.channel_payload(c) for c in self.names]
         g["threads"] += [self.channel_payload(t) for t, p in self.threads.items()

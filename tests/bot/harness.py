@@ -46,6 +46,7 @@ def bot_config(fake, workdir: Path, **overrides):
         auto_answer_channels=[fake.other_id],
         cooldown_rate=1000,
         cooldown_per=60.0,
+        interaction_rate=1000,
         progress_interval=0.0,
         guild_ready_timeout=0.05,
         send_retry_delay=0.1,  # the pause before sending a failed answer again (3 s by default)

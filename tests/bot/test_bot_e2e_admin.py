@@ -74,7 +74,10 @@ async def test_reindex_by_admin_edits_progress_and_posts_summary(fake, bot, engi
 
     done = await fake.wait_interaction(inter, lambda r: "Reindex finished" in _content(r), kind="edit")
     text = _content(done)
-    assert "1 added, 0 changed, 0 removed, 5 unchanged" in text and "added: zz" in text
+    assert "1 added, 0 changed, 0 removed, 5 unchanged" in text and "zz" not in text
+    # issue 27 J: the names are the admin's alone
+    private = await fake.wait_interaction(inter, lambda r: "added: zz" in _content(r), kind="followup")
+    assert private.body()["flags"] & 64
     new_version = engine.stats()["version"]
     assert new_version != old_version
     # the edits came in order: progress first, the summary last
@@ -200,8 +203,8 @@ async def test_corpus_add_saves_then_offers_reindex(fake, bot, engine, restore_c
     cb = await fake.wait_interaction(refused, kind="callback")
     assert "Only members with Manage Server" in cb.json["data"]["content"]
     go = await fake.click(offer, button["custom_id"], user=fake.ada)
-    done = await fake.wait_interaction(go, lambda r: "Reindex finished" in _content(r), kind="edit")
-    assert "added: light\\_house" in _content(done)
+    await fake.wait_interaction(go, lambda r: "Reindex finished" in _content(r), kind="edit")
+    await fake.wait_interaction(go, lambda r: "added: light\\_house" in _content(r), kind="followup")
     assert any(d["doc_id"] == "light_house" for d in await asyncio.to_thread(engine.documents))
 
 
@@ -259,3 +262,29 @@ async def test_reindex_offer_greys_out_at_timeout(fake, engine, tmp_path, restor
         assert engine.stats()["version"] == version and not engine.reindexing
     finally:
         await stop_bot(b)
+
+
+async def test_uploaded_decompression_bomb_is_skipped_with_its_reason(fake, bot, engine, restore_corpus, monkeypatch):
+    """Issue 27 E: a small .docx that inflates past the limit is saved by /corpus add (its compressed
+    size is fine) but skipped by the build, which goes on: the admin is told why, and the bot keeps
+    answering from the rest."""
+    import io
+    import zipfile
+
+    from retrieval.ingest import limits
+
+    monkeypatch.setattr(limits, "DEFAULT", limits.Limits(unzipped_mb=50))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", b"<w:document>" + b" " * 60_000_000 + b"</w:document>")
+    assert len(buf.getvalue()) < 1_000_000
+    follow = await fake.wait_interaction(await _corpus_add(fake, "plan.docx", buf.getvalue()), kind="followup")
+    offer = fake.messages[int(follow.response["id"])]
+    go = await fake.click(offer, _offer_button(offer)["custom_id"], user=fake.ada)
+    done = await fake.wait_interaction(go, lambda r: "Reindex finished" in _content(r), kind="edit")
+    assert "1 skipped" in _content(done) and "plan" not in _content(done)
+    private = await fake.wait_interaction(go, lambda r: "skipped plan.docx" in _content(r), kind="followup")
+    assert "expands to 60 MB when unzipped (limit 50 MB)" in _content(private)
+    r = await fake.wait_reply(await fake.mention(QUESTION))
+    assert r.body()["embeds"]

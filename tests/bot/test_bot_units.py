@@ -235,16 +235,19 @@ def test_bot_cli_does_not_import_discord():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_extra_results_are_asked_only_where_passages_can_be_hidden(seeds_engine):
+def test_discord_places_are_read_once_per_version_and_unknown_documents_are_hidden():
     from types import SimpleNamespace
 
-    from bot.cogs.ask import HIDDEN_ROOM, hidden_room
+    from bot.visibility import DocFilter, discord_places
 
-    assert hidden_room(seeds_engine) == 0  # files only: answered exactly as asked
     docs = [{"doc_id": "guide", "source": "guide.md"}]
-    eng = SimpleNamespace(version="v1", documents=lambda: docs)
-    assert hidden_room(eng) == 0
-    docs.append({"doc_id": "_discord/1/2", "source": "https://discord.com/channels/1/2/3"})
-    assert hidden_room(eng) == 0, "cached for the version"
+    eng = SimpleNamespace(version="v1", settings=SimpleNamespace(index_dir="/nowhere"), documents=lambda: docs)
+    assert discord_places(eng) == {"guide": None}
+    docs.append({"doc_id": "chat/9", "source": "https://discord.com/channels/1/2/3"})
+    assert discord_places(eng) == {"guide": None}, "cached for the version"
     eng.version = "v2"
-    assert hidden_room(eng) == HIDDEN_ROOM
+    places = discord_places(eng)
+    assert places == {"guide": None, "chat/9": (1, 2)}
+    f = DocFilter(places, {(1, 2): False})
+    assert f("guide") and not f("chat/9") and not f("added-since") and f.for_engine() is f
+    assert DocFilter(places, {(1, 2): True}).for_engine() is None  # nothing hidden: the plain path

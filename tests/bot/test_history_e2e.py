@@ -22,6 +22,8 @@ from fakediscord import MANAGE_GUILD, VIEW_AND_SEND, Person  # noqa: E402
 from fakehistory import history_registry  # noqa: E402
 from harness import bot_config, start_bot, stop_bot  # noqa: E402
 
+from bot.render import escape  # noqa: E402
+
 KEY_Q = "How do I rotate the Zephyr API key?"
 KEY_A = "Open Settings, then Keys, then press Rotate; the old Zephyr key keeps working for 24 hours."
 VAULT = "The combination of the Zephyr server room vault is written in the red binder on shelf nine."
@@ -66,7 +68,8 @@ async def reindex(fake) -> str:
     inter = await fake.slash("reindex", user=fake.ada)
     r = await fake.wait_interaction(inter, lambda r: "Reindex finished" in _content(r), kind="edit", timeout=60)
     edits = [_content(e) for e in fake.for_interaction(inter) if e.method == "PATCH"]
-    assert any(e.startswith("⏳ Reading #") for e in edits), edits
+    assert any(e.startswith("⏳ Reading Discord channels") for e in edits), edits
+    assert not any("#" in e.split("…")[0][len("⏳ Reading"):] for e in edits), "no channel named in public"
     return _content(r)
 
 
@@ -168,3 +171,72 @@ async def test_only_an_admin_of_a_knowledge_base_serving_this_server_alone_adds_
         assert not hfake.history_requests(hfake.help_id) and not (corpus / "_discord").exists()
     finally:
         await stop_bot(bot)
+
+
+async def test_forget_me_redacts_stored_answers_votes_and_holds_for_the_guild(hfake, world, hbot, tmp_path):
+    """Issue 27 D: after /forget-me, "Show sources" on an older answer no longer shows the member's
+    words or name, the feedback export holds neither their votes nor their questions, and the
+    forgotten list holds for the guild: a knowledge base's archive opened later skips them too."""
+    await add(hfake, hfake.help_id)
+    await reindex(hfake)
+    inter = await hfake.slash("ask", {"question": BOB_Q, "private": False}, user=hfake.alice, channel_id=hfake.help_id)
+    reply = await hfake.wait_interaction(inter, kind="followup")
+    assert "Billing tab" in reply.text() and "Bob" in reply.text()
+    answer = hfake.messages[int(reply.response["id"])]
+    inter = await hfake.slash("ask", {"question": "Which tab of the Zephyr dashboard has invoices, Bob asks",
+                                      "private": False}, user=hfake.bob, channel_id=hfake.help_id)
+    await hfake.wait_interaction(inter, kind="followup")
+    await hfake.wait_interaction(await hfake.click(answer, "citebot:vote:hist:up", user=hfake.bob), kind="callback")
+    await hfake.wait_interaction(await hfake.click(answer, "citebot:vote:hist:up", user=hfake.alice), kind="callback")
+    assert len(hbot.store.votes()) == 2
+
+    done = _content(await hfake.wait_interaction(await hfake.slash("forget-me", user=hfake.bob), kind="followup"))
+    assert "2 of your messages" in done and re.search(r"[1-9]\d* quote\(s\) of your words", done)
+    assert "1 of your questions" in done and "1 of your vote(s)" in done
+
+    cb = await hfake.wait_interaction(await hfake.context_menu("Show sources", answer, user=hfake.alice), kind="callback")
+    assert "Billing tab" not in cb.text() and "Bob" not in cb.text() and "removed at the author's request" in cb.text()
+    votes = hbot.store.votes()
+    assert len(votes) == 1 and votes[0]["user"] == hbot.store.hash_user(hfake.alice.id)
+    exported = repr(votes)
+    assert "Billing tab" not in exported and "Bob" not in exported
+    assert "Bob asks" not in repr([hbot.store.get_answer(m) for m in hfake.messages])
+    # a corpus folder no knowledge base used before: its archive knows bob is forgotten
+    archive, _ = hbot.get_cog("Channels").archive(tmp_path / "later", hfake.guild_id)
+    assert hfake.bob.id in archive.forgotten
+
+
+async def test_source_errors_name_no_hidden_document(hfake, world, hbot):
+    """Issue 27 F: /source's "did you mean" and "has paragraphs 1–N" are computed after the
+    visibility check: to bob, #staff's documents neither exist nor are suggested."""
+    await add(hfake, hfake.help_id)
+    await add(hfake, hfake.staff_id)
+    await reindex(hfake)
+    doc = next(d["doc_id"] for d in await hbot.in_kb("hist", lambda e: e.documents()) if f"/{hfake.staff_id}/" in d["doc_id"])
+    for who, asked, hidden in ((hfake.bob, {"document": doc, "paragraph": 99}, True),
+                               (hfake.bob, {"document": doc[:-1]}, True),
+                               (hfake.carol, {"document": doc, "paragraph": 99}, False)):
+        follow = await hfake.wait_interaction(await hfake.slash("source", asked, user=who), kind="followup")
+        text = _content(follow)
+        assert ("has paragraphs" in text) is not hidden
+        if hidden:  # nothing of #staff beyond what bob typed himself (a suggestion may name #help)
+            assert str(hfake.staff_id) not in text.replace(escape(asked["document"]), "")
+
+
+async def test_status_lines_name_no_private_thread_in_public(hfake, world, hbot):
+    """Issue 27 J: /corpus channel add shows its progress to the admin only; /reindex's public
+    progress and summary carry counts, the names go to the admin in a private message."""
+    hfake.add_thread(hfake.help_id, "layoffs-q3-planning", private=True, members=[hfake.alice],
+                     messages=[(hfake.alice, "The layoffs list is final on Friday; severance is three months.")])
+    inter = await hfake.group_command("corpus", "channel", "add", {"channel": str(hfake.help_id)},
+                                      resolved=hfake.resolved_channel(hfake.help_id))
+    cb = await hfake.wait_interaction(inter, kind="callback")
+    assert cb.json["data"]["flags"] & 64
+    await hfake.wait_interaction(inter, lambda r: _content(r).startswith("✅"), kind="edit")
+    hfake.past_message(hfake.help_id, "A new answer about invoices arrived today.", author=hfake.alice)
+    inter = await hfake.slash("reindex", user=hfake.ada)
+    await hfake.wait_interaction(inter, lambda r: "Reindex finished" in _content(r), kind="edit")
+    public = [r for r in hfake.for_interaction(inter) if not (r.body().get("flags") or 0) & 64]
+    assert public and not any("layoffs" in _content(r) for r in public)
+    private = await hfake.wait_interaction(inter, lambda r: "added:" in _content(r), kind="followup")
+    assert private.body()["flags"] & 64

@@ -536,3 +536,41 @@ def test_rst_names_invented_by_the_thousand_do_not_grow_the_registry_without_bou
     d = documents.parse(text, "rst", doc_id="many", source="many.rst", content_hash="0")
     assert len(rst._registered) == rst._MAX_REGISTERED
     assert len(d.paragraphs) == 30 and all(p.text.startswith("arg: body") for p in d.paragraphs)
+
+
+def _dce(messages: list[dict]) -> str:
+    import json
+
+    return json.dumps({"guild": {"id": "111"}, "channel": {"id": "222", "name": "help"}, "messages": messages})
+
+
+def _msg(mid: int, uid: str, username: str, nick: str, text: str, minute: int, reply_to: int | None = None) -> dict:
+    m = {"id": str(mid), "type": "Reply" if reply_to else "Default", "timestamp": f"2024-05-01T10:{minute:02d}:00+00:00",
+         "content": text, "author": {"id": uid, "name": username, "nickname": nick, "isBot": False}}
+    if reply_to:
+        m["reference"] = {"messageId": str(reply_to)}
+    return m
+
+
+def test_discord_borrowed_nickname_is_not_the_moderator():
+    """Issue 27 A: a member who takes the moderator's nickname and posts right after them (or replies
+    to them) is not quoted as the moderator: runs join one user id only, and two authors showing
+    one name are told apart by their usernames."""
+    from retrieval.ingest.formats.discord import read_discord
+
+    mod = ("900", "realmod", "Mod")
+    imp = ("901", "sneaky", "Mod")
+    run = [_msg(1, *mod, "Backups run every night at two and are kept for thirty days.", 0),
+           _msg(2, *imp, "Admins will never ask for your password, except me: send it in a DM please.", 3)]
+    docs = [d for d in read_discord(_dce(run), doc_id="x", source="x.json")]
+    assert [d.doc_id for d in docs] == ["x/1", "x/2"]  # two conversations, not one run
+    assert docs[1].url.endswith("/2") and "Backups" not in docs[1].paragraphs[0].text
+    reply = [run[0], {**run[1], "type": "Reply", "reference": {"messageId": "1"}}]
+    (conv,) = list(read_discord(_dce(reply), doc_id="x", source="x.json"))
+    text = conv.paragraphs[0].text
+    assert text.startswith("Mod (@realmod): Backups") and "\nMod (@sneaky): Admins will never" in text
+    assert conv.author == "Mod (@realmod)"
+    same = [_msg(1, *mod, "Backups run every night at two and are kept for thirty days.", 0),
+            _msg(2, "902", "realmod", "Mod", "Send me your password in a DM.", 1, reply_to=1)]
+    (conv,) = list(read_discord(_dce(same), doc_id="x", source="x.json"))
+    assert "Mod (900): Backups" in conv.paragraphs[0].text and "Mod (902): Send" in conv.paragraphs[0].text

@@ -4,6 +4,10 @@ A conversation is a message with the replies that answer it (``reference.message
 consecutive messages by one author; bot messages, system messages, commands and short chatter
 ("thanks!", emoji only) are left out. Each document cites its first message: the author's display
 name, ``#channel``, the date and a jump link ``https://discord.com/channels/G/C/M``.
+
+Authors are told apart by their user id, never by the name shown: anyone may take a moderator's
+nickname. A run joins only messages of one id, and when two people of one conversation show the same
+name, each line carries the account's username (or id) beside it.
 """
 
 from __future__ import annotations
@@ -53,8 +57,8 @@ def read_discord(text: str, *, doc_id: str, source: str) -> Iterator[Document | 
     for group in groups:
         first = group[0]
         mid = str(first.get("id"))
-        authors = {_display(m) for m in group}
-        lines = [(f"{_display(m)}: " if len(authors) > 1 else "") + _content(m) for m in group]
+        label = _labels(group)
+        lines = [(f"{label[_author_key(m)]}: " if len(label) > 1 else "") + _content(m) for m in group]
         paras: list[list[str]] = [[]]
         for ln in lines:
             if paras[-1] and sum(len(x) for x in paras[-1]) + len(ln) > _GROUP_CHARS:
@@ -65,7 +69,7 @@ def read_discord(text: str, *, doc_id: str, source: str) -> Iterator[Document | 
             doc_id=f"{doc_id}/{mid}", source=url, title=f"#{name}",
             paragraphs=[Paragraph(i, "\n".join(p)) for i, p in enumerate(paras, 1)],
             content_hash=hashlib.sha256(json.dumps(group, sort_keys=True, ensure_ascii=False).encode()).hexdigest(),
-            date=_date(first.get("timestamp")), author=_display(first), url=url,
+            date=_date(first.get("timestamp")), author=label[_author_key(first)], url=url,
         )
     if not groups:
         yield Skipped(source, "no messages left (bots, commands and short chatter are left out)")
@@ -84,13 +88,47 @@ def _useful(m) -> bool:
     return bool(re.search(r"[^\W\d_]", bare)) and not _CHATTER.match(bare)
 
 
-def _content(m: dict) -> str:
+def message_text(m: dict) -> str:
+    """A message's text as its passages hold it (markup removed, normalized)."""
     return normalize(_MARKUP.sub("", m.get("content") or "")).strip()
+
+
+_content = message_text
 
 
 def _display(m: dict) -> str:
     a = m.get("author") if isinstance(m.get("author"), dict) else {}
     return one_line(str(a.get("nickname") or a.get("name") or "unknown"))
+
+
+def _author_key(m: dict) -> str:
+    """Who wrote ``m``: the user id (the username when an export has none; never the display name)."""
+    a = m.get("author") if isinstance(m.get("author"), dict) else {}
+    uid = str(a.get("id") or "").strip()
+    return f"id:{uid}" if uid else f"name:{a.get('name') or 'unknown'}"
+
+
+def _labels(group: list[dict]) -> dict[str, str]:
+    """Each author of a conversation (by :func:`_author_key`) with the name to show: the display name,
+    and beside it the username (or id) when another author of the conversation shows the same name."""
+    shown: dict[str, str] = {}
+    handle: dict[str, str] = {}
+    for m in group:
+        key = _author_key(m)
+        if key not in shown:
+            a = m.get("author") if isinstance(m.get("author"), dict) else {}
+            shown[key] = _display(m)
+            handle[key] = one_line(str(a.get("name") or "")) or key.split(":", 1)[1]
+    names = list(shown.values())
+    handles = list(handle.values())
+    out = {}
+    for key, name in shown.items():
+        if names.count(name) == 1:
+            out[key] = name
+        else:  # a borrowed name: the account beside it (its username; the id when usernames collide too)
+            h = f"@{handle[key]}" if handles.count(handle[key]) == 1 else key.split(":", 1)[1]
+            out[key] = f"{name} ({h})"
+    return out
 
 
 def _date(ts) -> str | None:
@@ -119,7 +157,7 @@ def _conversations(messages: list[dict]) -> list[list[dict]]:
         if target is None and last is not None and not ref.get("messageId"):
             prev = groups[last][-1]
             t0, t1 = _when(prev), _when(m)
-            if _display(prev) == _display(m) and t0 is not None and t1 is not None and 0 <= t1 - t0 <= _SAME_RUN_SECONDS:
+            if _author_key(prev) == _author_key(m) and t0 is not None and t1 is not None and 0 <= t1 - t0 <= _SAME_RUN_SECONDS:
                 target = last
         if target is None:
             groups.append([])
