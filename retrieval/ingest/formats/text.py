@@ -1,0 +1,155 @@
+"""Plain text → units, reading the structure plain-text manuals and FAQs draw with characters.
+
+A title underlined with ``=====`` (or over- and underlined, or framed in a ``####`` comment banner) is a
+heading whose level follows the order the underline styles first appear in (as reStructuredText and
+Texinfo's plain-text output use them); a rule line alone separates; neither is ever text. A table of
+contents (a block of section-numbered lines) is dropped; ``Q:``/``A:`` lines and numbered questions
+("1.2) How do I …?") are questions that head their answers; an indented block of lines that do not
+wrap as prose is code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from retrieval.ingest.clean import Unit, ends_sentence, looks_like_heading, normalize, text_units
+
+_RULE_CHARS = set("-=*~^#_+.•<>:")
+_UNDERLINE = re.compile(r"([-=*~^#+.])\1{2,}")  # one character repeated: a setext underline or overline
+_BANNER = re.compile(r"([-=*~#/]{2,})\s+(\S.*?)\s+[-=*~#/]{2,}")  # "#### Install ####", "== Setup =="
+_BOXED = re.compile(r"[#*|]+\s*(.*?)\s*[#*|]*")  # the middle line of a box of rules: "# Install #"
+_QUESTION = re.compile(r"(?:Q|Question)\s*[:.)]\s*(\S.*)", re.IGNORECASE)
+_ANSWER = re.compile(r"(?:A|Answer)\s*[:.)]\s*(?=\S)", re.IGNORECASE)
+_NUMBERED_Q = re.compile(r"(?:\(?\d+(?:\.\d+)*[.):]|[A-Z]\.\d+(?:\.\d+)*[.)]?)\s+\S.*\?")
+_SECTION_NO = re.compile(r"(?:(?:Appendix|Chapter|Part|Section)\s+)?(?:\d+|[A-Z])(?:\.\d+)*\.?\s+\S")
+_NESTED_NO = re.compile(r"(?:Appendix|Chapter|Part)\s+\S|(?:\d+|[A-Z])\.\d+")
+_BULLET = re.compile(r"(?:[-*•+]|\d+[.)])\s+\S")
+
+
+def is_rule(line: str) -> bool:
+    """A line drawn with punctuation only (``-----``, ``=-=-=``, ``* * *``, ``#####``): structure."""
+    s = line.strip()
+    marks = set(s) - {" ", "\t"}
+    return len(s.replace(" ", "")) >= 3 and marks <= _RULE_CHARS and len(marks) <= 2
+
+
+def text_structure(text: str) -> list[Unit]:
+    """Units of a plain-text document (see the module docstring)."""
+    text = normalize(text)
+    lines = text.split("\n")
+    body_indent = _common_indent(lines)
+    styles: list[tuple[str, bool]] = []  # underline styles in order of first appearance: level = index + 1
+    out: list[Unit] = []
+    group = 0
+    for block in re.split(r"\n[ \t]*\n", text):
+        raw = [ln.rstrip() for ln in block.split("\n") if ln.strip()]
+        if not raw:
+            continue
+        if _preformatted(raw, body_indent):  # a diagram or an example: its rules are drawing, not structure
+            indent = min(len(ln) - len(ln.lstrip(" ")) for ln in raw)
+            out.append(Unit("\n".join(ln[indent:] for ln in raw), "code"))
+            continue
+        run: list[str] = []
+
+        def flush() -> None:
+            if run and not _is_toc(run):
+                out.extend(_content(run, body_indent, out))
+            run.clear()
+
+        i = 0
+        while i < len(raw):
+            ln, nxt = raw[i], raw[i + 1] if i + 1 < len(raw) else None
+            over = _UNDERLINE.fullmatch(ln.strip())
+            if over and nxt is not None and not is_rule(nxt) and i + 2 < len(raw) \
+                    and raw[i + 2].strip() == ln.strip():  # over- and underlined title, or a box
+                flush()
+                title = nxt.strip()
+                boxed = _BOXED.fullmatch(title) if title[:1] in "#*|" else None
+                out.append(_heading(boxed.group(1) if boxed else title, (ln.strip()[0], True), styles))
+                i += 3
+                continue
+            under = _UNDERLINE.fullmatch(nxt.strip()) if nxt is not None else None
+            if under and not is_rule(ln) and looks_like_heading(ln.strip(), max_words=25):
+                flush()
+                out.append(_heading(ln.strip(), (nxt.strip()[0], False), styles))
+                i += 2
+                continue
+            banner = _BANNER.fullmatch(ln.strip())
+            if banner and not is_rule(banner.group(2)):
+                flush()
+                out.append(_heading(banner.group(2), (banner.group(1)[0], True), styles))
+            elif is_rule(ln):
+                flush()
+                out.append(Unit("", "rule"))
+            else:
+                run.append(ln)
+            i += 1
+        flush()
+    # items of one list share a group: a list is broken by anything else
+    for u in out:
+        if u.kind == "item":
+            u.group = group
+        else:
+            group += 1
+    return out
+
+
+def _heading(text: str, style: tuple[str, bool], styles: list[tuple[str, bool]]) -> Unit:
+    if style not in styles:
+        styles.append(style)
+    return Unit(text, "heading", level=styles.index(style) + 1)
+
+
+def _common_indent(lines: list[str]) -> int:
+    """The indentation most text lines have (the body's left margin)."""
+    counts = Counter(len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip())
+    return counts.most_common(1)[0][0] if counts else 0
+
+
+def _is_toc(lines: list[str]) -> bool:
+    """A table of contents: four or more short section-numbered lines, some numbered in levels (``2.1``)
+    or named (``Appendix A``), hardly any a sentence (a numbered list of steps is kept)."""
+    if len(lines) < 4 or any(len(ln.split()) > 15 for ln in lines):
+        return False
+    n = len(lines)
+    numbered = sum(bool(_SECTION_NO.match(ln.strip())) for ln in lines)
+    nested = sum(bool(_NESTED_NO.match(ln.strip())) for ln in lines)
+    sentences = sum(ln.rstrip().endswith(".") for ln in lines)
+    return numbered >= 0.8 * n and nested >= 0.3 * n and sentences <= 0.2 * n
+
+
+def _preformatted(lines: list[str], body_indent: int) -> bool:
+    """An indented block of two or more lines that do not wrap as prose."""
+    indent = min(len(ln) - len(ln.lstrip(" ")) for ln in lines)
+    if indent < body_indent + 2 or len(lines) < 2 or any(_NUMBERED_Q.fullmatch(ln.strip()) for ln in lines):
+        return False
+    if any(is_rule(ln) or re.search(r"\S {3,}\S", ln) for ln in lines):  # drawn, or aligned in columns
+        return True
+    return len(text_units("\n".join(lines))) == len(lines) and not all(ends_sentence(ln) for ln in lines)
+
+
+def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]:
+    """The units of a run of text lines between structure lines."""
+    indent = min(len(ln) - len(ln.lstrip(" ")) for ln in run)
+    units = text_units("\n".join(run))
+    if indent >= body_indent + 2 and not any(_QUESTION.match(u.text) or _NUMBERED_Q.fullmatch(u.text) for u in units):
+        # an indented example: lines that do not wrap as prose, or one line after a lead-in ("files:")
+        led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith(":")
+        if _preformatted(run, body_indent) or (len(run) == 1 and led):
+            lines = [ln[indent:] for ln in run]
+            return [Unit("\n".join(lines), "code")]
+    out = []
+    for u in units:
+        s = u.text
+        if m := _QUESTION.match(s):
+            out.append(Unit(m.group(1), "question"))
+        elif _NUMBERED_Q.fullmatch(s) and len(s.split()) <= 40:
+            out.append(Unit(s, "question"))
+        elif m := _ANSWER.match(s):
+            out.append(Unit(s[m.end():], "para"))
+        elif _BULLET.match(s) and (s[0] in "-*•+" or not looks_like_heading(s)):
+            out.append(Unit(s, "item"))
+        else:
+            out.append(u)
+    return out
