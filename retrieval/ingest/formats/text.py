@@ -134,9 +134,9 @@ def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]
     indent = min(len(ln) - len(ln.lstrip(" ")) for ln in run)
     units = text_units("\n".join(run))
     if indent >= body_indent + 2 and not any(_QUESTION.match(u.text) or _NUMBERED_Q.fullmatch(u.text) for u in units):
-        # an indented example: lines that do not wrap as prose, or one line after a lead-in ("files:")
+        # an indented example: lines that do not wrap as prose, or short lines after a lead-in ("type:")
         led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith(":")
-        if _preformatted(run, body_indent) or (len(run) == 1 and led):
+        if _preformatted(run, body_indent) or (led and all(len(ln.split()) <= 8 for ln in run)):
             lines = [ln[indent:] for ln in run]
             return [Unit("\n".join(lines), "code")]
     out = []
