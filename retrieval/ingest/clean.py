@@ -296,13 +296,13 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     in_def = False  # inside a definition whose first paragraph carries its term
     found_title = title
     guessed: set[str] = set()  # headings inferred from shape alone
-    lead = False  # the last paragraph is a lead-in ("… is:") waiting for what it introduces
+    lead = ""  # the last paragraph is a lead-in ("… is:", "For example,") waiting for what it introduces
     units = _expand(units)
     for i, unit in enumerate(units):
         kind = unit.kind
         if kind in ("end", "rule"):
             stack = [x for x in stack if x[0] < unit.level] if kind == "end" else stack
-            term, fresh, in_def, lead = None, True, False, False
+            term, fresh, in_def, lead = None, True, False, ""
             continue
         # code keeps its line breaks and relative indentation; a passage never starts or ends with blanks
         s = textwrap.dedent(unit.text.strip("\n")).strip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
@@ -327,7 +327,7 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                 stack = [x for x in stack if x[0] < _ASKED] + [(_ASKED, s)]
             else:
                 pending_heading = s
-            term, fresh, in_def, lead = None, True, False, False
+            term, fresh, in_def, lead = None, True, False, ""
             continue
         if kind == "auto":
             # titles run longer than section headings
@@ -338,10 +338,10 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                 continue
             stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
             term, fresh, in_def = (s if kind == "term" else None), True, False
-            lead = lead and kind == "term"  # a lead-in introduces the definitions after it
+            lead = lead if kind == "term" else ""  # a lead-in introduces the definitions after it
             continue
         if kind == "heading":
-            lead = False
+            lead = ""
             if at_top and found_title is None:
                 found_title = s
                 continue
@@ -365,10 +365,10 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             sep = "\n" if kind in ("code", "item") else " "
             s = term + ("" if term.endswith((":", ".")) else ":") + sep + s
             term, in_def = None, True
-        if lead:  # "The command sequence below may be useful:" stays with the command
+        if lead == ":" or (lead == "," and kind == "code"):  # "… may be useful:" stays with the command
             paragraphs[last].text += "\n" + s
             group_of[last] = unit.group if kind == "item" else None
-            lead = kind in ("para", "auto") and s.rstrip(_CLOSERS).endswith(":")  # a lead-in to a lead-in
+            lead = _lead_of(s, kind)  # a lead-in to a lead-in
             continue
         elif in_def and kind == "para" and not fresh and group_of.get(last) is None \
                 and len(paragraphs[last].text) + len(s) < _LIST_CHARS:
@@ -388,13 +388,20 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
         paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=path[-1] if path else None,
                                     heading_path=path, page=unit.page))
         fresh = False
-        lead = s.rstrip(_CLOSERS).endswith(":") and kind in ("para", "auto", "note")
+        lead = _lead_of(s, kind)
     if pending_heading is not None:
         # a heading-shaped last line with nothing under it is still text the reader saw
         paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=pending_heading, heading=heading,
                                     heading_path=[heading] if heading else []))
     paragraphs = _demote_lone_heading(paragraphs, guessed)
     return Cleaned(title=found_title, date=date, author=author, paragraphs=paragraphs, dropped=dropped)
+
+
+def _lead_of(s: str, kind: str) -> str:
+    """``:`` for a paragraph that introduces what follows, ``,`` for one that introduces code ("For
+    example,"), else ``""``."""
+    end = s.rstrip(_CLOSERS)[-1:]
+    return end if end in (":", ",") and kind in ("para", "auto", "note") else ""
 
 
 def _asks(units: list[Unit], i: int) -> bool:

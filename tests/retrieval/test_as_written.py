@@ -50,6 +50,16 @@ def test_plain_manual_underlines_rules_and_banners_are_structure_never_text():
     assert not any("2.1 Restarting" in p.text for p in doc.paragraphs)
 
 
+def test_plain_manual_terms_with_indented_definitions():
+    # as Texinfo prints a table: the term at the margin, its definition indented under it
+    doc = load("manual.txt")
+    p = para_with(doc, "Restart at once")
+    assert p.text == "The modes available are:\n'fast': Restart at once, dropping the connections still open."
+    q = para_with(doc, "Wait until every client")
+    assert q.text == "'drain': Wait until every client has disconnected, then restart."
+    assert q.heading_path == ["2 Operation", "Restarting the relay", "'drain'"]
+
+
 def test_underline_levels_follow_first_appearance():
     units = text_structure("Guide\n=====\n\nPart\n----\n\nText here.\n\nNext\n====\n\nMore text.\n")
     assert [(u.text, u.level) for u in units if u.kind == "heading"] == [("Guide", 1), ("Part", 2), ("Next", 1)]

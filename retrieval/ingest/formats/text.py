@@ -24,6 +24,8 @@ _ANSWER = re.compile(r"(?:A|Answer)\s*[:.)]\s*(?=\S)", re.IGNORECASE)
 _NUMBERED_Q = re.compile(r"(?:\(?\d+(?:\.\d+)*[.):]|[A-Z]\.\d+(?:\.\d+)*[.)]?)\s+\S.*\?")
 _SECTION_NO = re.compile(r"(?:(?:Appendix|Chapter|Part|Section)\s+)?(?:\d+|[A-Z])(?:\.\d+)*\.?\s+\S")
 _NESTED_NO = re.compile(r"(?:Appendix|Chapter|Part)\s+\S|(?:\d+|[A-Z])\.\d+")
+_TERM_LEVEL = 92  # a term nests below the headings (clean.py's guessed headings are 90, questions 95)
+_CODE_LINE = re.compile(r"^\s*[$%>] \S|[;{}\\]\s*$")  # a prompt, or a line ending as code lines do
 _BULLET = re.compile(r"(?:[-*•+]|\d+[.)])\s+\S")
 
 
@@ -51,6 +53,9 @@ def text_structure(text: str) -> list[Unit]:
             out.append(Unit("\n".join(ln[indent:] for ln in raw), "code"))
             continue
         run: list[str] = []
+        if _is_term(raw, body_indent):  # "'-kkv'" with its definition indented under it, as Texinfo prints a table
+            out.append(Unit(raw[0].strip(), "term", level=_TERM_LEVEL))
+            raw = raw[1:]
 
         def flush() -> None:
             if run and not _is_toc(run):
@@ -107,6 +112,18 @@ def _common_indent(lines: list[str]) -> int:
     return counts.most_common(1)[0][0] if counts else 0
 
 
+def _is_term(lines: list[str], body_indent: int) -> bool:
+    """A short first line at the body's margin, every line after it indented deeper: a term and its
+    definition (not an indented example, whose lines are indented in other ways)."""
+    first = len(lines[0]) - len(lines[0].lstrip(" "))
+    if len(lines) < 2 or len(lines[0].split()) > 8 or is_rule(lines[0]) or is_rule(lines[1]) \
+            or ends_sentence(lines[0]) or first >= body_indent + 2:
+        return False
+    deeper = min(len(ln) - len(ln.lstrip(" ")) for ln in lines[1:])
+    return deeper >= first + 2 and not _BULLET.match(lines[0].strip()) \
+        and not _NUMBERED_Q.fullmatch(lines[0].strip())
+
+
 def _is_toc(lines: list[str]) -> bool:
     """A table of contents: four or more short section-numbered lines, some numbered in levels (``2.1``)
     or named (``Appendix A``), hardly any a sentence (a numbered list of steps is kept)."""
@@ -124,8 +141,8 @@ def _preformatted(lines: list[str], body_indent: int) -> bool:
     indent = min(len(ln) - len(ln.lstrip(" ")) for ln in lines)
     if indent < body_indent + 2 or len(lines) < 2 or any(_NUMBERED_Q.fullmatch(ln.strip()) for ln in lines):
         return False
-    if any(is_rule(ln) or re.search(r"\S {3,}\S", ln) for ln in lines):  # drawn, or aligned in columns
-        return True
+    if any(is_rule(ln) or re.search(r"\S {3,}\S", ln) or _CODE_LINE.search(ln) for ln in lines):
+        return True  # drawn, aligned in columns, or a shell session or code
     return len(text_units("\n".join(lines))) == len(lines) and not all(ends_sentence(ln) for ln in lines)
 
 
@@ -135,7 +152,7 @@ def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]
     units = text_units("\n".join(run))
     if indent >= body_indent + 2 and not any(_QUESTION.match(u.text) or _NUMBERED_Q.fullmatch(u.text) for u in units):
         # an indented example: lines that do not wrap as prose, or short lines after a lead-in ("type:")
-        led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith(":")
+        led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith((":", ","))
         if _preformatted(run, body_indent) or (led and all(len(ln.split()) <= 8 for ln in run)):
             lines = [ln[indent:] for ln in run]
             return [Unit("\n".join(lines), "code")]
