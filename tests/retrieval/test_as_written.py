@@ -141,3 +141,18 @@ def test_prose_question_without_an_answer_after_it_stays_text():
 
     x = read_html("<html><body><h1>T</h1><h2>A</h2><p>Some text.</p><p>Is that all?</p><h2>B</h2><p>More.</p></body></html>")
     assert [p.text for p in clean_units(x.units, title=x.title).paragraphs] == ["Some text.", "Is that all?", "More."]
+
+
+@pytest.mark.parametrize("text,question,answer", [
+    ("Question: Installing on Windows\nAnswer: Use the MSI installer\nand reboot.", "Installing on Windows",
+     "Use the MSI installer and reboot."),
+    ("Q. How do I stop it?\nA) Send the stop signal.", "How do I stop it?", "Send the stop signal."),
+])
+def test_plain_question_and_answer_markers(text, question, answer):
+    (p,) = clean_units(text_structure(text)).paragraphs
+    assert (p.heading_path, p.text) == ([question], answer)
+
+
+def test_a_name_with_an_initial_is_no_question():
+    c = clean_units(text_structure("Report\n======\n\nQ. Smith said the relay was fine.\n\nA. Jones agreed with him.\n"))
+    assert [p.text for p in c.paragraphs] == ["Q. Smith said the relay was fine.", "A. Jones agreed with him."]

@@ -19,8 +19,9 @@ _RULE_CHARS = set("-=*~^#_+.•<>:")
 _UNDERLINE = re.compile(r"([-=*~^#+.])\1{2,}")  # one character repeated: a setext underline or overline
 _BANNER = re.compile(r"([-=*~#/]{2,})\s+(\S.*?)\s+[-=*~#/]{2,}")  # "#### Install ####", "== Setup =="
 _BOXED = re.compile(r"[#*|]+\s*(.*?)\s*[#*|]*")  # the middle line of a box of rules: "# Install #"
-_QUESTION = re.compile(r"(?:Q|Question)\s*[:.)]\s*(\S.*)", re.IGNORECASE)
-_ANSWER = re.compile(r"(?:A|Answer)\s*[:.)]\s*(?=\S)", re.IGNORECASE)
+# "Q: …", "Q) …"; "Q. …" only as a question ("Q. Smith said" is a name)
+_QUESTION = re.compile(r"(?:Q|Question)\s*(?:[:)]\s*(\S.*)|\.\s*(\S.*\?))", re.IGNORECASE)
+_ANSWER = re.compile(r"(?:A|Answer)\s*[:)]\s*(?=\S)", re.IGNORECASE)
 _NUMBERED_Q = re.compile(r"(?:\(?\d+(?:\.\d+)*[.):]|[A-Z]\.\d+(?:\.\d+)*[.)]?)\s+\S.*\?")
 _SECTION_NO = re.compile(r"(?:(?:Appendix|Chapter|Part|Section)\s+)?(?:\d+|[A-Z])(?:\.\d+)*\.?\s+\S")
 _NESTED_NO = re.compile(r"(?:Appendix|Chapter|Part)\s+\S|(?:\d+|[A-Z])\.\d+")
@@ -149,7 +150,12 @@ def _preformatted(lines: list[str], body_indent: int) -> bool:
 def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]:
     """The units of a run of text lines between structure lines."""
     indent = min(len(ln) - len(ln.lstrip(" ")) for ln in run)
-    units = text_units("\n".join(run))
+    parts: list[list[str]] = []
+    for ln in run:  # a "Q:" or "A:" line starts a unit of its own, wherever the wrapped line before it ends
+        if not parts or _QUESTION.match(ln.strip()) or _ANSWER.match(ln.strip()):
+            parts.append([])
+        parts[-1].append(ln)
+    units = [u for part in parts for u in text_units("\n".join(part))]
     if indent >= body_indent + 2 and not any(_QUESTION.match(u.text) or _NUMBERED_Q.fullmatch(u.text) for u in units):
         # an indented example: lines that do not wrap as prose, or short lines after a lead-in ("type:")
         led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith((":", ","))
@@ -160,7 +166,7 @@ def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]
     for u in units:
         s = u.text
         if m := _QUESTION.match(s):
-            out.append(Unit(m.group(1), "question"))
+            out.append(Unit(m.group(1) or m.group(2), "question"))
         elif _NUMBERED_Q.fullmatch(s) and len(s.split()) <= 40:
             out.append(Unit(s, "question"))
         elif m := _ANSWER.match(s):
