@@ -165,7 +165,7 @@ def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]
     out = []
     for u in units:
         s = u.text
-        if m := _QUESTION.match(s):
+        if (m := _QUESTION.match(s)) and len(s.split()) <= 40:
             out.append(Unit(m.group(1) or m.group(2), "question"))
         elif _NUMBERED_Q.fullmatch(s) and len(s.split()) <= 40:
             out.append(Unit(s, "question"))
