@@ -156,3 +156,12 @@ def test_plain_question_and_answer_markers(text, question, answer):
 def test_a_name_with_an_initial_is_no_question():
     c = clean_units(text_structure("Report\n======\n\nQ. Smith said the relay was fine.\n\nA. Jones agreed with him.\n"))
     assert [p.text for p in c.paragraphs] == ["Q. Smith said the relay was fine.", "A. Jones agreed with him."]
+
+
+def test_example_indented_under_its_lead_in_in_one_block():
+    text = ("Guide\n=====\n\n   Some text here that is long enough to be prose.\n\n   Type:\n                relay status\n\n"
+            "   and look at the state field. If:\n\n     The state is the same on every host.\n")
+    c = clean_units(text_structure(text))
+    assert [p.text for p in c.paragraphs] == [
+        "Some text here that is long enough to be prose.", "Type:\nrelay status",
+        "and look at the state field. If:\nThe state is the same on every host."]

@@ -60,7 +60,8 @@ def text_structure(text: str) -> list[Unit]:
 
         def flush() -> None:
             if run and not _is_toc(run):
-                out.extend(_content(run, body_indent, out))
+                for lines, code in _examples(run):
+                    out.extend([Unit(_dedent(lines), "code")] if code else _content(lines, body_indent, out))
             run.clear()
 
         i = 0
@@ -147,6 +148,42 @@ def _preformatted(lines: list[str], body_indent: int) -> bool:
     return len(text_units("\n".join(lines))) == len(lines) and not all(ends_sentence(ln) for ln in lines)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _dedent(lines: list[str]) -> str:
+    cut = min(_indent(ln) for ln in lines)
+    return "\n".join(ln[cut:] for ln in lines)
+
+
+def _example_line(line: str) -> bool:
+    """Shaped as code, or short and no sentence (``cvs status``, not "The same tag is on every file.")."""
+    return bool(_CODE_LINE.search(line)) or (len(line.split()) <= 8 and not ends_sentence(line))
+
+
+def _examples(run: list[str]) -> list[tuple[list[str], bool]]:
+    """The run cut into prose and examples: lines indented deeper under a line ending in ":" or ","
+    ("   Type:" then "        cvs status") are an example, when short or shaped as code."""
+    out: list[tuple[list[str], bool]] = []
+    i = 0
+    while i < len(run):
+        j = i
+        if i and run[i - 1].rstrip().endswith((":", ",")):
+            floor = _indent(run[i - 1]) + 4
+            while j < len(run) and _indent(run[j]) >= floor and _example_line(run[j]):
+                j += 1
+        if j > i:
+            out.append((run[i:j], True))
+            i = j
+            continue
+        if not out or out[-1][1]:
+            out.append(([], False))
+        out[-1][0].append(run[i])
+        i += 1
+    return out
+
+
 def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]:
     """The units of a run of text lines between structure lines."""
     indent = min(len(ln) - len(ln.lstrip(" ")) for ln in run)
@@ -159,7 +196,7 @@ def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]
     if indent >= body_indent + 2 and not any(_QUESTION.match(u.text) or _NUMBERED_Q.fullmatch(u.text) for u in units):
         # an indented example: lines that do not wrap as prose, or short lines after a lead-in ("type:")
         led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith((":", ","))
-        if _preformatted(run, body_indent) or (led and all(len(ln.split()) <= 8 for ln in run)):
+        if _preformatted(run, body_indent) or (led and all(_example_line(ln) for ln in run)):
             lines = [ln[indent:] for ln in run]
             return [Unit("\n".join(lines), "code")]
     out = []
