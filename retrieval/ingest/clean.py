@@ -324,7 +324,7 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             kind = "question"
         if kind == "question":  # the heading of its answer: never a passage, never quoted alone
             if stack:
-                stack = [x for x in stack if x[0] < _ASKED] + [(_ASKED, s)]
+                stack = [x for x in stack if x[0] < _GUESSED] + [(_ASKED, s)]  # a guessed line above is no section of it
             else:
                 pending_heading = s
             term, fresh, in_def, lead = None, True, False, ""

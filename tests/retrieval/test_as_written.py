@@ -165,3 +165,13 @@ def test_example_indented_under_its_lead_in_in_one_block():
     assert [p.text for p in c.paragraphs] == [
         "Some text here that is long enough to be prose.", "Type:\nrelay status",
         "and look at the state field. If:\nThe state is the same on every host."]
+
+
+def test_blocks_indented_under_a_lead_in_are_its_list():
+    # a plain-text FAQ's list without markers: each entry a block indented under the sentence introducing it
+    text = ("Guide\n=====\n\n   The two situations when you should branch:\n\n     When the change takes a long time.\n\n"
+            "     When you want to commit without affecting others.\n\n   After the list, prose again.\n")
+    c = clean_units(text_structure(text))
+    assert [p.text for p in c.paragraphs] == [
+        "The two situations when you should branch:\nWhen the change takes a long time.\n"
+        "When you want to commit without affecting others.", "After the list, prose again."]

@@ -45,9 +45,16 @@ def text_structure(text: str) -> list[Unit]:
     styles: list[tuple[str, bool]] = []  # underline styles in order of first appearance: level = index + 1
     out: list[Unit] = []
     group = 0
+    lead_indent = None  # the indentation of a lead-in ("… are:") whose deeper-indented blocks are its list
     for block in re.split(r"\n[ \t]*\n", text):
         raw = [ln.rstrip() for ln in block.split("\n") if ln.strip()]
         if not raw:
+            continue
+        listed = lead_indent is not None and min(_indent(ln) for ln in raw) > lead_indent
+        lead_indent = lead_indent if listed else (_indent(raw[-1]) if raw[-1].endswith(":") else None)
+        if listed and not _preformatted(raw, body_indent) and not any(is_rule(ln) for ln in raw):
+            units = _content(raw, body_indent, out)  # an item of the list the lead-in introduces
+            out.extend(Unit(u.text, "item") if u.kind in ("auto", "para") else u for u in units)
             continue
         if _preformatted(raw, body_indent):  # a diagram or an example: its rules are drawing, not structure
             indent = min(len(ln) - len(ln.lstrip(" ")) for ln in raw)
