@@ -90,7 +90,9 @@ class Unit:
             paragraph), ``auto`` (decide by shape), ``code`` (kept verbatim with its line breaks),
             ``item`` (a list item, text with its marker), ``row`` (a table row, already labelled),
             ``term`` (a definition-list term: a heading for what follows, and the first line of its
-            definition) or ``end`` (closes every heading or term of ``level`` and deeper).
+            definition), ``question`` (a FAQ's question: the heading of its answer), ``note`` (a footnote:
+            joins the paragraph before it, which it annotates), ``rule`` (a separator line: nothing joins
+            across it) or ``end`` (closes every heading or term of ``level`` and deeper).
         level: heading depth (1 outermost) for ``heading``/``term``/``end``; 0 when unknown.
         page: 1-based page for paged formats.
         group: list id for ``item`` units (items of one list share it).
@@ -231,6 +233,8 @@ def text_units(text: str) -> list[Unit]:
 
 
 _LIST_CHARS = 700  # a list is packed into paragraphs of about this size (with its intro sentence)
+_GUESSED = 90  # a shape-guessed heading under structured ones is the deepest section
+_ASKED = 95  # a FAQ's question heads its answer, below every section
 _LONG_UNIT = 3000  # chars: a "paragraph" longer than this is a file without paragraph breaks
 _CHUNK = 800  # chars: the size such a file is cut into (at sentence ends; about one passage)
 _SENT_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
@@ -292,11 +296,13 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     in_def = False  # inside a definition whose first paragraph carries its term
     found_title = title
     guessed: set[str] = set()  # headings inferred from shape alone
-    for i, unit in enumerate(_expand(units)):
+    lead = ""  # the last paragraph is a lead-in ("… is:", "For example,") waiting for what it introduces
+    units = _expand(units)
+    for i, unit in enumerate(units):
         kind = unit.kind
-        if kind == "end":
-            stack = [x for x in stack if x[0] < unit.level]
-            term, fresh, in_def = None, True, False
+        if kind in ("end", "rule"):
+            stack = [x for x in stack if x[0] < unit.level] if kind == "end" else stack
+            term, fresh, in_def, lead = None, True, False, ""
             continue
         # code keeps its line breaks and relative indentation; a passage never starts or ends with blanks
         s = textwrap.dedent(unit.text.strip("\n")).strip() if kind == "code" else re.sub(r"[ \t]+", " ", unit.text).strip()
@@ -314,6 +320,15 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
         at_top = not paragraphs and pending_heading is None and not stack
         if found_title is not None and at_top and s == found_title:
             continue
+        if kind in ("para", "auto") and _asks(units, i):
+            kind = "question"
+        if kind == "question":  # the heading of its answer: never a passage, never quoted alone
+            if stack:
+                stack = [x for x in stack if x[0] < _GUESSED] + [(_ASKED, s)]  # a guessed line above is no section of it
+            else:
+                pending_heading = s
+            term, fresh, in_def, lead = None, True, False, ""
+            continue
         if kind == "auto":
             # titles run longer than section headings
             kind = "heading" if looks_like_heading(s, max_words=25 if at_top and found_title is None else 15) else "para"
@@ -323,13 +338,19 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                 continue
             stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
             term, fresh, in_def = (s if kind == "term" else None), True, False
+            lead = lead if kind == "term" else ""  # a lead-in introduces the definitions after it
             continue
         if kind == "heading":
-            if unit.kind == "auto" and not (at_top and found_title is None):
-                guessed.add(s)
+            lead = ""
             if at_top and found_title is None:
                 found_title = s
                 continue
+            if stack:  # a line shaped like a heading among structured ones (plain text with underlined titles)
+                stack = [x for x in stack if x[0] < _GUESSED] + [(_GUESSED, s)]
+                term, fresh, in_def = None, True, False
+                continue
+            if unit.kind == "auto":
+                guessed.add(s)
             pending_heading = s  # of two headings in a row the nearer one is the context
             continue
         if pending_heading is not None:
@@ -337,10 +358,18 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             pending_heading = None
         path = [h for _, h in stack] if stack else ([heading] if heading else [])
         last = len(paragraphs) - 1
+        if kind == "note" and paragraphs:  # a footnote belongs to the paragraph it annotates
+            paragraphs[last].text += "\n" + s
+            continue
         if term is not None:  # the term opens its definition: "--all: Stash all files…"
             sep = "\n" if kind in ("code", "item") else " "
             s = term + ("" if term.endswith((":", ".")) else ":") + sep + s
             term, in_def = None, True
+        if lead == ":" or (lead == "," and kind == "code"):  # "… may be useful:" stays with the command
+            paragraphs[last].text += "\n" + s
+            group_of[last] = unit.group if kind == "item" else None
+            lead = _lead_of(s, kind)  # a lead-in to a lead-in
+            continue
         elif in_def and kind == "para" and not fresh and group_of.get(last) is None \
                 and len(paragraphs[last].text) + len(s) < _LIST_CHARS:
             paragraphs[last].text += "\n" + s  # a short definition stays whole: "gc.auto: …\nThe default is 6700."
@@ -359,12 +388,30 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
         paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=path[-1] if path else None,
                                     heading_path=path, page=unit.page))
         fresh = False
+        lead = _lead_of(s, kind)
     if pending_heading is not None:
         # a heading-shaped last line with nothing under it is still text the reader saw
         paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=pending_heading, heading=heading,
                                     heading_path=[heading] if heading else []))
     paragraphs = _demote_lone_heading(paragraphs, guessed)
     return Cleaned(title=found_title, date=date, author=author, paragraphs=paragraphs, dropped=dropped)
+
+
+def _lead_of(s: str, kind: str) -> str:
+    """``:`` for a paragraph that introduces what follows, ``,`` for one that introduces code ("For
+    example,"), else ``""``."""
+    end = s.rstrip(_CLOSERS)[-1:]
+    return end if end in (":", ",") and kind in ("para", "auto", "note") else ""
+
+
+def _asks(units: list[Unit], i: int) -> bool:
+    """A paragraph that is only a question, its answer after it: a FAQ's question as a bold line."""
+    s = units[i].text.strip()
+    if not s.rstrip(_CLOSERS).endswith("?") or len(s.split()) > 30 or "\n" in s:
+        return False
+    nxt = units[i + 1] if i + 1 < len(units) else None
+    return nxt is not None and nxt.kind in ("para", "auto", "code", "item", "row") \
+        and not nxt.text.strip().rstrip(_CLOSERS).endswith("?")
 
 
 def _same_title(heading: str, title: str) -> bool:

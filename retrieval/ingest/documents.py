@@ -30,8 +30,11 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # and navigation landmarks dropped, Word code lines as one block, LibreOffice definition lists, a PDF line
 # at the foot of one page and the head of the next kept, ODT paragraph styles; 7: HTML footers (a <div>
 # named footer) and API docs' source links dropped; documentation sites' "Edit this page", "Last updated
-# on …" are furniture
-PARSER_VERSION = "7"
+# on …" are furniture; 8: documents as written: plain text's underlined titles, rule lines and banners
+# as structure (never text), its tables of contents dropped, indented examples as code; a FAQ's question
+# (Q:/A: lines, "1.2) How …?", a question paragraph before its answer) heads its answer; a lead-in ending
+# in ":" kept with what it introduces; footnotes with the paragraph that refers to them
+PARSER_VERSION = "8"
 
 
 @dataclass
@@ -302,7 +305,9 @@ def parse(content: str | bytes, kind: str, *, doc_id: str, source: str, content_
         formats.Unreadable: the file cannot be used (encrypted, no text layer, …), with the reason.
     """
     if kind == "text":
-        c = clean_text(content)
+        from retrieval.ingest.formats.text import text_structure
+
+        c = clean_units(text_structure(content))
         return Document(doc_id=doc_id, source=source, title=c.title, paragraphs=c.paragraphs,
                         content_hash=content_hash, date=c.date, author=c.author)
     x = _reader(kind)(content)

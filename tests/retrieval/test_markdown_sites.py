@@ -82,11 +82,11 @@ def test_markdown_myst_directive_bodies_are_text_and_code_blocks_stay_code(site)
     assert not any(r in text for r in ("```", ":::", "{note}", "{important}", ":class:"))
 
 
-def test_markdown_footnote_text_is_kept_without_its_marker(site):
+def test_markdown_footnote_joins_the_paragraph_it_annotates(site):
+    # the note is quoted with what it annotates, not as a numbered item at the page's end
     assert para_with(site, "retried three times").text == (
-        "A failed upload is retried three times[1] before the command gives up.")
-    assert para_with(site, "Each retry waits").text == (
-        "1. Each retry waits twice as long as the one before, starting at two seconds.")
+        "A failed upload is retried three times[1] before the command gives up.\n"
+        "[1] Each retry waits twice as long as the one before, starting at two seconds.")
     text = "\n".join(p.text for p in site.paragraphs)
     assert "[^" not in text and "↩" not in text
 

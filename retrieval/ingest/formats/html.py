@@ -63,6 +63,7 @@ def read_html(html: str) -> Extracted:
 
 def body_units(tree) -> list[Unit]:
     """The units of a parsed page's main text (page furniture dropped)."""
+    _notes_in_place(tree)
     for tag in _DROP_TAGS:
         for node in tree.css(tag):
             if tag == "aside" and _CALLOUTS & set(_classes(node)):
@@ -88,6 +89,53 @@ def body_units(tree) -> list[Unit]:
 
             units = text_units(normalize(root.text(separator="\n")))
     return _led(units)
+
+
+def _notes_in_place(tree) -> None:
+    """Each footnote moved to just after the paragraph that refers to it (its first reference), as a
+    ``note`` unit that joins that paragraph: the note annotates it, and a fix in a note surfaces with it.
+
+    References are links marked as such by docutils/Sphinx (``footnote-reference``), pandoc and
+    markdown-it (``footnote-ref``) or ARIA (``doc-noteref``); the note is the element they point to.
+    """
+    from html import escape
+
+    from selectolax.lexbor import LexborHTMLParser
+
+    moved = set()
+    for a in tree.css('a[href^="#"]'):
+        marks = " ".join(_classes(a) + _classes(a.parent) if a.parent is not None else _classes(a))
+        if "footnote-ref" not in marks and "footnote-reference" not in marks \
+                and a.attributes.get("role") != "doc-noteref":
+            continue
+        ident = (a.attributes.get("href") or "#")[1:]
+        note = tree.css_first(f'[id="{ident}"]') if ident and '"' not in ident and "\\" not in ident else None
+        if note is None or ident in moved:
+            continue
+        for back in note.css('a[role="doc-backlink"], a.footnote-back, a.footnote-backref, a.fn-backref, .label'):
+            back.decompose()
+        label = one_line(a.text(deep=True, separator="")).strip("[]() ")
+        text = one_line(normalize(note.text(deep=True, separator=" ")))
+        text = f"[{label}] {text}" if label and text else text
+        if note.tag == "dt" and note.next is not None:  # older docutils: <dt>[1]</dt><dd>text</dd>
+            dd = note.next
+            text = one_line(text + " " + normalize(dd.text(deep=True, separator=" ")))
+            dd.decompose()
+        block = a.parent
+        while block is not None and block.tag in _INLINE:
+            block = block.parent
+        if block is None or not text:
+            continue
+        node = LexborHTMLParser(f'<p data-citebot-note="">{escape(text)}</p>').css_first("p")
+        if block.tag in ("li", "dd", "td", "th", "dt"):
+            block.insert_child(" " + text)  # inside an item the note ends the item
+        else:
+            block.insert_after(node)
+        moved.add(ident)
+        note.decompose()
+    for box in tree.css("section.footnotes, div.footnotes, aside.footnote-list, ol.footnotes-list"):
+        if not box.text(deep=True).strip():
+            box.decompose()
 
 
 def _links_only(node) -> bool:
@@ -168,7 +216,7 @@ class _Walker:
         elif tag == "p":
             text = one_line(_text(node))
             if text:
-                self.units.append(Unit(text, "para"))
+                self.units.append(Unit(text, "note" if "data-citebot-note" in node.attributes else "para"))
         elif tag == "pre":
             self.units.append(Unit(_text(node), "code"))
         elif tag in ("ul", "ol"):
