@@ -18,50 +18,27 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from io import BytesIO
-from itertools import groupby
 
 from retrieval.ingest.clean import Unit, normalize
 from retrieval.ingest.formats import Extracted, Unreadable, one_line
+from retrieval.ingest.formats.pdf_page import (EDGE, GLYPHS, Line, columns, drop_contents, drop_running, ends_sentence,
+                                                 is_glyph, tables)
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
-_PAGE_NUMBER = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
-_ROMAN = re.compile(r"^\s*[ivxlc]{1,7}\s*$")  # a front-matter page number (only trusted on a contents page)
-# a table-of-contents entry: a run of leader dots, perhaps the page number after it ("2.1 Naming . . . . 4")
-_LEADER = re.compile(r"(?:\.\s?){6,}\s*(?:\d+|[ivxlc]{1,7})?\s*$", re.IGNORECASE)
-_SECTION_NUMBER = re.compile(r"^\s*(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?(?:\s+(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?)*\s*$")
-_CONTENTS = re.compile(r"^\s*(?:table\s+of\s+)?contents\s*$", re.IGNORECASE)
 # monospaced font names: "…Mono…", Courier, Consolas, Source Code; TeX's typewriter faces (CMTT10,
 # SFTT1000, TCTT), Nimbus Mono L, Menlo, Monaco
 _MONO = ("mono", "courier", "consol", "code", "cmtt", "sftt", "tctt", "nimbusmon", "menlo", "monaco")
-_EDGE = 0.09  # top and bottom share of the page where running headers and footers sit
 _TERM_LEVEL = 6
 
 
 @dataclass
-class _Line:
-    page: int
-    x0: float
-    x1: float
-    top: float
-    bottom: float
-    size: float
-    bold: bool
-    mono: bool
-    text: str
-    edge: bool = False
-    words: list = field(default_factory=list)  # (x0, x1, text) of each word, for tables
-    row: bool = False  # a table row, already labelled with its header cells
-    top_edge: bool = False  # at the head of the page (``edge`` and not at its foot)
-
-
-@dataclass
 class _Block:
-    lines: list[_Line] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
     kind: str = "para"  # para, code, heading
     level: int = 0
 
     @property
-    def first(self) -> _Line:
+    def first(self) -> Line:
         return self.lines[0]
 
 
@@ -89,7 +66,7 @@ def read_pdf(data: bytes) -> Extracted:
     rsrc = PDFResourceManager()
     device = PDFPageAggregator(rsrc, laparams=LAParams())
     interp = PDFPageInterpreter(rsrc, device)
-    lines: list[_Line] = []
+    lines: list[Line] = []
     pages = 0
     try:
         for pages, page in enumerate(PDFPage.create_pages(doc), 1):
@@ -102,7 +79,7 @@ def read_pdf(data: bytes) -> Extracted:
         raise Unreadable("no text layer (image-only PDF: it would need OCR)")
     info = doc.info[0] if doc.info else {}
     title = _info(info, "Title")
-    out = Extracted(units=_units(_drop_running(_drop_contents(lines), pages, title)))
+    out = Extracted(units=_units(drop_running(drop_contents(lines), pages, title)))
     out.title, out.author = title, _info(info, "Author")
     return out
 
@@ -120,7 +97,7 @@ def _info(info: dict, key: str) -> str | None:
     return value if value and value.lower() not in ("untitled", "unknown") else None
 
 
-def _page_lines(layout, page: int) -> list[_Line]:
+def _page_lines(layout, page: int) -> list[Line]:
     from pdfminer.layout import LTChar, LTTextContainer, LTTextLine
 
     height = layout.height or 1
@@ -135,9 +112,9 @@ def _page_lines(layout, page: int) -> list[_Line]:
             fonts = Counter(c.fontname for c in chars)
             font = fonts.most_common(1)[0][0].lower()
             size = statistics.median(round(c.size, 1) for c in chars)
-            top = el.y1 > height * (1 - _EDGE)
-            edge = top or el.y0 < height * _EDGE
-            out.append(_Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
+            top = el.y1 > height * (1 - EDGE)
+            edge = top or el.y0 < height * EDGE
+            out.append(Line(page, el.x0, el.x1, height - el.y1, height - el.y0, size,
                              any(w in font for w in ("bold", "black", "heavy", "semibold")),
                              any(w in font for w in _MONO), text, edge,
                              _words(el, size), top_edge=top))
@@ -148,12 +125,12 @@ def _page_lines(layout, page: int) -> list[_Line]:
     for el in layout:
         visit(el)
     out = _bullets_joined(out)
-    return out if _columns(out) else sorted(out, key=lambda ln: (round(ln.bottom), ln.x0))
+    return out if columns(out) else sorted(out, key=lambda ln: (round(ln.bottom), ln.x0))
 
 
-def _bullets_joined(lines: list[_Line]) -> list[_Line]:
+def _bullets_joined(lines: list[Line]) -> list[Line]:
     """A bullet glyph that came out as a line of its own is put before the item text beside it."""
-    glyphs = [ln for ln in lines if _is_glyph(ln.text.strip())]
+    glyphs = [ln for ln in lines if is_glyph(ln.text.strip())]
     gone = {id(g) for g in glyphs}
     out = [ln for ln in lines if id(ln) not in gone]
     for b in glyphs:
@@ -189,180 +166,7 @@ def _words(el, size: float) -> list[tuple[float, float, str]]:
 
 # -- tables: rows of short cells whose starts line up; each row becomes "Header: cell · Header: cell"
 
-def _tables(lines: list[_Line], body: float) -> list[_Line]:
-    """``lines`` with every table replaced by one labelled line per data row (the first row is the header).
-
-    A table is three or more consecutive rows (lines sharing a baseline) of body-size, non-code text,
-    each split in two or more cells by wide gaps, whose cells start at the same two or more column
-    positions; cells are short (a two-column page of prose lines up too, but its lines are long).
-    A cell as wide as its column leaves no wide gap: its words are put in columns by position.
-    """
-    out: list[_Line] = []
-    for _, page in groupby(lines, key=lambda ln: ln.page):
-        out += _page_tables(list(page), body)
-    return out
-
-
-def _page_tables(lines: list[_Line], body: float) -> list[_Line]:
-    rows: list[list[_Line]] = []
-    for ln in sorted(lines, key=lambda x: x.bottom):
-        if rows and abs(ln.bottom - rows[-1][0].bottom) <= 1.5:
-            rows[-1].append(ln)
-        else:
-            rows.append([ln])
-    at = {id(ln): k for k, ln in enumerate(lines)}  # reading order
-    replaced: dict[int, list[_Line]] = {}  # id of a table's first line (in reading order) -> its rows
-    gone: set[int] = set()
-    i = 0
-    while i < len(rows):
-        j = i
-        while j < len(rows) and _tableish(rows[j], body) and (
-                j == i or rows[j][0].bottom - rows[j - 1][0].bottom <= 2.5 * body):
-            j += 1
-        table = _table(rows[i:j]) if j - i >= 3 else None
-        if table is None:
-            i = max(j, i + 1)
-            continue
-        members = [ln for r in rows[i:j] for ln in r]
-        first = min(members, key=lambda ln: at[id(ln)])
-        replaced[id(first)] = table
-        gone.update(id(ln) for ln in members)
-        i = j
-    out = []
-    for ln in lines:
-        if id(ln) in replaced:
-            out += replaced[id(ln)]
-        elif id(ln) not in gone:
-            out.append(ln)
-    return out
-
-
-def _tableish(row: list[_Line], body: float) -> bool:
-    if any(ln.mono or ln.edge or abs(ln.size - body) > 1 for ln in row):
-        return False
-    words = sorted((w for ln in row for w in ln.words), key=lambda w: w[0])
-    if words and _is_glyph(words[0][2]):  # a list item's bullet set apart is no table cell
-        words = words[1:]
-    cells = 1 + sum(b[0] - a[1] > 0.6 * body for a, b in zip(words, words[1:]))
-    return len(words) >= 2 and cells >= 2
-
-
-def _table(rows: list[list[_Line]]) -> list[_Line] | None:
-    """The labelled rows of a table, or None when the rows' cells do not line up in columns."""
-    words_of = [sorted((w for ln in r for w in ln.words), key=lambda w: w[0]) for r in rows]
-    # column starts: where a cell (after a wide gap, or first in its row) starts in two or more data rows
-    starts: list[float] = []
-    size = rows[1][0].size
-    for words in words_of[1:]:
-        starts += [w[0] for k, w in enumerate(words) if k == 0 or w[0] - words[k - 1][1] > 0.6 * size]
-    starts.sort()
-    cols: list[list[float]] = []
-    for x in starts:
-        if cols and x - cols[-1][-1] <= 2:
-            cols[-1].append(x)
-        else:
-            cols.append([x])
-    cols_x = [min(c) for c in cols if len(c) >= 2]
-    if len(cols_x) < 2:
-        return None
-
-    def cells(words) -> list[str]:
-        out = [[] for _ in cols_x]
-        for w in words:
-            k = max(0, sum(w[0] >= x - 2 for x in cols_x) - 1)
-            out[k].append(w[2])
-        return [" ".join(c) for c in out]
-
-    table = [cells(w) for w in words_of]
-    data = table[1:]
-    if any(sum(bool(c) for c in r) < 2 for r in data):
-        return None
-    lengths = sorted(len(c) for r in data for c in r if c)
-    if lengths[len(lengths) // 2] > 25:  # prose columns, not cells
-        return None
-    header = table[0]
-    out = []
-    for r, cells_ in zip(rows[1:], data):
-        text = " · ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells_) if c)
-        ln = r[0]
-        out.append(_Line(ln.page, min(x.x0 for x in r), max(x.x1 for x in r), ln.top, ln.bottom, ln.size,
-                         False, False, text, False, row=True))
-    return out
-
-
-def _columns(lines: list[_Line]) -> bool:
-    """True when many lines sit beside another line (columns, tables): then pdfminer's reading order
-    is kept; otherwise lines go top to bottom (its box grouping can put a line ahead of its place)."""
-    rows: dict[int, list[_Line]] = {}
-    for ln in lines:
-        if not ln.edge:
-            rows.setdefault(round(ln.bottom / 3), []).append(ln)
-    beside = sum(len(r) for r in rows.values() if len(r) > 1)
-    return beside >= 0.3 * max(1, sum(len(r) for r in rows.values()))
-
-
-def _drop_contents(lines: list[_Line]) -> list[_Line]:
-    """A table of contents goes: its entries end in leader dots (the page number after them, or apart),
-    and on a page of three or more such entries its title and the lone section and page numbers go too.
-    The headings it repeats are in the text where they belong."""
-    def entry(ln: _Line) -> bool:
-        m = _LEADER.search(ln.text)
-        # an index sets its entries in a typewriter face; a code line may end in dots ("Loading......")
-        return bool(m) and (not ln.mono or bool(re.search(r"\d\s*$", m.group())))
-
-    toc_pages = Counter(ln.page for ln in lines if entry(ln))
-    toc = {p for p, n in toc_pages.items() if n >= 3}
-    return [ln for ln in lines if not (entry(ln) or ln.page in toc and (
-        _SECTION_NUMBER.match(ln.text) or _PAGE_NUMBER.match(ln.text.strip()) or _ROMAN.match(ln.text)
-        or _CONTENTS.match(ln.text)))]
-
-
-def _drop_running(lines: list[_Line], pages: int, title: str | None = None) -> list[_Line]:
-    """Lines repeated at the page edges on most pages (digits aside), or on pages close together (a
-    chapter's name at the head of its pages), go; and so do, at the edges of any page (a one-page PDF has
-    nothing to repeat): bare page numbers, a lone URL or date-time stamp (what a browser prints in its
-    header and footer) and the document's own title."""
-    def key(ln: _Line) -> str:
-        # a header repeats at the head of pages, a footer at their foot: a code line that a page break
-        # puts at the foot of one page and again at the head of the next is text
-        return ("^" if ln.top_edge else "_") + re.sub(r"\d+", "#", one_line(ln.text).lower())
-
-    seen: dict[str, set[int]] = {}
-    headed: dict[str, set[int]] = {}  # pages where the line sits beside the page number, not a sentence
-    numbers = {(ln.page, round(ln.bottom)) for ln in lines if ln.edge and _PAGE_NUMBER.match(ln.text.strip())}
-    for ln in lines:
-        if ln.edge:
-            k = key(ln)
-            seen.setdefault(k, set()).add(ln.page)
-            if not _ends_sentence(ln.text) and len(re.findall(r"[^\W\d_]{2,}", ln.text)) >= 2 and (
-                    any((ln.page, round(ln.bottom) + d) in numbers for d in (-2, -1, 0, 1, 2))):
-                headed.setdefault(k, set()).add(ln.page)
-    need = max(2, pages // 2 + (pages % 2))
-
-    def runs(k: str, ps: set[int]) -> bool:
-        if len(ps) >= need:
-            return True
-        # a chapter's name beside the page number at the head of its pages (every other page when the
-        # book's title takes the even ones)
-        near = sorted(headed.get(k, ()))
-        return any(b - a <= 2 for a, b in zip(near, near[1:]))
-
-    running = {k for k, ps in seen.items() if runs(k, ps)} if pages >= 2 else set()
-    named = one_line(title).lower() if title else None
-
-    def stamp(ln: _Line) -> bool:
-        t = ln.text.strip()
-        return bool(_PAGE_NUMBER.match(t) or _URL.match(t) or _STAMP.match(t)) or one_line(t).lower() == named
-
-    return [ln for ln in lines if not (ln.edge and (key(ln) in running or stamp(ln)))]
-
-
-_URL = re.compile(r"^(?:https?|file)://\S+$", re.IGNORECASE)
-# "12/1/26, 8:52 PM", "2026-12-01 08:52", "01.12.2026": a date, perhaps with a time, and nothing else
-_STAMP = re.compile(r"^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?$", re.IGNORECASE)
-
-
-def _units(lines: list[_Line]) -> list[Unit]:
+def _units(lines: list[Line]) -> list[Unit]:
     if not lines:
         return []
     sizes = Counter()
@@ -375,7 +179,7 @@ def _units(lines: list[_Line]) -> list[Unit]:
              a.size == b.size == body and 0 < b.bottom - a.bottom < 2.5 * body]
     step = statistics.median(steps) if steps else body * 1.2
     widest = max(ln.x1 for ln in lines)
-    lines = _tables(lines, body)
+    lines = tables(lines, body)
     blocks: list[_Block] = []
     for ln in lines:
         if ln.row:
@@ -400,12 +204,12 @@ def _units(lines: list[_Line]) -> list[Unit]:
     return _to_units(blocks, vocab, widest)
 
 
-def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
+def _continues(block: _Block, ln: Line, step: float, widest: float) -> bool:
     prev, first = block.lines[-1], block.first
     if ln.page != prev.page:  # a paragraph or code block cut by the page break goes on at the same indent
         if block.kind == "code":
             return abs(ln.x0 - prev.x0) < 2
-        return (block.kind == "para" and abs(ln.x0 - prev.x0) < 2 and not _ends_sentence(prev.text)
+        return (block.kind == "para" and abs(ln.x0 - prev.x0) < 2 and not ends_sentence(prev.text)
                 and ln.text.lstrip()[:1].islower())
     gap = ln.bottom - prev.bottom
     if gap <= 0 or gap > step * (1.35 if block.kind != "heading" else 1.8):
@@ -424,23 +228,12 @@ def _continues(block: _Block, ln: _Line, step: float, widest: float) -> bool:
         return 0 < first.x0 - ln.x0 <= 3 * ln.size or (
             bool(_BULLET.match(first.text) or _NUMBERED.match(first.text)) and 0 < ln.x0 - first.x0 <= 3 * ln.size)
     # a short line that ends a sentence ends its paragraph
-    return not (_ends_sentence(prev.text) and prev.x1 < first.x0 + 0.6 * (widest - first.x0))
+    return not (ends_sentence(prev.text) and prev.x1 < first.x0 + 0.6 * (widest - first.x0))
 
 
-def _ends_sentence(text: str) -> bool:
-    return text.rstrip().rstrip("\"”’')]").endswith((".", "!", "?", ":"))
-
-
-# a list item's own marker: a bullet glyph, "1." / "2)" / "a." numbering
-_GLYPHS = "•◦▪▫‣∙●○■□"  # bullets no sentence starts with (a dash can wrap to a line's start)
-_BULLET = re.compile(rf"^\s*[{_GLYPHS}·–—*-]\s+")
-_GLYPH = re.compile(rf"^\s*[{_GLYPHS}]\s")
+_BULLET = re.compile(rf"^\s*[{GLYPHS}·–—*-]\s+")
+_GLYPH = re.compile(rf"^\s*[{GLYPHS}]\s")
 _NUMBERED = re.compile(r"^\s*(?:\d{1,3}|[a-z])[.)]\s+\S")
-
-
-def _is_glyph(text: str) -> bool:
-    """Whether ``text`` is one bullet glyph and nothing else."""
-    return len(text) == 1 and text in _GLYPHS
 
 
 def _to_units(blocks: list[_Block], vocab: Counter, widest: float) -> list[Unit]:
@@ -523,7 +316,7 @@ def _termlike(b: _Block, text: str) -> bool:
     return not text.rstrip().endswith((":", "!", ";", ","))
 
 
-def _join(lines: list[_Line], vocab: Counter) -> str:
+def _join(lines: list[Line], vocab: Counter) -> str:
     """Hard-wrapped lines to one paragraph.
 
     ``exam-`` + ``ple`` becomes ``example`` (a letters-only word, the next line going on in lower
