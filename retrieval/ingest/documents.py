@@ -163,6 +163,13 @@ def decode_guess(data: bytes) -> tuple[str | None, str | None]:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
+    head = data[:1_000_000]
+    high = len(head) - len(head.translate(None, _HIGH_BYTES))
+    if b"\x00" not in head and high <= max(8, len(head) // 10_000):
+        # ASCII text with a stray byte or two (a Latin-1 accent in an English FAQ): a detector guesses
+        # from too little and can name a Japanese code page; the Western one is far likelier
+        enc = "cp1252" if _cp1252_ok(data) else "latin_1"
+        return data.decode(enc), enc
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data[:1_000_000])
@@ -178,6 +185,17 @@ def decode_guess(data: bytes) -> tuple[str | None, str | None]:
         return data.decode(best.encoding), best.encoding
     except (UnicodeDecodeError, LookupError):
         return None, None
+
+
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _cp1252_ok(data: bytes) -> bool:
+    try:
+        data.decode("cp1252")
+        return True
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are unassigned there
+        return False
 
 
 def _is_text(s: str) -> bool:

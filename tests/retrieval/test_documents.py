@@ -97,6 +97,17 @@ def test_legacy_encoding_is_detected(tmp_path):
     assert "Café crème" in docs[0].paragraphs[0].text
 
 
+def test_ascii_text_with_one_stray_byte_is_western_not_japanese(tmp_path):
+    # an English FAQ with one Latin-1 acute accent (0xB4): a detector guessing from one byte named
+    # cp932 and turned it into a katakana character
+    text = ("Q: How do I tag a release? A: Use the tag command on the checked-out files. " * 400
+            ).encode("ascii") + b"See Per Cederqvist\xb4s manual.\n"
+    (tmp_path / "faq.txt").write_bytes(text)
+    docs, skipped = load(tmp_path)
+    assert skipped == {}
+    assert "Cederqvist\u00b4s" in "\n".join(p.text for p in docs[0].paragraphs)
+
+
 def test_html_uses_metadata_and_main_text(tmp_path):
     html = """<html><head><title>Page title</title>
       <meta property="og:title" content="Real Title">
