@@ -127,11 +127,18 @@ def _checked(parse, content, kind: str, limits: Limits, kwargs: dict):
     return doc
 
 
-def _cap_memory(memory_mb: float) -> None:
+def _start_worker(memory_mb: float) -> None:
+    """In the worker: cap its address space, and end it when its parent ends (a ``citebot index``
+    killed mid-build must not leave an orphan behind)."""
+    import os
     import resource
+    from multiprocessing.connection import wait
 
     cap = int(memory_mb * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (wait([parent.sentinel]), os._exit(0)), daemon=True).start()
 
 
 class _Worker:
@@ -148,7 +155,7 @@ class _Worker:
                 self.stop()
                 # spawn, not fork: the parent may hold torch/FAISS threads and locks
                 self.pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                   initializer=_cap_memory, initargs=(limits.memory_mb,))
+                                                   initializer=_start_worker, initargs=(limits.memory_mb,))
                 self.memory_mb = limits.memory_mb
             future = self.pool.submit(_checked, parse, content, kind, limits, kwargs)
             try:
