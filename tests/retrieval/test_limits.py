@@ -80,3 +80,32 @@ def test_a_parse_past_the_memory_or_time_limit_is_stopped_and_the_worker_replace
     doc = limits.parse_limited(_plain, "Fine text here.\n", "text", limits=lim, doc_id="d", source="d.txt",
                                content_hash="h")
     assert doc.paragraphs[0].text == "Fine text here."
+
+
+def test_the_worker_ends_with_its_parent(tmp_path):
+    """A ``citebot index`` killed mid-build leaves no parse worker behind."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os\n"
+        "if __name__ == '__main__':\n"
+        "    from retrieval.ingest import documents, limits\n"
+        "    limits.parse_limited(documents.parse, 'Text here.\\n', 'text', doc_id='d', source='d', content_hash='h')\n"
+        "    print(next(iter(limits._worker.pool._processes)), flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    worker = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"worker {worker} outlived its parent")
