@@ -36,13 +36,20 @@ def test_hidden_document_never_quoted_nor_named(engine):
     assert "layoffs" not in said.lower() and "q3" not in said.lower()
 
 
-def test_absent_word_judged_over_visible_text_only(engine):
-    # "Zorbulon" occurs only in the hidden document: to this asker no document mentions it, exactly
-    # as for a corpus without that document
-    q = "What is the Zorbulon restructuring?"
-    assert "Zorbulon" not in (engine.ask(q).reason or "")
-    seen = engine.ask(q, visible=_hide_private)
-    assert not seen.answered and seen.reason == "no document mentions Zorbulon"
+def test_hidden_document_is_as_if_it_did_not_exist(engine, make_engine, tmp_path):
+    """The filtered answer is the answer of a corpus without the hidden document: same results,
+    same abstention, same reason and confidence ("Zorbulon" occurs only in the hidden document, so
+    whether a document mentions it must not depend on it)."""
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "public.md").write_text((tmp_path / "corpus" / "public.md").read_text())
+    without = make_engine(alone)
+    for q in ("What is the Zorbulon restructuring?", "How much severance does the Quixotl team get?",
+              "When does the deployment pipeline run?"):
+        seen, ref = engine.ask(q, visible=_hide_private), without.ask(q)
+        assert [(r.doc_id, r.paragraph, r.quote) for r in seen.results] == [(r.doc_id, r.paragraph, r.quote) for r in ref.results], q
+        assert (seen.answered, seen.reason) == (ref.answered, ref.reason), q
+        assert seen.confidence == pytest.approx(ref.confidence, abs=1e-6), q
 
 
 def test_visible_everything_is_the_plain_answer(engine):
