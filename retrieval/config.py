@@ -92,6 +92,12 @@ def corpus_label(corpus) -> str:
     return " + ".join(str(c) for c in corpus_parts(corpus))
 
 
+def corpus_setting(raw):
+    """A ``corpus`` value from a config file, the environment, a flag or a manifest: a Path, a URL
+    string, or a list of them."""
+    return _corpus_value(raw)
+
+
 def _corpus_value(raw):
     """The ``corpus`` setting: a path, a URL to fetch, or a list of either (one knowledge base over
     several sources)."""

@@ -172,8 +172,9 @@ class Builder:
     def _sources(self, corpus, reading: Progress | None):
         """A plain local corpus as its Path; anything else (URLs, several sources, a ``base_url``, sources
         added from Discord) fetched and resolved (:func:`retrieval.sources.resolve.resolve`)."""
+        from retrieval.sources.added import added
         from retrieval.sources.options import Options
-        from retrieval.sources.resolve import added, resolve
+        from retrieval.sources.resolve import resolve
 
         if is_local(corpus) and not self.base_url and not added(self.index_dir):
             return Path(corpus)

@@ -177,7 +177,7 @@ class _Crawl:
             self.out.skipped.append((url, "disallowed by robots.txt"))
             return
         if self.client.bytes > self.o.max_source_bytes:
-            self.out.skipped.append((url, f"source size limit reached (crawl_max_source_mb)"))
+            self.out.skipped.append((url, "source size limit reached (crawl_max_source_mb)"))
             return
         prev = self.old.get(url)
         have = prev is not None and (self.files / prev["rel"]).is_file()

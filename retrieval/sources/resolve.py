@@ -1,8 +1,7 @@
 """Sources → local folders the readers read, with each file's link.
 
 A knowledge base's sources are its ``corpus`` setting (the operator's: any address) and the ones its
-admins added from Discord (``index_dir/sources.json``, one owner: :func:`added`, :func:`add`,
-:func:`remove`; fetched with the address guard). Fetched copies live in ``index_dir/sources/<slug>/``.
+admins added from Discord (:mod:`retrieval.sources.added`; fetched with the address guard). Fetched copies live in ``index_dir/sources/<slug>/``.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +18,10 @@ from retrieval.sources import crawl as crawl_mod
 from retrieval.sources import git as git_mod
 from retrieval.sources.crawl import Fetched, SourceError
 from retrieval.sources.options import Options
+from retrieval.sources.added import added
 from retrieval.sources.spec import Spec, specs
 
 log = logging.getLogger("citebot")
-ADDED = "sources.json"
-_lock = threading.Lock()  # one writer of sources.json per process
 
 
 @dataclass
@@ -141,41 +138,3 @@ def last_fetch(index_dir: Path, spec: Spec) -> dict | None:
         return json.loads((folder_of(index_dir, spec) / "status.json").read_text("utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def added(index_dir: Path) -> list[dict]:
-    """The sources added from Discord: ``[{"source", "kind", "by", "when"}]``."""
-    try:
-        data = json.loads((Path(index_dir) / ADDED).read_text("utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [d for d in data.get("sources", []) if isinstance(d, dict) and isinstance(d.get("source"), str)] \
-        if isinstance(data, dict) else []
-
-
-def add(index_dir: Path, source: str, kind: str, by: str = "") -> bool:
-    """Add a source (False when it is there already)."""
-    with _lock:
-        have = added(index_dir)
-        if any(d["source"] == source for d in have):
-            return False
-        have.append({"source": source, "kind": kind, "by": by, "when": time.time()})
-        _write(index_dir, have)
-        return True
-
-
-def remove(index_dir: Path, source: str) -> bool:
-    with _lock:
-        have = added(index_dir)
-        left = [d for d in have if d["source"] != source]
-        if len(left) == len(have):
-            return False
-        _write(index_dir, left)
-        return True
-
-
-def _write(index_dir: Path, items: list[dict]) -> None:
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
-    tmp = Path(index_dir) / f".{ADDED}.part"
-    tmp.write_text(json.dumps({"sources": items}, indent=1), "utf-8")
-    os.replace(tmp, Path(index_dir) / ADDED)
