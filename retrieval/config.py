@@ -80,6 +80,12 @@ def is_local(corpus) -> bool:
     return not isinstance(corpus, (list, tuple)) and not is_remote(corpus)
 
 
+def local_folder(corpus) -> Path | None:
+    """The first local path of a ``corpus`` setting (where uploads and Discord exports can go), or None
+    for a corpus of websites and repositories only."""
+    return next((Path(c) for c in corpus_parts(corpus) if not is_remote(c)), None)
+
+
 def resolve_corpus(corpus):
     """Local paths made absolute (an index records one unambiguous corpus); URLs kept as given."""
     if isinstance(corpus, (list, tuple)):

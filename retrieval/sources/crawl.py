@@ -68,7 +68,16 @@ def crawl(spec: Spec, folder: Path, options: Options, progress: Progress | None 
     Raises:
         SourceError: the start page or sitemap cannot be used and nothing was fetched before.
     """
-    return asyncio.run(_Crawl(spec, folder, options, progress).run())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_Crawl(spec, folder, options, progress).run())
+    # called from inside an event loop (a build should run in a worker thread; this one did not): a
+    # thread of its own, so the crawl gets its own loop
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(_Crawl(spec, folder, options, progress).run())).result()
 
 
 def load_manifest(folder: Path) -> dict:
