@@ -13,6 +13,7 @@ from pathlib import Path
 
 from retrieval.sources.crawl import Fetched, SourceError
 from retrieval.sources.spec import Spec
+from retrieval.sources.urls import Refused, check_public
 
 # no prompt for a password (a missing repository on a forge asks for one), no system or user config
 # (a helper or hook there must not run for a fetch the bot started)
@@ -20,10 +21,15 @@ _ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "
         "GCM_INTERACTIVE": "never"}
 
 
-def _git(args: list[str], cwd: Path | None, timeout: float) -> str:
+# a repository added from Discord: http(s) only, and no redirect git would follow unchecked
+_GUARDED = ["-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
+            "-c", "http.followRedirects=false"]
+
+
+def _git(args: list[str], cwd: Path | None, timeout: float, guard: bool = False) -> str:
     env = {**os.environ, **_ENV, "HOME": os.environ.get("HOME", "/nonexistent")}
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        done = subprocess.run(["git", *(_GUARDED if guard else []), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise SourceError("the git command is not installed") from None
@@ -44,11 +50,15 @@ def _reason(stderr: str) -> str:
     return text.removeprefix("fatal: ")
 
 
-def fetch(spec: Spec, folder: Path, timeout: float = 300.0) -> tuple[Path, str, Fetched]:
+def fetch(spec: Spec, folder: Path, timeout: float = 300.0, guard: bool = False) -> tuple[Path, str, Fetched]:
     """Clone or update ``spec`` in ``folder/repo``.
 
     Returns:
         the folder the build reads (the subdirectory), the branch checked out, and what was done.
+
+    Args:
+        guard: a repository added from Discord: its host must resolve to public addresses only (checked
+            before each clone or fetch), over http(s), and git follows no redirect.
 
     Raises:
         SourceError: the repository or branch does not exist, git failed, or the subdirectory is
@@ -58,10 +68,15 @@ def fetch(spec: Spec, folder: Path, timeout: float = 300.0) -> tuple[Path, str, 
     repo = folder / "repo"
     out = Fetched()
     try:
+        if guard:
+            try:
+                check_public(spec.url)
+            except Refused as e:
+                raise SourceError(f"refused: {e}") from None
         if (repo / ".git").is_dir():
             before = _git(["rev-parse", "HEAD"], repo, timeout)
             ref = spec.branch or "HEAD"
-            _git(["fetch", "--depth", "1", "--no-tags", "origin", ref], repo, timeout)
+            _git(["fetch", "--depth", "1", "--no-tags", "origin", ref], repo, timeout, guard)
             _git(["reset", "--hard", "--quiet", "FETCH_HEAD"], repo, timeout)
             after = _git(["rev-parse", "HEAD"], repo, timeout)
             out.notes.append("unchanged" if before == after else f"updated {before[:10]} → {after[:10]}")
@@ -71,7 +86,7 @@ def fetch(spec: Spec, folder: Path, timeout: float = 300.0) -> tuple[Path, str, 
             shutil.rmtree(tmp, ignore_errors=True)
             args = ["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet"]
             args += ["--branch", spec.branch] if spec.branch else []
-            _git([*args, "--", spec.url, str(tmp)], None, timeout)
+            _git([*args, "--", spec.url, str(tmp)], None, timeout, guard)
             os.replace(tmp, repo)
             out.notes.append(f"cloned at {_git(['rev-parse', 'HEAD'], repo, timeout)[:10]}")
     except SourceError as e:

@@ -111,7 +111,7 @@ def resolve(corpus, index_dir: Path, options: Options, *, base_url: str = "",
         opts = Options(**{**options.__dict__, "guard": options.guard or spec.text in guarded})
         try:
             if spec.kind == "git":
-                root, branch, fetched = git_mod.fetch(spec, folder, opts.git_timeout)
+                root, branch, fetched = git_mod.fetch(spec, folder, opts.git_timeout, opts.guard)
                 r = Resolved(spec, root, prefix, branch=branch, fetched=fetched)
             else:
                 fetched = crawl_mod.crawl(spec, folder, opts, progress)

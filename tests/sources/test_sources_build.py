@@ -120,3 +120,26 @@ def test_missing_repository_is_one_line(encoder, tmp_path):
     with pytest.raises(CorpusError, match="cannot fetch git\\+file://") as e:
         engine(encoder, f"git+file://{tmp_path}/nothing.git", tmp_path)
     assert "\n" not in str(e.value)
+
+
+def test_another_branch_and_a_guarded_repository(tmp_path):
+    from gitrepo import git
+
+    from retrieval.sources import git as git_mod
+    from retrieval.sources.crawl import SourceError
+    from retrieval.sources.spec import parse
+
+    repo = make_repo(tmp_path / "origin", {"docs/a.md": "# A\n\nOn main.\n"})
+    git(repo, "checkout", "-q", "-b", "v2")
+    commit(repo, {"docs/a.md": "# A\n\nOn v2.\n", "docs/b.md": "# B\n\nOnly on v2.\n"})
+    git(repo, "checkout", "-q", "main")
+    root, branch, _ = git_mod.fetch(parse(f"git+file://{repo}@v2#subdirectory=docs"), tmp_path / "v2", 60)
+    assert branch == "v2" and sorted(p.name for p in root.iterdir()) == ["a.md", "b.md"]
+    assert "On v2." in (root / "a.md").read_text()
+    root, branch, _ = git_mod.fetch(parse(f"git+file://{repo}"), tmp_path / "default", 60)
+    assert branch == "main" and not (root / "docs" / "b.md").exists()
+    # added from Discord: a file:// (or loopback) repository is refused before git runs
+    with pytest.raises(SourceError, match="refused"):
+        git_mod.fetch(parse(f"git+file://{repo}"), tmp_path / "guarded", 60, guard=True)
+    with pytest.raises(SourceError, match="refused"):
+        git_mod.fetch(parse("git+http://127.0.0.1:9/r.git"), tmp_path / "guarded2", 60, guard=True)
