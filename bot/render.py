@@ -393,6 +393,8 @@ def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
     for label, ids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
         if ids:
             lines.append(f"{label}: {_names(ids)}")
+    for src in summary.sources:  # what each website or repository fetch did (failures named)
+        lines.append(truncate(escape(" · ".join(x.strip() for x in src.split("\n"))), 400))
     for i, s in enumerate(summary.skipped):
         line = f"skipped {escape(s.path)}: {escape(s.reason)}"
         candidate = "\n".join([*lines, line])

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.cli import chat
-from retrieval.config import Settings, corpus_label, corpus_setting, is_local, is_remote, resolve_corpus
+from retrieval.config import Settings, corpus_label, corpus_setting, is_local, is_remote, local_folder, resolve_corpus
 from retrieval.errors import CitebotError, QuestionError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -251,11 +251,14 @@ def cmd_watch(args) -> int:
     if args.debounce is not None:
         s.watch_debounce = args.debounce
         s.validate()
-    plan = dataclasses.replace(Plan.of("index", s), every=every, watch=not args.no_watch)
+    folder = local_folder(s.corpus)  # websites and repositories change elsewhere: only a folder is watched
+    plan = dataclasses.replace(Plan.of("index", s), every=every, watch=not args.no_watch and folder is not None)
     if not plan.active:
-        raise CitebotError("--no-watch leaves nothing to do; give --every (or set reindex_every)")
+        raise CitebotError("--no-watch leaves nothing to do; give --every (or set reindex_every)" if folder is not None
+                           else "a corpus of websites or repositories has no folder to watch; give --every "
+                                "(or set reindex_every)")
     eng = open_engine(args, update=True)
-    what = [f"changes in {s.corpus} ({plan.debounce:g} s debounce)"] if plan.watch else []
+    what = [f"changes in {plan.corpus} ({plan.debounce:g} s debounce)"] if plan.watch else []
     what += [f"every {format_duration(every)}"] if every else []
     print(f"citebot: index {eng.version} in {s.index_dir}; rebuilding on {' and '.join(what)}; Ctrl-C stops",
           file=sys.stderr, flush=True)

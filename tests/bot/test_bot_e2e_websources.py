@@ -109,3 +109,10 @@ async def test_an_added_source_is_listed_and_guarded_again_when_fetched(fake, si
     with pytest.raises(CorpusError, match="refused"):
         await asyncio.to_thread(site_engine.reindex)
     assert site_engine.version == version
+
+
+async def test_reindex_summary_says_what_the_fetch_did(fake, site_bot, site):
+    inter = await fake.slash("reindex", user=fake.ada)
+    done = await fake.wait_interaction(inter, lambda r: "Reindex finished" in _text(r), kind="edit")
+    text = _text(done)
+    assert "2 pages" in text and "2 unchanged (304)" in text and "0 embedded" in text

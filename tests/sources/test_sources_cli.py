@@ -60,3 +60,8 @@ def test_index_ask_and_sources_over_a_website(env, capsys, encoder):
     assert code == 0 and "unreachable" in out
     code, out, err = run(capsys, "index", "--corpus", "http://127.0.0.1:9/none/")
     assert code == 1 and err.startswith("citebot: error: cannot fetch http://127.0.0.1:9/none/") and err.count("\n") == 1
+
+
+def test_watch_of_a_website_needs_a_schedule(env, capsys):
+    code, out, err = run(capsys, "watch", "--corpus", "https://docs.example.org/")
+    assert code == 1 and "no folder to watch; give --every" in err

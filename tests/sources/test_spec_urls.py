@@ -77,3 +77,18 @@ def test_the_corpus_setting_takes_urls_and_lists(tmp_path):
         Settings.from_mapping({"base_url": "docs.example.org"})
     with pytest.raises(ConfigError, match="empty list"):
         Settings.from_mapping({"corpus": []})
+
+
+def test_the_schedule_fetches_websites_at_every_slot_and_watches_only_folders(tmp_path):
+    from retrieval.serve.schedule import Plan
+
+    site = Settings.from_mapping({"corpus": "https://docs.example.org/", "index_dir": tmp_path / "i1", "watch": True,
+                                  "reindex_every": "1h"})
+    p = Plan.of("kb", site)
+    assert p.fetched and not p.watch and p.every == 3600
+    (tmp_path / "notes").mkdir()
+    mixed = Settings.from_mapping({"corpus": [str(tmp_path / "notes"), "https://docs.example.org/"],
+                                   "index_dir": tmp_path / "i2", "watch": True})
+    p = Plan.of("kb", mixed)
+    assert p.fetched and p.watch and p.corpus == (tmp_path / "notes").resolve()
+    assert not Plan.of("kb", Settings.from_mapping({"corpus": tmp_path / "notes", "index_dir": tmp_path / "i3"})).fetched
