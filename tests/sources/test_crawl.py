@@ -172,3 +172,22 @@ def test_robots_crawl_delay_spaces_requests(tmp_path):
         crawl(parse(site.url("/")), tmp_path, FAST)
         took = time.monotonic() - t0
     assert took >= 0.2 * 2 - 0.02  # three pages after robots.txt, 0.2 s apart (the setting says 0)
+
+
+def test_a_tls_error_is_one_line(tmp_path):
+    """An https site whose certificate no authority signed (a self-signed one made here)."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                           str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("openssl could not make a certificate")
+    with Site({"/": Page(html("x", f"<p>{WORDS}</p>"))}) as site:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        site.server.socket = ctx.wrap_socket(site.server.socket, server_side=True)
+        with pytest.raises(SourceError, match="TLS error") as e:
+            crawl(parse(f"https://127.0.0.1:{site.port}/"), tmp_path / "a", FAST)
+    assert "\n" not in str(e.value)
