@@ -44,6 +44,9 @@ async def robots(client: Client, url: str) -> Robots:
     return Robots(allow_all=False, problem=f"robots.txt could not be read ({r.error or f'HTTP {r.status}'})")
 
 
+MAX_SITEMAP_BYTES = 50_000_000  # the sitemaps protocol's own limit on an uncompressed sitemap
+
+
 class SitemapError(Exception):
     """A sitemap that cannot be used, with the one-line reason."""
 
@@ -67,7 +70,7 @@ def parse_sitemap(body: bytes, limit: int) -> tuple[str, list[str]]:
     from defusedxml.ElementTree import iterparse
 
     if body[:2] == b"\x1f\x8b":
-        body = _inflate(body, limit)
+        body = _inflate(body, MAX_SITEMAP_BYTES)
     locs: list[str] = []
     kind = None
     try:

@@ -191,3 +191,21 @@ def test_a_tls_error_is_one_line(tmp_path):
         with pytest.raises(SourceError, match="TLS error") as e:
             crawl(parse(f"https://127.0.0.1:{site.port}/"), tmp_path / "a", FAST)
     assert "\n" not in str(e.value)
+
+
+def test_a_gzipped_sitemap_is_read_and_a_zip_bomb_refused(tmp_path, monkeypatch):
+    import gzip
+
+    import retrieval.sources.sitemaps as sm
+
+    urlset = "<urlset>" + "".join(f"<url><loc>/p{i}.html</loc></url>" for i in range(3)) + "</urlset>"
+    pages = {"/sitemap.xml.gz": Page(gzip.compress(urlset.encode()), "application/gzip", validators=False),
+             "/bomb/sitemap.xml.gz": Page(gzip.compress(b"<urlset>" + b" " * 2_000_000 + b"</urlset>"),
+                                          "application/gzip")}
+    pages.update({f"/p{i}.html": Page(html(f"P{i}", f"<p>{WORDS} {i}</p>")) for i in range(3)})
+    monkeypatch.setattr(sm, "MAX_SITEMAP_BYTES", 1_000_000)
+    with Site(pages) as site:
+        got = crawl(parse(site.url("/sitemap.xml.gz")), tmp_path / "a", FAST)
+        assert set(got.pages) == {"p0.html", "p1.html", "p2.html"}
+        with pytest.raises(SourceError, match="decompresses to more than"):
+            crawl(parse(site.url("/bomb/sitemap.xml.gz")), tmp_path / "b", FAST)
