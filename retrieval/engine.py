@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 import unicodedata
-from pathlib import Path
 from typing import Callable
 
 from retrieval.query.answer import Ranking, answer, rank
