@@ -378,7 +378,7 @@ def _names(ids: Sequence[str], limit: int = 10) -> str:
 
 
 def summary_has_details(summary: IndexSummary) -> bool:
-    return bool(summary.added or summary.changed or summary.removed or summary.skipped)
+    return bool(summary.added or summary.changed or summary.removed or summary.skipped or summary.sources)
 
 
 def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
