@@ -11,9 +11,12 @@ Last-Modified (304 to a matching conditional request) and a generated ``/sitemap
 3. builds again with nothing changed: requests, 304s, passages embedded (0), time against the first build;
 4. changes one page and builds again: documents re-embedded (1);
 5. runs ``questions.jsonl`` on the crawled index and on an index of the folder itself (gold spans
-   match passage text, so the figures must agree).
+   match passage text, so the figures must agree). The folder's index is built from a copy of the
+   crawled one (its summary — documents added, changed, removed, unchanged, passages embedded — shows
+   whether the crawl read exactly the folder's documents, byte for byte); ``--fresh-folder`` builds it
+   from nothing instead.
 
-Prints one JSON object; nothing is written inside the repo.
+Prints each step's figures as one JSON line when it is done; nothing is written inside the repo.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ TYPES = {".html": "text/html; charset=utf-8", ".pdf": "application/pdf"}
 class Static:
     """A static file server with validators and a request log (status counts)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, port: int = 0):
         self.root = root
         self.statuses: dict[int, int] = {}
         self.lock = threading.Lock()
@@ -56,7 +59,7 @@ class Static:
             def do_GET(self):
                 bench.serve(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -118,6 +121,11 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--concurrency", type=int, default=4, help="requests in flight to the one host")
     ap.add_argument("--no-folder", action="store_true", help="skip the folder index (its eval figures)")
+    ap.add_argument("--fresh-folder", action="store_true", help="build the folder's index from nothing")
+    ap.add_argument("--port", type=int, default=0, help="serve on this port (default: any free one)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the crawled index of an earlier run in --work (same --port): skip the first "
+                         "fetch and build, measure from the refresh on")
     args = ap.parse_args(argv)
 
     from retrieval.config import Settings
@@ -131,58 +139,88 @@ def main(argv=None) -> int:
     if site_root.exists():
         shutil.rmtree(site_root)
     shutil.copytree(GITDOCS / "corpus", site_root)
-    server = Static(site_root)
+    server = Static(site_root, args.port)
     out: dict = {"pages_on_site": sum(1 for _ in site_root.iterdir()), "concurrency": args.concurrency}
+    shown: set[str] = set()
+
+    def show() -> None:  # the figures so far, one JSON line per new step
+        for k, v in out.items():
+            if k not in shown:
+                print(json.dumps({k: v}), flush=True)
+                shown.add(k)
     opts = Options(delay=0.0, concurrency=args.concurrency, timeout=30)
 
     # 1. the fetch alone, and what following links reaches
-    for name in ("fetch-only", "links"):
-        shutil.rmtree(work / name, ignore_errors=True)
-    server.count()
-    t0 = time.perf_counter()
-    got = crawl(parse(server.url("/sitemap.xml")), work / "fetch-only", opts)
-    secs = time.perf_counter() - t0
-    out["first_fetch"] = {"pages": len(got.pages), "seconds": round(secs, 2), "pages_per_s": round(len(got.pages) / secs, 1),
-                          "MB": round(got.bytes / 1e6, 1), "requests": got.requests}
-    links = crawl(parse(server.url("/index.html")), work / "links", opts)
-    out["link_crawl_from_index_html"] = {"pages": len(links.pages), "skipped": len(links.skipped)}
-
-    # 2-4. builds from the sitemap
     idx = work / "crawled-index"
-    shutil.rmtree(idx, ignore_errors=True)
     s = Settings.from_mapping({"corpus": server.url("/sitemap.xml"), "index_dir": idx, "crawl_delay": 0,
                                "crawl_concurrency": args.concurrency, "crawl_timeout": 30})
-    server.count()
-    t0 = time.perf_counter()
-    eng = Engine.open(s)
-    first = time.perf_counter() - t0
-    out["first_build"] = {"seconds": round(first, 1), "documents": eng.manifest["documents"],
-                          "passages": eng.manifest["passages"], "requests": sum(server.count().values())}
+    first = None
+    if not args.resume:
+        for name in ("fetch-only", "links"):
+            shutil.rmtree(work / name, ignore_errors=True)
+        server.count()
+        t0 = time.perf_counter()
+        got = crawl(parse(server.url("/sitemap.xml")), work / "fetch-only", opts)
+        secs = time.perf_counter() - t0
+        out["first_fetch"] = {"pages": len(got.pages), "seconds": round(secs, 2),
+                              "pages_per_s": round(len(got.pages) / secs, 1), "MB": round(got.bytes / 1e6, 1),
+                              "requests": got.requests}
+        links = crawl(parse(server.url("/index.html")), work / "links", opts)
+        out["link_crawl_from_index_html"] = {"pages": len(links.pages), "skipped": len(links.skipped)}
+        show()
+
+        # 2. the first build from the sitemap
+        shutil.rmtree(idx, ignore_errors=True)
+        server.count()
+        t0 = time.perf_counter()
+        eng = Engine.open(s)
+        first = time.perf_counter() - t0
+        out["first_build"] = {"seconds": round(first, 1), "documents": eng.manifest["documents"],
+                              "passages": eng.manifest["passages"], "requests": sum(server.count().values())}
+        show()
+    else:
+        eng = Engine.open(s, build_if_missing=False)
+        server.count()
+
+    # 3-4. refreshes
     t0 = time.perf_counter()
     summary = eng.reindex()
     again = time.perf_counter() - t0
     st = server.count()
-    out["refresh_unchanged"] = {"seconds": round(again, 1), "vs_first_build": round(again / first, 3),
+    out["refresh_unchanged"] = {"seconds": round(again, 1), "vs_first_build": round(again / first, 3) if first else None,
                                 "requests": sum(st.values()), "304": st.get(304, 0), "200": st.get(200, 0),
                                 "embedded": summary.embedded, "changed": len(summary.changed)}
-    page = site_root / "git-stash.html"
-    text = page.read_text("utf-8")
-    page.write_text(text.replace("</p>", " This sentence was added for the refresh benchmark.</p>", 1), "utf-8")
+    show()
+    page = site_root / "git-add.html"
+    raw = page.read_bytes()  # bytes: the page is put back exactly as it was (line ends included)
+    page.write_bytes(raw.replace(b"</p>", b" This sentence was added for the refresh benchmark.</p>", 1))
     t0 = time.perf_counter()
     summary = eng.reindex()
     st = server.count()
     out["one_page_changed"] = {"seconds": round(time.perf_counter() - t0, 1), "changed": summary.changed,
                                "embedded": summary.embedded, "requests": sum(st.values()), "200": st.get(200, 0)}
-    page.write_text(text, "utf-8")
+    show()
+    page.write_bytes(raw)
     eng.reindex()
 
     # 5. the questions on the crawled index, and on the folder's own
     questions = GITDOCS / "questions.jsonl"
     out["eval_crawled"] = evaluate(eng, questions)
+    show()
     if not args.no_folder:
-        folder = Engine.open(Settings.from_mapping({"corpus": GITDOCS / "corpus", "index_dir": work / "folder-index"}))
+        fidx = work / "folder-index"
+        shutil.rmtree(fidx, ignore_errors=True)
+        if not args.fresh_folder:
+            shutil.copytree(idx, fidx, ignore=shutil.ignore_patterns("sources", ".embed-cache"))
+        fs = Settings.from_mapping({"corpus": GITDOCS / "corpus", "index_dir": fidx})
+        folder = Engine.open(fs)
+        if not args.fresh_folder:
+            summary = folder.reindex()  # the folder read as a corpus, over the crawled index's vectors
+            out["folder_vs_crawl"] = {k: len(getattr(summary, k)) for k in ("added", "changed", "removed", "unchanged")}
+            out["folder_vs_crawl"]["embedded"] = summary.embedded
+            show()
         out["eval_folder"] = evaluate(folder, questions)
-    print(json.dumps(out, indent=1))
+    show()
     server.server.shutdown()
     return 0
 
