@@ -13,8 +13,6 @@ calibrated confidence reads to decide whether the corpus answers at all.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from retrieval.query import confidence as conf
@@ -90,10 +88,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     why = None
     if not answered:
         topics = [(" › ".join(r.citation.heading_path) or r.citation.title or "") for r in results]
-        # a missing word is named as the reason only when it is what decided: without it the answer stands
-        unnamed = replace(ev, named_absent=0.0, rare_absent=0.0, absent_share=0.0)
-        said = replace(ev, absent_words=[]) if conf.calibrated(unnamed)[0] < abstain_threshold else ev
-        why = conf.reason(said, topics) if results else "the corpus has no passage to compare with"
+        why = conf.reason(ev, topics) if results else "the corpus has no passage to compare with"
     if trace is not None:
         trace.update(evidence=ev, p_answerable=p_answerable)
     # figures the quoted documents give differently, said in one line (abstentions quote nothing)

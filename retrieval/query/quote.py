@@ -60,7 +60,8 @@ def answer_type(question: str) -> re.Pattern | None:
 
 
 # "how do I …", "why does …" anywhere in a chat question: the answer is prose that explains
-_ASKS_EXPLANATION = re.compile(r"\b(?:why|how)\b", re.IGNORECASE)
+_ASKS_EXPLANATION = re.compile(r"\bwhy\b|\bhow\b(?!\s+(?:much|many|long|far|old|often|big|large|soon)\b)",
+                               re.IGNORECASE)  # "how many …" asks for a figure, not an explanation
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*(?:['’][a-z]+)?")
 
 
@@ -90,6 +91,21 @@ def explanatory(text: str, spans: list[tuple[int, int]], heading: str | None = N
     of at least 6 plain words (not a code or synopsis line)."""
     return any(quotable(text, sp, heading) and _plain_words(text[sp[0]:sp[1]])[0] >= 6
                for sp in (spans or [(0, len(text))]))
+
+
+_CODE_TOKEN = re.compile(r"[\[\]{}<>|=;\\`]|^--?\w|\w\(|^\$$|::|->|~\d|\^\d")
+
+
+def explains_nothing(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether a passage is only a question ("How do I …?") or code: a quarter of its tokens or more
+    carry code marks (brackets, ``--options``, a ``$`` prompt, calls) and it has fewer than 6 plain
+    words. A table row or a short note still says something."""
+    spans = spans or [(0, len(text))]
+    if all(text[a:b].strip().endswith("?") for a, b in spans):
+        return True
+    toks = text.split()
+    code = sum(bool(_CODE_TOKEN.search(t)) for t in toks)
+    return bool(toks) and code >= 0.25 * len(toks) and _plain_words(text)[0] < 6
 
 
 def with_lead_in(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:

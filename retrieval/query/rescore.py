@@ -13,8 +13,8 @@ import numpy as np
 from retrieval.index.loaded import Index
 from retrieval.index.lexical import analyze
 from retrieval.query.pages import field_cover
-from retrieval.query.quote import (answer_type, asks_explanation, explanatory, pick_quote, quotable,
-                                   quotable_spans, with_lead_in)
+from retrieval.query.quote import (answer_type, asks_explanation, explains_nothing, explanatory, pick_quote,
+                                   quotable, quotable_spans, with_lead_in)
 from retrieval.query.search import Candidate
 
 
@@ -100,7 +100,7 @@ def _explanation(index: Index, s: Scored):
     """The passage right after ``s`` in its section when ``s`` explains nothing (a code example, a
     synopsis, a question) and that one does: the reply shows the explanation (None otherwise)."""
     row = s.row
-    if explanatory(row["text"], row["spans"], row["heading"]):
+    if not explains_nothing(row["text"], row["spans"]):
         return None
     nxt = index.passages([s.cand.id + 1]).get(s.cand.id + 1)
     if nxt is None or nxt["doc_id"] != row["doc_id"]:

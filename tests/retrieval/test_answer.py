@@ -307,7 +307,7 @@ def test_page_cosine_of_a_one_passage_page_is_its_passage_cosine(make_engine, tm
 
 
 def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_and_prose_explains():
-    from retrieval.query.quote import explanatory, prose_share, with_lead_in
+    from retrieval.query.quote import asks_explanation, explains_nothing, explanatory, prose_share, with_lead_in
 
     heading = "I've made a mistake in the last commit. How do I change it?"
     text = heading + ": You can make the change to your working tree and then run git commit --amend."
@@ -321,6 +321,11 @@ def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_
     assert prose_share("git stash list [<log-options>]") < 0.5 < prose_share(lead[:spans[0][1]])
     code = "$ git rebase -i HEAD~6"
     assert not explanatory(code, [(0, len(code))]) and explanatory(lead, spans)
+    assert explains_nothing(code, [(0, len(code))]) and not explains_nothing(lead, spans)
+    row = "Plan: Business · Storage: 1 TB · Price: $12"  # a table row says something: not replaced
+    assert not explains_nothing(row, [(0, len(row))])
+    assert asks_explanation("how do I stash?") and asks_explanation("why is it slow?")
+    assert not asks_explanation("How much storage does the Business plan include?")
     # a how question's quote is the sentence that explains, not the synopsis line closer by cosine
     text = "git stash list [<log-options>]. Stashing saves your local changes away and reverts the tree."
     spans = [(0, 31), (32, len(text))]
