@@ -21,6 +21,7 @@ from retrieval.config import Settings
 from retrieval.errors import CitebotError
 from retrieval.serve.kb import DEFAULT, KnowledgeBase, Registry
 from retrieval.serve.pool import EnginePool, MemoryBudgetExceeded
+from retrieval.config import local_folder
 
 from .buttons import SourceButton, VoteButton
 from .checks import NotHere, NotSetUp, TooFast, UserCooldown, place_allowed
@@ -46,6 +47,7 @@ INITIAL_EXTENSIONS = (
     "bot.cogs.sources",
     "bot.cogs.admin",
     "bot.cogs.channels",  # after admin: it attaches `/corpus channel …` to the admin cog's /corpus group
+    "bot.cogs.websources",  # after admin: `/corpus site|repo …` and `/corpus sources`
     "bot.cogs.refresh",  # reindex_every / watch builds (retrieval.serve.schedule)
 )
 
@@ -191,8 +193,8 @@ class CiteBot(commands.Bot):
         """The corpus folders of :meth:`kbs_for_guild` (knowledge bases whose corpus is a single
         file are left out: history can't be stored next to it). Discord history of a channel goes
         to the first one, whose knowledge base answers in that channel."""
-        return [Path(kb.settings.corpus) for kb in self.kbs_for_guild(guild_id, channel_id, parent_id)
-                if Path(kb.settings.corpus).is_dir()]
+        return [p for kb in self.kbs_for_guild(guild_id, channel_id, parent_id)
+                if (p := local_folder(kb.settings.corpus)) is not None and p.is_dir()]
 
     def visibility(self, guild: discord.Guild | None, user: discord.abc.User | None, *,
                    reply_channel: object | None = None) -> Visibility:

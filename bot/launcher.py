@@ -17,6 +17,7 @@ from pathlib import Path
 
 from retrieval.cli import commands as rcli
 from retrieval.errors import CitebotError
+from retrieval.config import corpus_label, is_local
 
 EXIT_BAD_TOKEN = 2
 EXIT_UNREACHABLE = 3  # Discord could not be reached or would not start a session
@@ -218,8 +219,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _doctor_kb(settings, report, args, prefix: str = "") -> None:
     """The corpus and index checks of one knowledge base (``prefix`` names it in each line)."""
-    corpus = Path(settings.corpus)
-    if corpus.is_dir():
+    corpus = Path(settings.corpus) if is_local(settings.corpus) else None
+    if corpus is None:
+        report("ok", f"{prefix}corpus: {corpus_label(settings.corpus)} (fetched at each build)")
+    elif corpus.is_dir():
         n = sum(1 for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
         report("ok", f"{prefix}corpus: {corpus} ({n} files)")
     elif corpus.is_file():

@@ -86,6 +86,17 @@ def _where(source: str | None, limit: int) -> str:
     return truncate(escape(w), limit)
 
 
+def link_target(url: str | None) -> str | None:
+    """``url`` as the target of a masked link, or None: only http(s), no control characters, and the
+    characters that would end the link or open markup (spaces, parentheses, brackets, quotes, ``<>``)
+    percent-encoded."""
+    from urllib.parse import quote
+
+    if not url or not url.lower().startswith(("http://", "https://")) or any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    return quote(url, safe=":/?#@!$&+,;=%-._~*")
+
+
 def _place(place: str, limit: int) -> str:
     """A citation's place on one line; a deep section path loses its outer headings first."""
     place = one_line(place)
@@ -103,8 +114,17 @@ def citation_line(n: NumberedCitation, limit: int = FIELD_VALUE) -> str:
     if c.paragraph or c.page:
         meta += " · " + _place(c.place(), max(20, limit // 3))
     head = f"[{n.number}] "
-    where = f" · {_where(c.source, max(40, limit // 3))}" if c.source and c.source != c.doc_id else ""
     title = one_line(c.title or c.doc_id)
+    url = link_target(c.url)
+    if url is not None and len(head) + len(url) + 30 <= limit:  # a masked link: [title · section](url)
+        room = max(10, limit - len(head) - len(escape(meta)) - len(url) - 4)
+        label = escape(truncate(title, room) + meta)
+        while len(head) + len(label) + len(url) + 4 > limit and room > 10:
+            room -= max(1, len(head) + len(label) + len(url) + 4 - limit)
+            label = escape(truncate(title, max(10, room)) + meta)
+        if len(head) + len(label) + len(url) + 4 <= limit:
+            return f"{head}[{label}]({url})"
+    where = f" · {_where(c.source, max(40, limit // 3))}" if c.source and c.source != c.doc_id else ""
     room = max(20, limit - len(head) - len(escape(meta)) - len(where))
     label = escape(truncate(title, room) + meta)
     if len(head) + len(label) + len(where) > limit:  # escaping grew the title: shorten it further
@@ -358,7 +378,7 @@ def _names(ids: Sequence[str], limit: int = 10) -> str:
 
 
 def summary_has_details(summary: IndexSummary) -> bool:
-    return bool(summary.added or summary.changed or summary.removed or summary.skipped)
+    return bool(summary.added or summary.changed or summary.removed or summary.skipped or summary.sources)
 
 
 def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
@@ -373,6 +393,8 @@ def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
     for label, ids in (("added", summary.added), ("changed", summary.changed), ("removed", summary.removed)):
         if ids:
             lines.append(f"{label}: {_names(ids)}")
+    for src in summary.sources:  # what each website or repository fetch did (failures named)
+        lines.append(truncate(escape(" · ".join(x.strip() for x in src.split("\n"))), 400))
     for i, s in enumerate(summary.skipped):
         line = f"skipped {escape(s.path)}: {escape(s.reason)}"
         candidate = "\n".join([*lines, line])

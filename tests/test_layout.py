@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "retrieval"
 #: the data flow, lowest first; a module may import its own stage or one below it
-STAGES = ["foundation", "ingest", "model", "index", "query", "engine", "serve", "cli"]
+STAGES = ["foundation", "sources", "ingest", "model", "index", "query", "engine", "serve", "cli"]
 FOUNDATION = {"types", "errors", "config"}
 
 

@@ -28,6 +28,7 @@ from discord.ext import commands
 from retrieval.errors import CitebotError, ReindexInProgress
 from retrieval.serve.kb import KnowledgeBase
 from retrieval.serve.schedule import Build
+from retrieval.config import local_folder
 
 from ..checks import require_admin
 from ..render import (FIELD_VALUE, escape, render_progress, render_stats, render_summary, render_text,
@@ -299,8 +300,8 @@ class Admin(commands.Cog):
                 f"That file is {file.size / 1048576:.1f} MB; the limit is {cfg.upload_max_mb:g} MB.", ephemeral=True
             )
             return
-        folder = Path(kb.settings.corpus)
-        if not folder.is_dir():
+        folder = local_folder(kb.settings.corpus)
+        if folder is None or not folder.is_dir():
             await interaction.response.send_message(
                 "The corpus is not a folder, so files can't be added to it.", ephemeral=True
             )

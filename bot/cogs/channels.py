@@ -30,6 +30,7 @@ from discord.ext import commands
 
 from retrieval.ingest.formats.discord import message_text
 from retrieval.serve.kb import KnowledgeBase
+from retrieval.config import local_folder
 
 from ..checks import NotAdmin, interaction_is_admin, require_admin
 from ..history import FetchReport, HistoryFetcher, Progress, record_edit
@@ -160,8 +161,8 @@ class Channels(commands.Cog):
         those serving this guild alone)."""
         kbs = self.bot.kbs_for_guild(interaction.guild_id, getattr(channel, "id", None),
                                      getattr(channel, "parent_id", None))
-        return [Path(kb.settings.corpus) for kb in kbs
-                if interaction_is_admin(interaction, kb) and Path(kb.settings.corpus).is_dir()]
+        return [p for kb in kbs if interaction_is_admin(interaction, kb)
+                and (p := local_folder(kb.settings.corpus)) is not None and p.is_dir()]
 
     def target(self, interaction: discord.Interaction, channel: object) -> KnowledgeBase | None:
         """The knowledge base a channel's history goes to: the one answering in that channel.
@@ -218,12 +219,13 @@ class Channels(commands.Cog):
     async def add_channel(self, interaction: discord.Interaction, channel: Fetchable) -> None:
         guild = interaction.guild
         kb = self.target(interaction, channel)
-        if kb is None or not Path(kb.settings.corpus).is_dir():
+        folder = local_folder(kb.settings.corpus) if kb is not None else None
+        if folder is None or not folder.is_dir():
             await interaction.response.send_message(
                 "No knowledge base with a corpus folder serves that channel, so its history can't be stored.",
                 ephemeral=True, allowed_mentions=NONE)
             return
-        archive, lock = self.archive(Path(kb.settings.corpus), guild.id)
+        archive, lock = self.archive(folder, guild.id)
         # the status names the channel (maybe a private thread): the admin alone sees it
         await interaction.response.send_message(f"⏳ Reading {_name(channel)}…", ephemeral=True, allowed_mentions=NONE)
         async with lock:
@@ -287,7 +289,9 @@ class Channels(commands.Cog):
         """Fetch what is new in every channel exported into ``kb``'s corpus folder, for each guild
         there the bot is in (what ``/reindex`` does before building), showing progress on the
         interaction's message. Failures are logged, never raised: the reindex goes on."""
-        corpus = Path(kb.settings.corpus)
+        corpus = local_folder(kb.settings.corpus)
+        if corpus is None:  # websites and repositories only: no exports
+            return []
         root = corpus / FOLDER
         if not root.is_dir():
             return []

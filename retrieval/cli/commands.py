@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.cli import chat
-from retrieval.config import Settings
+from retrieval.config import Settings, corpus_label, corpus_setting, is_local, is_remote, local_folder, resolve_corpus
 from retrieval.errors import CitebotError, QuestionError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,7 +41,9 @@ def _at_least(low: int):
 def location_args(p: argparse.ArgumentParser) -> None:
     """``--corpus``, ``--index-dir``, ``--config``, ``--kb``: which knowledge base a command works on."""
     g = p.add_argument_group("location")
-    g.add_argument("--corpus", type=Path, help="corpus folder or .jsonl file (default: the checkout's seeds/)")
+    g.add_argument("--corpus", type=corpus_setting,
+                   help="corpus folder or .jsonl file, a website (https://host/path/ or …/sitemap.xml) or a git "
+                        "repository (git+https://…/repo.git@BRANCH#subdirectory=docs) (default: the checkout's seeds/)")
     g.add_argument("--index-dir", type=Path,
                    help="index directory (default: the corpus's own folder in the per-user data folder)")
     g.add_argument("--config", type=Path,
@@ -123,7 +125,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if kb is not None and (corpus or index_dir):
         raise CitebotError("--kb names a corpus and an index; leave out --corpus and --index-dir")
     s = load_registry(getattr(args, "config", None), corpus=corpus, index_dir=index_dir).get(kb).settings
-    s.corpus = Path(s.corpus).resolve()
+    s.corpus = resolve_corpus(s.corpus)
     return s
 
 
@@ -143,9 +145,10 @@ def index_corpus_problem(settings: Settings, manifest: dict) -> str | None:
     Indexes that recorded a relative corpus path (older builds) cannot be checked and pass.
     """
     built = manifest.get("corpus")
-    if not built or not Path(built).is_absolute():
+    if not built or not (Path(built).is_absolute() or is_remote(built)):
         return None
-    if Path(built).resolve() == Path(settings.corpus).resolve():
+    if built == corpus_label(resolve_corpus(settings.corpus)) or (
+            is_local(settings.corpus) and Path(built).resolve() == Path(settings.corpus).resolve()):
         return None
     return (f"the index in {settings.index_dir} belongs to the corpus {built}, not to {settings.corpus}: "
             f"leave out --index-dir to use that corpus's own index, or give --corpus {built}")
@@ -157,7 +160,8 @@ def check_index_corpus(args: argparse.Namespace, settings: Settings, manifest: d
     ``settings.corpus`` becomes that one and there is no problem."""
     problem = index_corpus_problem(settings, manifest)
     if problem and _given(args, "index_dir") and not _given(args, "corpus"):
-        settings.corpus = Path(manifest["corpus"])
+        parts = manifest["corpus"].split(" + ")  # several sources are recorded joined (config.corpus_label)
+        settings.corpus = corpus_setting(parts if len(parts) > 1 else parts[0])
         return None
     return problem
 
@@ -191,7 +195,7 @@ def open_engine(args: argparse.Namespace, *, build_if_missing: bool = True, upda
     except IndexMissing:
         if not build_if_missing:
             raise
-        if not Path(s.corpus).exists():  # say so before anything is created
+        if is_local(s.corpus) and not Path(s.corpus).exists():  # say so before anything is created
             raise CorpusError(f"no index in {s.index_dir}, and none can be built: corpus not found: {s.corpus} "
                               "(give --corpus, or --index-dir of an existing index)")
         eng = Engine(s)  # the model is loaded once per process (Encoder.shared)
@@ -247,11 +251,14 @@ def cmd_watch(args) -> int:
     if args.debounce is not None:
         s.watch_debounce = args.debounce
         s.validate()
-    plan = dataclasses.replace(Plan.of("index", s), every=every, watch=not args.no_watch)
+    folder = local_folder(s.corpus)  # websites and repositories change elsewhere: only a folder is watched
+    plan = dataclasses.replace(Plan.of("index", s), every=every, watch=not args.no_watch and folder is not None)
     if not plan.active:
-        raise CitebotError("--no-watch leaves nothing to do; give --every (or set reindex_every)")
+        raise CitebotError("--no-watch leaves nothing to do; give --every (or set reindex_every)" if folder is not None
+                           else "a corpus of websites or repositories has no folder to watch; give --every "
+                                "(or set reindex_every)")
     eng = open_engine(args, update=True)
-    what = [f"changes in {s.corpus} ({plan.debounce:g} s debounce)"] if plan.watch else []
+    what = [f"changes in {plan.corpus} ({plan.debounce:g} s debounce)"] if plan.watch else []
     what += [f"every {format_duration(every)}"] if every else []
     print(f"citebot: index {eng.version} in {s.index_dir}; rebuilding on {' and '.join(what)}; Ctrl-C stops",
           file=sys.stderr, flush=True)

@@ -40,7 +40,7 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
         lines.append("Sources:")
         for r in answer.results:
             # the label names the place: "section › subsection · p. 4" (or "¶ n")
-            lines.append(f"  [{r.rank}] {r.citation.label()} · {r.citation.source}")
+            lines.append(f"  [{r.rank}] {r.citation.label()} · {r.citation.url or r.citation.source}")
         if answer.answered:
             lines.append(f"Confidence that [1] answers: {answer.confidence:.0%}")
     return "\n".join(lines)

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.model import adapt as adapt_mod
+from retrieval.config import corpus_label, is_local
 from retrieval.ingest import documents as docs_mod
+from retrieval.ingest import sourced
 from retrieval.index.checkpoint import EmbedCache
 from retrieval.index.dense import Dense
 from retrieval.errors import IndexBuildError
@@ -100,11 +102,15 @@ class Builder:
         checkpoint_every: passages embedded per checkpoint chunk (default: 4 encoder batches); an
             interrupted build loses at most this many.
         adapt: train a query adapter on the new version's structure (:mod:`retrieval.model.adapt`).
+        fetch: how websites and repositories are fetched (:class:`retrieval.sources.http.Options`);
+            None: the defaults.
+        base_url: the web address a local folder corpus mirrors (its files' citations link there).
     """
 
     def __init__(self, encoder, index_dir: Path, *, ann_threshold: int = 50_000, max_file_mb: float = 20.0,
                  bm25: tuple[float, float] = (1.2, 0.75), passage_tokens: int | None = None,
-                 embed_title: bool = False, checkpoint_every: int | None = None, adapt: bool = False):
+                 embed_title: bool = False, checkpoint_every: int | None = None, adapt: bool = False,
+                 fetch=None, base_url: str = ""):
         self.encoder = encoder
         self.index_dir = Path(index_dir)
         self.ann_threshold = ann_threshold
@@ -114,6 +120,8 @@ class Builder:
         self.embed_title = embed_title
         self.checkpoint_every = max(1, checkpoint_every or encoder.batch_size * 4)
         self.adapt = adapt
+        self.fetch = fetch
+        self.base_url = base_url
 
     @property
     def splitting(self) -> dict:
@@ -127,7 +135,8 @@ class Builder:
         """Build and switch to a new version. The previous version stays in use on any failure.
 
         Args:
-            corpus: a folder or a JSONL file.
+            corpus: a folder or a JSONL file, a website or repository URL, or a list of these
+                (:mod:`retrieval.sources`: fetched into the index folder first).
             previous: the version in use (its vectors are reused for unchanged passages).
             rebuild: embed every passage again (vectors an interrupted build checkpointed are still used).
             reading: ``reading(files_read, files_total)`` while documents are read and split.
@@ -144,10 +153,11 @@ class Builder:
                 versions.clear_stale()
                 if rebuild:
                     adapt_mod.clear_cache(self.index_dir / layout.ADAPT_CACHE)
+                fetched = self._sources(corpus, reading)
                 name = versions.new_name()
                 with versions.staging(name) as out:
-                    summary = self._build_into(out, name, Path(corpus), None if rebuild else previous, cache,
-                                               reading, embedding, training)
+                    summary = self._build_into(out, name, fetched, None if rebuild else previous, cache,
+                                               reading, embedding, training, corpus_label(corpus))
                     summary.seconds = time.perf_counter() - t0
                 summary.version = name
                 cache.clear()  # switched: the checkpointed vectors are in the new version
@@ -159,9 +169,20 @@ class Builder:
             raise IndexBuildError(f"index build failed ({_reason(e)}); {kept}") from e
 
     # the steps ---------------------------------------------------------------------------------
-    def _build_into(self, out: Path, name: str, corpus: Path, prev: Index | None, cache: EmbedCache,
+    def _sources(self, corpus, reading: Progress | None):
+        """A plain local corpus as its Path; anything else (URLs, several sources, a ``base_url``, sources
+        added from Discord) fetched and resolved (:func:`retrieval.sources.resolve.resolve`)."""
+        from retrieval.sources.added import added
+        from retrieval.sources.options import Options
+        from retrieval.sources.resolve import resolve
+
+        if is_local(corpus) and not self.base_url and not added(self.index_dir):
+            return Path(corpus)
+        return resolve(corpus, self.index_dir, self.fetch or Options(), base_url=self.base_url, progress=reading)
+
+    def _build_into(self, out: Path, name: str, corpus, prev: Index | None, cache: EmbedCache,
                     reading: Progress | None, embedding: Progress | None,
-                    training: Progress | None = None) -> IndexSummary:
+                    training: Progress | None = None, label: str | None = None) -> IndexSummary:
         enc = self.encoder
         m = prev.manifest if prev is not None else {}
         compatible = prev is not None and (m.get("model"), m.get("dim")) == (enc.name, enc.dim)
@@ -172,6 +193,8 @@ class Builder:
             and m.get("passages_split") == self.splitting
         summary = IndexSummary()
         plans = self._read(corpus, prev, donor if same_parse else None, summary, reading)
+        if isinstance(corpus, list):
+            summary.sources = [line for r in corpus if (line := r.line())]
         self._choose_sources(plans, donor, cache, summary)
         self._embed(plans, cache, summary, embedding)
         passages, vecs, svecs, lexical = self._assemble(plans, donor)
@@ -209,26 +232,26 @@ class Builder:
             "dense": kind,
             "passages_split": self.splitting,
             "bm25": {"k1": self.bm25[0], "b": self.bm25[1]},
-            "corpus": str(corpus),
+            "corpus": label or str(corpus),
             **({"adapter": adapter} if adapter is not None else {}),
             **checksums(out),
         })
         return summary
 
-    def _read(self, corpus: Path, prev: Index | None, same_split: Index | None, summary: IndexSummary,
+    def _read(self, corpus, prev: Index | None, same_split: Index | None, summary: IndexSummary,
               reading: Progress | None) -> list[DocPlan]:
         """Scan, parse and split every file; unchanged documents come whole from ``same_split``
         (the previous version, when it was split the same way by the same model)."""
         old = {d["doc_id"]: d for d in prev.documents()} if prev is not None else {}
-        files, skipped = docs_mod.scan(corpus)
+        files, skipped = sourced.scan_all(corpus)
         summary.skipped = list(skipped)
-        clash = docs_mod.clashing_ids(files)
         plans: list[DocPlan] = []
         seen: set[str] = set()
         if reading:
             reading(0, len(files))
-        for n, f in enumerate(files, 1):
-            for doc in docs_mod.load_file(f, max_file_mb=self.max_file_mb, keep_suffix=f in clash):
+        for n, (f, src, keep_suffix) in enumerate(files, 1):
+            for doc in docs_mod.load_file(f, max_file_mb=self.max_file_mb, keep_suffix=keep_suffix):
+                doc = sourced.finish(doc, f, src)
                 if isinstance(doc, Skipped):
                     summary.skipped.append(doc)
                 elif doc.doc_id in seen:  # a JSONL record and a file with one id, say: the first one wins

@@ -3,11 +3,13 @@
 Tables (format 1)::
 
     documents (doc_id, source, title, date, author, outlet, url, content_hash, paragraphs)
-    paragraphs (doc_id, number, text, heading, heading_path, page)
+    paragraphs (doc_id, number, text, heading, heading_path, page, anchor)
     passages (id, doc_id, paragraph, part, text, heading, sent_start, spans, hash, heading_path, page)
 
 Stores written before heading paths and pages existed lack the last two columns of
-``paragraphs`` and ``passages``; they still load (empty paths, no pages).
+``paragraphs`` and ``passages``, and those written before section anchors the ``anchor`` column of
+``paragraphs``; they still load (empty paths, no pages, no anchors). A passage's anchor is its
+paragraph's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class StoredPassage:
         heading: the closest heading above it, if any.
         heading_path: the headings above it, outermost first.
         page: 1-based page for paged formats, else None.
+        anchor: the id of its section's heading (for a link to ``url#anchor``), or None.
         sent_start: row of its first sentence vector in ``sentences.npy``.
         spans: ``(start, end)`` character spans of its sentences in ``text``.
         hash: identity of the encoder input (same hash, same vector).
@@ -50,6 +53,7 @@ class StoredPassage:
     heading: str | None = None
     heading_path: list[str] = field(default_factory=list)
     page: int | None = None
+    anchor: str | None = None
     sent_start: int = 0
     spans: list[tuple[int, int]] = field(default_factory=list)
     hash: str = ""
@@ -77,6 +81,11 @@ class Store:
         # stores written before heading paths and pages existed still load
         self.structured = any(r[1] == "heading_path" for r in self._rows("PRAGMA table_info(passages)"))
         self._place = "heading_path, page" if self.structured else "'[]', NULL"
+        anchored = any(r[1] == "anchor" for r in self._rows("PRAGMA table_info(paragraphs)"))
+        self._anchor = "anchor" if anchored else "NULL"
+        # a passage's anchor is its paragraph's (primary key lookup)
+        self._p_anchor = ("(SELECT g.anchor FROM paragraphs g WHERE g.doc_id = passages.doc_id AND "
+                          "g.number = passages.paragraph)") if anchored else "NULL"
 
     def _rows(self, sql: str, args=()) -> list[tuple]:
         with self._lock:
@@ -94,9 +103,9 @@ class Store:
 
     def paragraphs(self, doc_id: str, first: int = 1, last: int | None = None) -> list[Paragraph]:
         """Paragraphs ``first``..``last`` (default: to the end) of a document, in order."""
-        rows = self._rows(f"SELECT number, text, heading, {self._place} FROM paragraphs WHERE doc_id = ? "
+        rows = self._rows(f"SELECT number, text, heading, {self._place}, {self._anchor} FROM paragraphs WHERE doc_id = ? "
                           "AND number BETWEEN ? AND ? ORDER BY number", (doc_id, first, last or 1 << 62))
-        return [Paragraph(n, t, h, json.loads(hp or "[]"), pg) for n, t, h, hp, pg in rows]
+        return [Paragraph(n, t, h, json.loads(hp or "[]"), pg, a) for n, t, h, hp, pg, a in rows]
 
     # -- passages ------------------------------------------------------------------------------
     _PASSAGE_COLS = "id, doc_id, paragraph, part, text, heading, sent_start, spans, hash"
@@ -104,7 +113,7 @@ class Store:
     def _passage(self, r: tuple) -> StoredPassage:
         return StoredPassage(id=r[0], doc_id=r[1], paragraph=r[2], part=r[3], text=r[4], heading=r[5],
                              sent_start=r[6], spans=[tuple(s) for s in json.loads(r[7])], hash=r[8],
-                             heading_path=json.loads(r[9] or "[]"), page=r[10])
+                             heading_path=json.loads(r[9] or "[]"), page=r[10], anchor=r[11])
 
     def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
         """Passages by id (unknown ids are left out)."""
@@ -112,14 +121,14 @@ class Store:
         out: dict[int, StoredPassage] = {}
         for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
             part = ids[i:i + 900]
-            rows = self._rows(f"SELECT {self._PASSAGE_COLS}, {self._place} FROM passages "
+            rows = self._rows(f"SELECT {self._PASSAGE_COLS}, {self._place}, {self._p_anchor} FROM passages "
                               f"WHERE id IN ({','.join('?' * len(part))})", part)
             out.update((r[0], self._passage(r)) for r in rows)
         return out
 
     def document_passages(self, doc_id: str) -> list[StoredPassage]:
         """A document's passages in id order."""
-        rows = self._rows(f"SELECT {self._PASSAGE_COLS}, {self._place} FROM passages WHERE doc_id = ? ORDER BY id",
+        rows = self._rows(f"SELECT {self._PASSAGE_COLS}, {self._place}, {self._p_anchor} FROM passages WHERE doc_id = ? ORDER BY id",
                           (doc_id,))
         return [self._passage(r) for r in rows]
 
@@ -156,15 +165,16 @@ def write_store(path: Path, documents: list[dict], paragraphs: list[tuple[str, P
             CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, title TEXT, date TEXT, author TEXT,
                                     outlet TEXT, url TEXT, content_hash TEXT, paragraphs INTEGER);
             CREATE TABLE paragraphs (doc_id TEXT, number INTEGER, text TEXT, heading TEXT,
-                                     heading_path TEXT, page INTEGER, PRIMARY KEY (doc_id, number));
+                                     heading_path TEXT, page INTEGER, anchor TEXT, PRIMARY KEY (doc_id, number));
             CREATE TABLE passages (id INTEGER PRIMARY KEY, doc_id TEXT, paragraph INTEGER, part INTEGER,
                                    text TEXT, heading TEXT, sent_start INTEGER, spans TEXT, hash TEXT,
                                    heading_path TEXT, page INTEGER);
         """)
         db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
                        [tuple(d.get(k) for k in DOC_KEYS) for d in documents])
-        db.executemany("INSERT INTO paragraphs VALUES (?,?,?,?,?,?)",
-                       [(d, p.number, p.text, p.heading, json.dumps(p.heading_path), p.page) for d, p in paragraphs])
+        db.executemany("INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?)",
+                       [(d, p.number, p.text, p.heading, json.dumps(p.heading_path), p.page, p.anchor)
+                        for d, p in paragraphs])
         db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                        [(p.id, p.doc_id, p.paragraph, p.part, p.text, p.heading, p.sent_start,
                          json.dumps([list(s) for s in p.spans]), p.hash, json.dumps(p.heading_path), p.page)

@@ -18,6 +18,10 @@ Layout of ``index_dir``::
     .embed-cache/         vectors of an interrupted build (see :mod:`retrieval.index.checkpoint`)
     .adapt-cache/         the adapter's encoded training queries, for a resumed or the next build (:mod:`retrieval.model.adapt`)
     .lock                 held while building
+    sources/<name>/       fetched copies of the knowledge base's websites and repositories, owned by
+                          :mod:`retrieval.sources` (a stage before this one): ``files/`` or ``repo/``,
+                          ``manifest.json`` (URLs, validators), ``status.json`` (the last fetch)
+    sources.json          the sources its admins added from Discord (:mod:`retrieval.sources.added`)
 
 A build writes a fresh version folder and only then points ``CURRENT`` at it, so a crash at any
 moment leaves the previous version complete and in use.

@@ -96,6 +96,7 @@ class Unit:
         level: heading depth (1 outermost) for ``heading``/``term``/``end``; 0 when unknown.
         page: 1-based page for paged formats.
         group: list id for ``item`` units (items of one list share it).
+        anchor: a heading's or term's ``id`` (links to its section), when the format gives one.
     """
 
     text: str
@@ -103,6 +104,7 @@ class Unit:
     level: int = 0
     page: int | None = None
     group: int | None = None
+    anchor: str | None = None
 
 
 @dataclass
@@ -290,6 +292,7 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     heading: str | None = None  # the flat heading of shape-guessed (plain text) headings
     pending_heading: str | None = None
     stack: list[tuple[int, str]] = []  # (level, text) of the structured headings and terms above
+    anchors: dict[int, str | None] = {}  # level -> the id of the heading or term at that level
     term: str | None = None  # a definition-list term waiting for its definition
     group_of: dict[int, int | None] = {}  # paragraph index -> the list it holds
     fresh = True  # no paragraph since the last heading: a list cannot join the one before
@@ -337,6 +340,7 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                 found_title = found_title or s  # the page's own title heading is no section
                 continue
             stack = [x for x in stack if x[0] < unit.level] + [(unit.level, s)]
+            anchors[unit.level] = unit.anchor
             term, fresh, in_def = (s if kind == "term" else None), True, False
             lead = lead if kind == "term" else ""  # a lead-in introduces the definitions after it
             continue
@@ -386,7 +390,8 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
             continue
         group_of[len(paragraphs)] = unit.group if kind == "item" else None
         paragraphs.append(Paragraph(number=len(paragraphs) + 1, text=s, heading=path[-1] if path else None,
-                                    heading_path=path, page=unit.page))
+                                    heading_path=path, page=unit.page,
+                                    anchor=next((anchors.get(lv) for lv, _ in reversed(stack) if anchors.get(lv)), None)))
         fresh = False
         lead = _lead_of(s, kind)
     if pending_heading is not None:

@@ -34,7 +34,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # as structure (never text), its tables of contents dropped, indented examples as code; a FAQ's question
 # (Q:/A: lines, "1.2) How …?", a question paragraph before its answer) heads its answer; a lead-in ending
 # in ":" kept with what it introduces; footnotes with the paragraph that refers to them
-PARSER_VERSION = "8"
+# 9: each paragraph keeps the id of the heading above it (links to the section)
+PARSER_VERSION = "9"
 
 
 @dataclass

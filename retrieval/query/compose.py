@@ -21,7 +21,7 @@ from retrieval.query.conflicts import disagreements
 from retrieval.query.quote import trim
 from retrieval.query.rescore import Scored
 from retrieval.query.search import Pool
-from retrieval.types import Answer, Citation, Result
+from retrieval.types import Answer, Citation, Result, link
 
 
 def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_section: int = 2,
@@ -79,7 +79,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
             rank=rank, doc_id=s.row["doc_id"], paragraph=s.row["paragraph"], text=text, quote=text[a:b],
             quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row["heading"],
             citation=_citation(rank, docs[s.row["doc_id"]], s.row["paragraph"], s.row.get("heading_path"),
-                               s.row.get("page")),
+                               s.row.get("page"), s.row.get("anchor")),
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
     ev = _evidence(index, question, scored, chosen, docs, pool, stats)
@@ -121,7 +121,8 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
 
 
 def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,
-              page: int | None = None) -> Citation:
+              page: int | None = None, anchor: str | None = None) -> Citation:
     return Citation(number=number, doc_id=doc["doc_id"], title=doc["title"], outlet=doc["outlet"],
                     author=doc["author"], date=doc["date"], paragraph=paragraph or 0,
-                    source=doc["url"] or doc["source"], heading_path=list(heading_path or []), page=page)
+                    source=doc["url"] or doc["source"], heading_path=list(heading_path or []), page=page,
+                    url=link(doc["url"], anchor))

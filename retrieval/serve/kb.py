@@ -132,6 +132,8 @@ def parse_knowledge_base(table, base: Settings, position: int) -> KnowledgeBase:
     if shared:
         raise ConfigError(f"knowledge base {name!r}: {', '.join(shared)} is shared by every knowledge base; set it at top level")
     for key in ("corpus", "index_dir"):
+        if key == "corpus" and isinstance(table.get(key), list) and table[key]:  # several sources
+            continue
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise ConfigError(f"knowledge base {name!r}: {key} is required (a path)")
     guilds = _ids(name, "guilds", table.get("guilds"))

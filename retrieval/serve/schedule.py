@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.config import format_duration, parse_duration
+from retrieval.config import format_duration, parse_duration, corpus_parts, is_local, is_remote
+from retrieval.sources.added import added as added_sources
 from retrieval.errors import CitebotError, ReindexInProgress
 
 log = logging.getLogger("citebot.schedule")
@@ -110,6 +111,9 @@ class Plan:
         watch: build after the corpus changes.
         debounce: seconds of quiet after a change before that build.
         ignore: folders inside the corpus whose changes don't count (its index, when it lives there).
+        index_dir: its index folder, where sources added from Discord are listed.
+        fetched: the corpus has websites or repositories (they change without a local file changing:
+            every build fetches).
     """
 
     name: str
@@ -118,6 +122,8 @@ class Plan:
     watch: bool = False
     debounce: float = 2.0
     ignore: tuple[Path, ...] = ()
+    index_dir: Path | None = None
+    fetched: bool = False
 
     @classmethod
     def of(cls, name: str, settings, ignore: tuple[str, ...] = ()) -> "Plan":
@@ -127,12 +133,16 @@ class Plan:
             ignore: folder names inside the corpus whose changes don't count (a caller's own output:
                 the bot's channel exports, which it rewrites before each build).
         """
-        corpus = Path(settings.corpus).resolve()
         index = Path(settings.index_dir).resolve()
+        local = [p for p in corpus_parts(settings.corpus) if not is_remote(p)]
+        # the first local folder is watched; a corpus of websites only has none (its fetched copy,
+        # written by the build itself, must not trigger builds)
+        corpus = Path(local[0]).resolve() if local else index / "sources"
         inside = index.is_relative_to(corpus) if corpus.is_dir() else False
         skip = ((index,) if inside else ()) + (tuple(corpus / n for n in ignore) if corpus.is_dir() else ())
-        return cls(name, corpus, parse_duration(settings.reindex_every), bool(settings.watch),
-                   float(settings.watch_debounce), skip)
+        return cls(name, corpus, parse_duration(settings.reindex_every), bool(settings.watch) and bool(local),
+                   float(settings.watch_debounce), skip, index,
+                   fetched=not is_local(settings.corpus))
 
     @property
     def active(self) -> bool:
@@ -303,7 +313,7 @@ class Refresher:
             if name in self.pending:
                 self.pending[name].take()  # changes from here on are seen by this build or trigger the next
             prints = None
-            if plan is not None:
+            if plan is not None and not plan.fetched and not (plan.index_dir and added_sources(plan.index_dir)):
                 prints = await asyncio.to_thread(fingerprint, plan.corpus, plan.ignore)
                 if prints == self._prints.get(name):
                     log.info("knowledge base %s: corpus unchanged since the last build; %s build skipped", name, trigger)

@@ -166,6 +166,19 @@ def _led(units: list[Unit]) -> list[Unit]:
     return out
 
 
+def anchor(node) -> str | None:
+    """The id a link to this heading uses: its own, a named anchor inside it (``<a id>``/``<a name>``),
+    or its section's when it opens one (Sphinx's ``<section id><h2>``)."""
+    ids = [node.attributes.get("id")]
+    ids += [a.attributes.get("id") or a.attributes.get("name") for a in node.css("a[id], a[name]")]
+    parent = node.parent
+    if parent is not None and parent.tag in ("section", "div", "article") and parent.child is not None:
+        first = next((c for c in parent.iter() if c.tag not in ("-text", "-comment")), None)
+        if first is not None and first.mem_id == node.mem_id:
+            ids.append(parent.attributes.get("id"))
+    return next((i.strip() for i in ids if i and i.strip() and len(i) <= 200 and not any(c.isspace() for c in i.strip())), None)
+
+
 def _text(node) -> str:
     return normalize(node.text(deep=True, separator=""))
 
@@ -208,7 +221,7 @@ class _Walker:
         if tag in _HEADINGS:
             text = one_line(_text(node))
             if text:
-                self.units.append(Unit(text, "heading", level=_HEADINGS[tag]))
+                self.units.append(Unit(text, "heading", level=_HEADINGS[tag], anchor=anchor(node)))
         elif tag in ("p", "div") and any(c.endswith(_CALLOUT_TITLE) for c in _classes(node)):
             text = one_line(_text(node))
             if text:
@@ -252,6 +265,7 @@ class _Walker:
         self.dl_depth += 1
         level = _TERM_LEVEL + self.dl_depth
         terms: list[str] = []
+        ids: list[str | None] = []
         children = []
         for c in dl.iter():  # <div> may group a <dt>/<dd> pair
             children += list(c.iter()) if c.tag == "div" else [c]
@@ -260,10 +274,11 @@ class _Walker:
                 text = one_line(_text(c))
                 if text:
                     terms.append(text)
+                    ids.append(anchor(c))
             elif c.tag == "dd":
                 if terms:
-                    self.units.append(Unit(", ".join(terms), "term", level=level))
-                    terms = []
+                    self.units.append(Unit(", ".join(terms), "term", level=level, anchor=next(filter(None, ids), None)))
+                    terms, ids = [], []
                 self.block(c)
         self.units.append(Unit("", "end", level=level))
         self.dl_depth -= 1

@@ -77,6 +77,7 @@ def _parser():
     from markdown_it import MarkdownIt
     from markdown_it.common.utils import escapeHtml
     from mdit_py_plugins.admon import admon_plugin
+    from mdit_py_plugins.anchors import anchors_plugin
     from mdit_py_plugins.colon_fence import colon_fence_plugin
     from mdit_py_plugins.deflist import deflist_plugin
     from mdit_py_plugins.footnote import footnote_plugin
@@ -85,7 +86,8 @@ def _parser():
 
     md = (MarkdownIt("commonmark", {"alerts": True}).enable("table").enable("strikethrough")
           .use(deflist_plugin).use(footnote_plugin).use(admon_plugin)
-          .use(myst_role_plugin).use(myst_block_plugin).use(colon_fence_plugin))
+          .use(myst_role_plugin).use(myst_block_plugin).use(colon_fence_plugin)
+          .use(anchors_plugin, max_level=6))  # heading ids as the forges slug them: citations link to the section
     # MyST's "% comment" lines are text everywhere else ("%d is an integer"): a comment shown beats a
     # sentence lost; "+++" breaks likewise
     md.block.ruler.disable(["myst_line_comment", "myst_block_break"])
