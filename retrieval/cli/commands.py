@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.cli import chat
+from retrieval.cli.questions import read_questions, split_questions
 from retrieval.config import Settings, corpus_label, corpus_setting, is_local, is_remote, local_folder, resolve_corpus
 from retrieval.errors import CitebotError, QuestionError
 
@@ -283,43 +284,6 @@ def cmd_watch(args) -> int:
     asyncio.run(watch())
     print("citebot: stopped", file=sys.stderr)
     return 0
-
-
-def read_questions(path: Path) -> list[str]:
-    """One question per line (``\n`` or ``\r\n``), or JSONL objects with a ``q`` or ``text`` field.
-
-    Only a newline ends a question: ``str.splitlines`` would also split at U+2028, U+0085, form
-    feeds and the like, turning one question into several.
-
-    Raises:
-        CitebotError: a line starting with ``{`` that is not a JSON object with a text ``q`` or
-            ``text`` (asking ``None`` or the raw JSON instead would hide the mistake).
-    """
-    out = []
-    for n, line in enumerate(path.read_text("utf-8").split("\n"), 1):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        if line.lstrip().startswith("{"):
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CitebotError(f"{path}:{n}: invalid JSON ({e.msg})") from None
-            q = rec.get("q", rec.get("text")) if isinstance(rec, dict) else None
-            if not isinstance(q, str):
-                raise CitebotError(f"{path}:{n}: needs a text field 'q' or 'text'")
-            out.append(q)
-            continue
-        out.append(line)
-    return out
-
-
-def split_questions(words: list[str]) -> list[str]:
-    """The questions of ``citebot ask``'s arguments: ``how do I stash`` (unquoted words) is one question,
-    ``"how do I stash?" "what is a tag?"`` (every argument holding a space: quoted) is two."""
-    if len(words) > 1 and all(len(w.split()) > 1 for w in words):
-        return [" ".join(w.split()) for w in words]
-    return [" ".join(words)] if words else []
 
 
 def cmd_ask(args) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.cli import chat
+from retrieval.cli.questions import read_questions, split_questions
 from retrieval.cli import commands as cli
 
 CITEBOT = str(Path(sys.executable).parent / "citebot")
@@ -169,7 +170,7 @@ def test_file_questions_end_only_at_newlines(tmp_path):
     f = tmp_path / "qs.txt"
     f.write_text("Who is\u2028the envoy?\nWhat\u0085bounty\x0c was set?\r\n\nlast\u2029one\n", encoding="utf-8",
                  newline="")
-    assert cli.read_questions(f) == ["Who is\u2028the envoy?", "What\u0085bounty\x0c was set?", "last\u2029one"]
+    assert read_questions(f) == ["Who is\u2028the envoy?", "What\u0085bounty\x0c was set?", "last\u2029one"]
 
 
 # ------------------------------------------------------------------ which index belongs to which corpus
@@ -346,7 +347,6 @@ def test_up_arrow_on_a_real_terminal_recalls_the_last_question(tmp_path):
 
 
 def test_ask_takes_unquoted_words_as_one_question_and_quoted_ones_each():
-    from retrieval.cli.commands import split_questions
 
     assert split_questions(["how", "do", "I", "stash?"]) == ["how do I stash?"]
     assert split_questions(["how do I stash?", "what is a  tag?"]) == ["how do I stash?", "what is a tag?"]
