@@ -99,7 +99,7 @@ def expected(results, hand: dict) -> set[frozenset[Side]]:
 
 def dev(engine, questions: list[dict], hand: dict | None = None) -> dict:
     """Each dev question asked: whether its reply has a "Sources differ" line, and whether it should."""
-    from retrieval.cli.render import differ_line
+    from retrieval.types import differ_line
 
     hand = hand or hand_list()
     rows = []

@@ -9,12 +9,11 @@ ellipsis, never silently. The escaping and trimming are in :mod:`bot.fit`; this 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import discord
 
-from retrieval.cli.render import LOW_CONFIDENCE, differ_line
+from retrieval.types import LOW_CONFIDENCE, differ_line
 from retrieval.types import Answer, Citation, IndexSummary, SourceView
 
 # the numbered answer and the text pieces, also imported from here by callers
@@ -215,7 +214,7 @@ def differ_text(na: NumberedAnswer) -> str | None:
     return f"⚠ {line}" if line else None
 
 
-#: an answer below :data:`retrieval.cli.render.LOW_CONFIDENCE` carries this above its quotes
+#: an answer below :data:`retrieval.types.LOW_CONFIDENCE` carries this above its quotes
 LOW_CONFIDENCE_TEXT = ("Low confidence ({:.0%}): these are the closest passages the corpus has, "
                        "and they may not answer the question. Check the sources.")
 
@@ -403,50 +402,6 @@ def render_summary(summary: IndexSummary, *, details: bool = True) -> str:
             break
         lines.append(line)
     return truncate("\n".join(lines), CONTENT)
-
-
-def render_stats(stats: dict, *, answered: int, latencies: Sequence[float], feedback: dict | None = None,
-                 kb: str | None = None) -> Reply:
-    """The /stats embed of knowledge base ``kb``: index size and age, questions answered, latency percentiles."""
-    embed = discord.Embed(colour=EMBED_COLOUR, title=f"citebot stats · {kb}" if kb else "citebot stats")
-    embed.add_field(name="Documents", value=str(stats.get("documents", "?")))
-    embed.add_field(name="Passages", value=str(stats.get("passages", "?")))
-    embed.add_field(name="Index age", value=_age(stats.get("built_at")))
-    embed.add_field(name="Questions answered", value=str(answered))
-    if latencies:
-        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-        embed.add_field(name="Latency", value=f"p50 {p50 * 1000:.0f} ms · p95 {p95 * 1000:.0f} ms (n={len(latencies)})")
-    else:
-        embed.add_field(name="Latency", value="no questions yet")
-    if feedback:
-        embed.add_field(name="Feedback", value=f"👍 {feedback.get('up', 0)} · 👎 {feedback.get('down', 0)}")
-    embed.set_footer(text=truncate(f"index {stats.get('version', '?')} · model {stats.get('model', '?')}", FOOTER))
-    return Reply(content=None, embeds=[embed])
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (no numpy needed)."""
-    if not values:
-        return 0.0
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(pct / 100 * len(s) + 0.5)) - 1))
-    return s[k]
-
-
-def _age(built_at: str | None) -> str:
-    if not built_at:
-        return "?"
-    try:
-        t = datetime.fromisoformat(str(built_at).replace("Z", "+00:00"))
-    except ValueError:
-        return escape(str(built_at))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    secs = max(0, int((datetime.now(timezone.utc) - t).total_seconds()))
-    for unit, n in (("d", 86400), ("h", 3600), ("min", 60)):
-        if secs >= n:
-            return f"{secs // n} {unit} (built {t:%Y-%m-%d %H:%M} UTC)"
-    return f"{secs} s (built {t:%Y-%m-%d %H:%M} UTC)"
 
 
 def button_label(number: int, title: str | None) -> str:

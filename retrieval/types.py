@@ -5,8 +5,12 @@ Everything here is JSON-friendly (``to_dict``) and has no behaviour beyond forma
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+
+#: below this confidence an answer opens with a low-confidence note (CLI and bot alike)
+LOW_CONFIDENCE = 0.5
 
 @dataclass
 class Paragraph:
@@ -239,6 +243,11 @@ class Answer:
     disagreements: list[Disagreement] = field(default_factory=list)
     limits: dict = field(default_factory=dict)
 
+    @property
+    def low_confidence(self) -> bool:
+        """An answer whose first quote is likely wrong: every reply says so above its quotes."""
+        return self.answered and self.confidence < LOW_CONFIDENCE
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,
@@ -338,3 +347,32 @@ class IndexSummary:
         out += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
         out += [f"read as {enc}: {src}" for src, enc in sorted(self.encodings.items())]
         return out
+
+
+DIFFER = "Sources differ: "
+
+
+def differ_line(found: Sequence[Disagreement], *, number: Callable[[int], int | None] = lambda rank: rank,
+                text: Callable[[str], str] = lambda s: s, limit: int = 1000) -> str | None:
+    """``Sources differ: [1] at least 21 vessels, [3] three vessels (2025-09-27); [2] …`` — the
+    figures of each disagreement with their citation numbers and their documents' dates when known
+    (a running count reported at another date may differ for that reason); None when there are none.
+
+    Args:
+        found: the answer's disagreements.
+        number: the citation number shown for a result rank, or None when that result is not shown
+            (its figure is left out, and a disagreement left without two differing documents is dropped).
+        text: how a quoted figure is written (the bot escapes it).
+        limit: at most this many characters; the disagreements that do not fit are left out.
+    """
+    parts: list[str] = []
+    for d in found:
+        figs = [(n, f) for f in d.figures if (n := number(f.rank)) is not None]
+        if not any(a.doc_id != b.doc_id and a.value != b.value for _, a in figs for _, b in figs):
+            continue
+        part = ", ".join(f"[{n}] {text(' '.join(f.text.split()))}" + (f" ({text(f.date)})" if f.date else "")
+                         for n, f in figs)
+        if len(DIFFER) + len("; ".join([*parts, part])) > limit:
+            continue
+        parts.append(part)
+    return DIFFER + "; ".join(parts) if parts else None

@@ -31,8 +31,9 @@ from retrieval.serve.schedule import Build
 from retrieval.config import local_folder
 
 from ..checks import require_admin
-from ..render import (FIELD_VALUE, escape, render_progress, render_stats, render_summary, render_text,
+from ..render import (FIELD_VALUE, escape, render_progress, render_summary, render_text,
                       summary_has_details, truncate)
+from ..stats import render_stats
 from ..views import ReindexOfferView
 
 if TYPE_CHECKING:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Callable, Sequence
 
-from retrieval.types import Answer, Disagreement, IndexSummary, SourceView
+from retrieval.types import Answer, IndexSummary, SourceView, differ_line
 
 NOT_COVERED = "Not in the corpus: no passage answers this question closely enough."
 #: below this confidence (the calibrated probability that the top passage answers) an answer says so
-LOW_CONFIDENCE = 0.5
 
 
 def _mark(text: str, start: int, end: int, color: bool) -> str:
@@ -26,7 +24,7 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
             lines.append(f"Why: {answer.reason}.")
         if answer.results:
             lines.append(f"(closest passages, confidence {answer.confidence:.2f}, shown for inspection:)")
-    elif answer.confidence < LOW_CONFIDENCE:
+    elif answer.low_confidence:
         lines.append(f"Low confidence ({answer.confidence:.0%}): the closest passages; they may not answer this.")
     for r in answer.results:
         body = _mark(r.text, r.quote_start, r.quote_start + len(r.quote), color)
@@ -44,35 +42,6 @@ def answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str
         if answer.answered:
             lines.append(f"Confidence that [1] answers: {answer.confidence:.0%}")
     return "\n".join(lines)
-
-
-DIFFER = "Sources differ: "
-
-
-def differ_line(found: Sequence[Disagreement], *, number: Callable[[int], int | None] = lambda rank: rank,
-                text: Callable[[str], str] = lambda s: s, limit: int = 1000) -> str | None:
-    """``Sources differ: [1] at least 21 vessels, [3] three vessels (2025-09-27); [2] …`` — the
-    figures of each disagreement with their citation numbers and their documents' dates when known
-    (a running count reported at another date may differ for that reason); None when there are none.
-
-    Args:
-        found: the answer's disagreements.
-        number: the citation number shown for a result rank, or None when that result is not shown
-            (its figure is left out, and a disagreement left without two differing documents is dropped).
-        text: how a quoted figure is written (the bot escapes it).
-        limit: at most this many characters; the disagreements that do not fit are left out.
-    """
-    parts: list[str] = []
-    for d in found:
-        figs = [(n, f) for f in d.figures if (n := number(f.rank)) is not None]
-        if not any(a.doc_id != b.doc_id and a.value != b.value for _, a in figs for _, b in figs):
-            continue
-        part = ", ".join(f"[{n}] {text(' '.join(f.text.split()))}" + (f" ({text(f.date)})" if f.date else "")
-                         for n, f in figs)
-        if len(DIFFER) + len("; ".join([*parts, part])) > limit:
-            continue
-        parts.append(part)
-    return DIFFER + "; ".join(parts) if parts else None
 
 
 def _fill(text: str, width: int, first: str, rest: str) -> str:

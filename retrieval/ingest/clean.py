@@ -6,12 +6,12 @@ share one set of rules. Every rule is generic: nothing here knows any particular
 
 from __future__ import annotations
 
-import datetime
 import re
 import textwrap
 import unicodedata
 from dataclasses import dataclass, field
 
+from retrieval.ingest.dates import find_date
 from retrieval.types import Paragraph
 
 # Lines that are site furniture, not article text. Matched against the whole stripped line,
@@ -62,15 +62,6 @@ _CLOSERS = "\"”’')]»"
 # a sentence break: a real word (not an initial like "U.S.") ending, then a capital
 _SENTENCE_BREAK = re.compile(r"[a-z]{2,}[.!?][\"”’]?\s+[A-Z]")
 
-_MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-)
-_ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
-_TEXT_DATE = re.compile(
-    rf"\b(?:(\d{{1,2}})\s+({_MONTHS})\.?,?\s+((?:19|20)\d\d)|({_MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d))\b",
-    re.IGNORECASE,
-)
 _BYLINE = re.compile(
     r"(?:^|\b)(?i:(?:published |written |posted |reported )?by)\s+"
     r"((?:[A-Z\u00C0-\u00DE][\w'’.\-]*)(?:\s+(?:[A-Z\u00C0-\u00DE][\w'’.\-]*|de|da|del|van|von|der|la|le|bin)){0,5})",
@@ -161,35 +152,6 @@ def looks_like_heading(s: str, *, max_words: int = 15) -> bool:
     if ends_sentence(s) and not s.rstrip(_CLOSERS).endswith("?"):
         return False
     return not _SENTENCE_BREAK.search(s)
-
-
-def find_date(s: str) -> str | None:
-    """The first valid date in ``s`` as ISO ``YYYY-MM-DD``, or None.
-
-    A match that is no calendar day (``31 February 2024``, ``2023-02-29``) is skipped, not stored.
-    """
-    for m in _ISO_DATE.finditer(s):
-        if _valid_day(int(m.group(1)), int(m.group(2)), int(m.group(3))):
-            return m.group(0)
-    months = _MONTHS.split("|")
-    for m in _TEXT_DATE.finditer(s):
-        if m.group(1):
-            day, month, year = m.group(1), m.group(2), m.group(3)
-        else:
-            month, day, year = m.group(4), m.group(5), m.group(6)
-        idx = months.index(month.lower().rstrip("."))
-        num = idx + 1 if idx < 12 else [1, 2, 3, 4, 6, 7, 8, 9, 9, 10, 11, 12][idx - 12]
-        if _valid_day(int(year), num, int(day)):
-            return f"{year}-{num:02d}-{int(day):02d}"
-    return None
-
-
-def _valid_day(year: int, month: int, day: int) -> bool:
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_dateline(s: str) -> tuple[str | None, str | None] | None:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.ingest.clean import clean_text, clean_units, find_date, normalize
+from retrieval.ingest.clean import clean_text, clean_units, normalize
+from retrieval.ingest.dates import find_date
 from retrieval.errors import CorpusError
 from retrieval.ingest.limits import parse_limited
 from retrieval.types import Document, Paragraph, Skipped

@@ -18,10 +18,10 @@ from bot.render import (
     render_not_found,
     render_passage,
     render_source,
-    render_stats,
     render_summary,
     truncate,
 )
+from bot.stats import render_stats
 from fakediscord import message_problems
 from retrieval.types import Answer, Citation, IndexSummary, Paragraph, Result, Skipped, SourceView
 

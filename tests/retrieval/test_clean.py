@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.ingest.clean import clean_text, find_date, is_boilerplate, looks_like_heading, parse_dateline, text_units
+from retrieval.ingest.clean import clean_text, is_boilerplate, looks_like_heading, parse_dateline, text_units
+from retrieval.ingest.dates import find_date
 from retrieval.ingest.documents import parse
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from retrieval.ingest.clean import find_date
+from retrieval.ingest.dates import find_date
 
 
 @pytest.mark.parametrize("text", ["31 February 2024", "February 30, 2023", "2023-02-29", "April 31, 2025",

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval.query.conflicts import conflicts, disagreements, mentions
-from retrieval.cli.render import answer_text, differ_line
+from retrieval.cli.render import answer_text
+from retrieval.types import differ_line
 from retrieval.types import Answer, Citation, Result
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from retrieval.ingest.clean import Unit, find_date, normalize
+from retrieval.ingest.clean import Unit, normalize
+from retrieval.ingest.dates import find_date
 from retrieval.ingest.formats import Extracted, one_line, table_rows
 
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",

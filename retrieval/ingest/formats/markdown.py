@@ -13,7 +13,8 @@ import datetime as dt
 import functools
 import re
 
-from retrieval.ingest.clean import find_date, normalize
+from retrieval.ingest.clean import normalize
+from retrieval.ingest.dates import find_date
 from retrieval.ingest.formats import DIRECTIVE_LEADS, VERSIONED, Extracted, one_line, role_text
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)

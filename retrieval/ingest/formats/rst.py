@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 
-from retrieval.ingest.clean import find_date
+from retrieval.ingest.dates import find_date
 from retrieval.ingest.formats import DIRECTIVE_LEADS, VERSIONED, Extracted, one_line, role_text
 
 # docutils' own name pattern for roles and directives ("py:func", "code-block", "cmake:command")
