@@ -150,7 +150,7 @@ class Bench:
         for q, v, pool in zip(self.asked[name], self.vectors[name], self.pools[name]):
             trace: dict = {}
             a = answer(index, q.q, v, s, k=5, pool=pool, trace=trace)  # the path ``ask`` takes
-            ranking = list(dict.fromkeys(x.row["doc_id"] for x in trace["ranking"].scored))
+            ranking = list(dict.fromkeys(x.row.doc_id for x in trace["ranking"].scored))
             out.append({"q": q, "answer": a, "ev": trace["evidence"], "pa": trace["p_answerable"],
                         "docs": ranking})
         return out

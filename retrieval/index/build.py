@@ -281,9 +281,7 @@ class Builder:
         planned = []
         for p in split_document(doc, self.encoder.count_tokens, self.passage_tokens, self.embed_title):
             off = p.embed_offset()
-            stored = StoredPassage(id=-1, doc_id=doc.doc_id, paragraph=p.paragraph, part=p.part, text=p.text,
-                                   heading=p.heading, heading_path=list(p.heading_path), page=p.page,
-                                   spans=list(p.sentences), hash=p.hash)
+            stored = StoredPassage(**p.located(), id=-1, spans=list(p.sentences), hash=p.hash)
             planned.append(PlannedPassage(stored, ToEmbed(p.embed_text(), [(a + off, b + off) for a, b in p.sentences])))
         return DocPlan(meta, list(doc.paragraphs), planned, status)
 

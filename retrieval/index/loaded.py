@@ -89,8 +89,8 @@ class Index:
 
     def sentence_vectors(self, row: StoredPassage) -> np.ndarray:
         """The vectors of a passage's sentences, one row per span."""
-        a = row["sent_start"]
-        return np.asarray(self.sentences[a:a + len(row["spans"])], dtype=np.float32)
+        a = row.sent_start
+        return np.asarray(self.sentences[a:a + len(row.spans)], dtype=np.float32)
 
     def vectors(self, ids) -> np.ndarray:
         """Stored passage vectors (for reuse and for near-duplicate checks)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from sentencex import segment
 
@@ -19,8 +19,9 @@ TokenCounter = Callable[[list[str]], list[int]]
 
 
 @dataclass
-class Passage:
-    """A unit of retrieval.
+class Located:
+    """What a passage says and where it sits: the fields a passage being split and a stored one
+    (:class:`retrieval.index.store.StoredPassage`) share.
 
     Args:
         doc_id: the document it belongs to.
@@ -28,9 +29,6 @@ class Passage:
         part: 0 unless a long paragraph had to be split; then 0, 1, …
         text: the passage, verbatim (a substring of the paragraph).
         heading: the heading above the paragraph, if any.
-        title: the document title, if any (BM25 indexes it; the encoder sees it when ``embed_title``).
-        sentences: ``(start, end)`` character spans of the sentences in ``text``.
-        embed_title: put the title before the text for the encoder.
         heading_path: the headings above the paragraph, outermost first.
         page: 1-based page for paged formats, else None.
     """
@@ -40,11 +38,27 @@ class Passage:
     part: int
     text: str
     heading: str | None = None
+    heading_path: list[str] = field(default_factory=list)
+    page: int | None = None
+
+    def located(self) -> dict:
+        """These fields, as keyword arguments (lists copied)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), list) else v for f in fields(Located)}
+
+
+@dataclass
+class Passage(Located):
+    """A unit of retrieval, as the document is split.
+
+    Args:
+        title: the document title, if any (BM25 indexes it; the encoder sees it when ``embed_title``).
+        sentences: ``(start, end)`` character spans of the sentences in ``text``.
+        embed_title: put the title before the text for the encoder.
+    """
+
     title: str | None = None
     sentences: list[tuple[int, int]] = field(default_factory=list)
     embed_title: bool = False
-    heading_path: list[str] = field(default_factory=list)
-    page: int | None = None
 
     def context(self) -> str:
         """The lines put before the text for the encoder: the title (when ``embed_title``), the heading."""
@@ -180,8 +194,8 @@ def split_document(doc: Document, count: TokenCounter, limit: int, embed_title: 
         spans = split_sentences(text)
         sizes = count([text[a:b] for a, b in spans]) if spans else []
         if sum(sizes) + len(spans) <= budget:
-            out.append(Passage(doc.doc_id, para.number, 0, text, heading, title, spans, embed_title,
-                               list(para.heading_path), para.page))
+            out.append(Passage(doc.doc_id, para.number, 0, text, heading, list(para.heading_path), para.page,
+                               title=title, sentences=spans, embed_title=embed_title))
             continue
         # too long: pack whole sentences; cut a sentence only when it alone is over the budget
         units: list[tuple[int, int, int]] = []
@@ -202,7 +216,7 @@ def split_document(doc: Document, count: TokenCounter, limit: int, embed_title: 
         groups = _fit_groups(text, [g for g in groups if g], count, budget)
         for part, g in enumerate(groups):
             a, b = g[0][0], g[-1][1]
-            out.append(Passage(doc.doc_id, para.number, part, text[a:b], heading, title,
-                               [(x - a, y - a) for x, y, _ in g], embed_title, list(para.heading_path), para.page))
+            out.append(Passage(doc.doc_id, para.number, part, text[a:b], heading, list(para.heading_path), para.page,
+                               title=title, sentences=[(x - a, y - a) for x, y, _ in g], embed_title=embed_title))
     return out
 

@@ -21,24 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.index.passages import Located
 from retrieval.types import Paragraph
 
 DOC_KEYS = ("doc_id", "source", "title", "date", "author", "outlet", "url", "content_hash", "paragraphs")
 
 
-@dataclass
-class StoredPassage:
-    """One passage row of a version.
+@dataclass(kw_only=True)
+class StoredPassage(Located):
+    """One passage row of a version: what it says and where it sits (the fields of
+    :class:`~retrieval.index.passages.Located`), and what the index keeps with it.
 
     Args:
         id: passage id (row of the dense index, the sentence-vector table and BM25).
-        doc_id: the document it belongs to.
-        paragraph: 1-based paragraph number in the document.
-        part: 0 unless a long paragraph was split; then 0, 1, …
-        text: the passage, verbatim.
-        heading: the closest heading above it, if any.
-        heading_path: the headings above it, outermost first.
-        page: 1-based page for paged formats, else None.
         anchor: the id of its section's heading (for a link to ``url#anchor``), or None.
         sent_start: row of its first sentence vector in ``sentences.npy``.
         spans: ``(start, end)`` character spans of its sentences in ``text``.
@@ -46,24 +41,10 @@ class StoredPassage:
     """
 
     id: int
-    doc_id: str
-    paragraph: int
-    part: int
-    text: str
-    heading: str | None = None
-    heading_path: list[str] = field(default_factory=list)
-    page: int | None = None
     anchor: str | None = None
     sent_start: int = 0
     spans: list[tuple[int, int]] = field(default_factory=list)
     hash: str = ""
-
-    # mapping-style reads, for callers written against the dict rows this record replaced
-    def __getitem__(self, key: str):
-        return getattr(self, key)
-
-    def get(self, key: str, default=None):
-        return getattr(self, key, default)
 
 
 class Store:

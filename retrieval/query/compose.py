@@ -47,39 +47,39 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     for s in scored:
         if len(chosen) >= k:
             break
-        doc = s.row["doc_id"]
-        same = texts.get(" ".join(s.row["text"].split()))
+        doc = s.row.doc_id
+        same = texts.get(" ".join(s.row.text.split()))
         if same is not None:
-            if chosen[same].row["doc_id"] != doc:
-                folded.setdefault(same, {}).setdefault(doc, s.row["paragraph"])
+            if chosen[same].row.doc_id != doc:
+                folded.setdefault(same, {}).setdefault(doc, s.row.paragraph)
             continue
         dup = None
         for j, c in enumerate(chosen):
-            if c.row["doc_id"] != doc and s.quote_vec is not None and c.quote_vec is not None \
+            if c.row.doc_id != doc and s.quote_vec is not None and c.quote_vec is not None \
                     and float(s.quote_vec @ c.quote_vec) >= dedup_threshold:
                 dup = j
                 break
         if dup is not None:
-            folded.setdefault(dup, {}).setdefault(doc, s.row["paragraph"])
+            folded.setdefault(dup, {}).setdefault(doc, s.row.paragraph)
             continue
-        section = (doc, tuple(s.row.get("heading_path") or ()))
+        section = (doc, tuple(s.row.heading_path or ()))
         if counts.get(section, 0) >= per_section or (per_doc and counts.get(doc, 0) >= per_doc):
             continue
         counts[section] = counts.get(section, 0) + 1
         counts[doc] = counts.get(doc, 0) + 1
-        texts[" ".join(s.row["text"].split())] = len(chosen)
+        texts[" ".join(s.row.text.split())] = len(chosen)
         chosen.append(s)
-    docs = {d: index.document(d) for d in {s.row["doc_id"] for s in chosen} | {d for v in folded.values() for d in v}}
+    docs = {d: index.document(d) for d in {s.row.doc_id for s in chosen} | {d for v in folded.values() for d in v}}
     results: list[Result] = []
     for rank, s in enumerate(chosen, 1):
-        text = s.row["text"]
+        text = s.row.text
         a, b = trim(text, *s.quote)
         also = folded.get(rank - 1, {})
         results.append(Result(
-            rank=rank, doc_id=s.row["doc_id"], paragraph=s.row["paragraph"], text=text, quote=text[a:b],
-            quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row["heading"],
-            citation=_citation(rank, docs[s.row["doc_id"]], s.row["paragraph"], s.row.get("heading_path"),
-                               s.row.get("page"), s.row.get("anchor")),
+            rank=rank, doc_id=s.row.doc_id, paragraph=s.row.paragraph, text=text, quote=text[a:b],
+            quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row.heading,
+            citation=_citation(rank, docs[s.row.doc_id], s.row.paragraph, s.row.heading_path,
+                               s.row.page, s.row.anchor),
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
     ev = _evidence(index, question, scored, chosen, docs, pool, stats)
@@ -104,11 +104,11 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
     if not chosen:
         return conf.evidence(index, question, "", "", None, [], 0.0, (None, None), stats)
     top = chosen[0]
-    doc = docs.get(top.row["doc_id"]) or {}
-    fields = " ".join([doc.get("title") or "", *(top.row.get("heading_path") or []), top.row.get("heading") or ""])
+    doc = docs.get(top.row.doc_id) or {}
+    fields = " ".join([doc.get("title") or "", *(top.row.heading_path or []), top.row.heading or ""])
     side: list[str | None] = [None, None]
     if pool is not None and pool.ids.size:
-        known = {s.cand.id: s.row["doc_id"] for s in scored}
+        known = {s.cand.id: s.row.doc_id for s in scored}
         picks = [int(pool.ids[int(np.argmax(pool.dense))])]
         picks.append(int(pool.ids[int(np.argmax(pool.bm25))]) if float(pool.bm25.max()) > 0 else -1)
         need = [p for p in picks if p >= 0 and p not in known]
@@ -116,7 +116,7 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
             known.update({i: r["doc_id"] for i, r in index.passages(need).items()})
         side = [known.get(p) for p in picks]
     cosine = max(top.quote_sim, top.cand.dense)
-    return conf.evidence(index, question, top.row["text"], fields, top.row["doc_id"],
+    return conf.evidence(index, question, top.row.text, fields, top.row.doc_id,
                          [s.cand.dense for s in scored], cosine, (side[0], side[1]), stats)
 
 

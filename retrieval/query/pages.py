@@ -19,19 +19,20 @@ from retrieval.index.loaded import Index
 from retrieval.index.lexical import analyze
 from retrieval.query.search import Pool, page_cosines
 from retrieval.index.pages import doc_codes, doc_names
+from retrieval.index.store import StoredPassage
 
 
-def field_cover(index: Index, question: str, rows: dict[int, dict]) -> dict[int, float]:
+def field_cover(index: Index, question: str, rows: dict[int, StoredPassage]) -> dict[int, float]:
     """Per passage: IDF-weighted share of the question's terms in its document title and section path."""
     st = conf.term_stats(index)
     terms = {t: st.idf(t) for t in analyze(question) if st.has(t)}
     total = sum(terms.values())
     if total <= 0:
         return {}
-    titles = {d: doc_title(index, d) for d in {r["doc_id"] for r in rows.values()}}
+    titles = {d: doc_title(index, d) for d in {r.doc_id for r in rows.values()}}
     out = {}
     for pid, r in rows.items():
-        have = set(analyze(" ".join([titles[r["doc_id"]], *(r.get("heading_path") or []), r.get("heading") or ""])))
+        have = set(analyze(" ".join([titles[r.doc_id], *(r.heading_path or []), r.heading or ""])))
         out[pid] = sum(w for t, w in terms.items() if t in have) / total
     return out
 

@@ -134,7 +134,7 @@ def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bo
 
 
 def quotable_spans(row, spans: list[tuple[int, int]]) -> list[bool]:
-    return [quotable(row["text"], sp, row["heading"]) for sp in spans]
+    return [quotable(row.text, sp, row.heading) for sp in spans]
 
 
 def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_terms: set[str],

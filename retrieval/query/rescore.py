@@ -62,24 +62,24 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         row = rows.get(c.id)
         if row is None:
             continue
-        spans = row["spans"] or [(0, len(row["text"]))]
-        svecs = index.sentence_vectors(row) if row["spans"] else np.zeros((0, qvec.size), np.float32)
+        spans = row.spans or [(0, len(row.text))]
+        svecs = index.sentence_vectors(row) if row.spans else np.zeros((0, qvec.size), np.float32)
         sims = svecs @ qvec if len(svecs) else np.full(len(spans), c.dense, np.float32)
-        i, sim, val = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight)
+        i, sim, val = pick_quote(row.text, spans, sims, q_terms, quote_lexical, expect, type_weight)
         rank_val = val
-        if len(spans) > 1 and not quotable(row["text"], spans[i], row["heading"]):
+        if len(spans) > 1 and not quotable(row.text, spans[i], row.heading):
             # the passage keeps the value of its best sentence; the quote shown is its best answering one
-            i, sim, _ = pick_quote(row["text"], spans, sims, q_terms, quote_lexical, expect, type_weight,
+            i, sim, _ = pick_quote(row.text, spans, sims, q_terms, quote_lexical, expect, type_weight,
                                    quotable_spans(row, spans), prose)
         qv = svecs[i] if len(svecs) else None
         bonus = title_weight * fields.get(c.id, 0.0)
-        out.append(Scored(c, row, with_lead_in(row["text"], spans, i), qv, sim,
+        out.append(Scored(c, row, with_lead_in(row.text, spans, i), qv, sim,
                           c.score + sentence_weight * rank_val + bonus))
     if doc_weight and out:
         # each passage gains from the best *other* passage of its document (scores read before any update)
         by_doc: dict[str, list[int]] = {}
         for j, s in enumerate(out):
-            by_doc.setdefault(s.row["doc_id"], []).append(j)
+            by_doc.setdefault(s.row.doc_id, []).append(j)
         base = [s.score for s in out]
         for members in by_doc.values():
             if len(members) > 1:
@@ -100,15 +100,15 @@ def _explanation(index: Index, s: Scored):
     """The passage right after ``s`` in its section when ``s`` explains nothing (a code example, a
     synopsis, a question) and that one does: the reply shows the explanation (None otherwise)."""
     row = s.row
-    if not explains_nothing(row["text"], row["spans"]):
+    if not explains_nothing(row.text, row.spans):
         return None
     nxt = index.passages([s.cand.id + 1]).get(s.cand.id + 1)
-    if nxt is None or nxt["doc_id"] != row["doc_id"]:
+    if nxt is None or nxt.doc_id != row.doc_id:
         return None
-    here = list(row.get("heading_path") or [])
-    if list(nxt.get("heading_path") or [])[:len(here)] != here:
+    here = list(row.heading_path or [])
+    if list(nxt.heading_path or [])[:len(here)] != here:
         return None
-    return nxt if explanatory(nxt["text"], nxt["spans"], nxt["heading"]) else None
+    return nxt if explanatory(nxt.text, nxt.spans, nxt.heading) else None
 
 
 #: how many of the best passages get their shown quote chosen again (``quote_pick_lexical``): enough for
@@ -120,10 +120,10 @@ def _repick(index: Index, qvec: np.ndarray, s: Scored, q_terms: set[str], lexica
             expect: re.Pattern | None, type_weight: float, prose: float = 0.0) -> None:
     """Choose ``s``'s shown quote again with another weight of question-term coverage (in place)."""
     row = s.row
-    if not row["spans"]:
-        s.quote = (0, len(row["text"]))
+    if not row.spans:
+        s.quote = (0, len(row.text))
         return
     svecs = index.sentence_vectors(row)
-    i, sim, _ = pick_quote(row["text"], row["spans"], svecs @ qvec, q_terms, lexical, expect, type_weight,
-                           quotable_spans(row, row["spans"]), prose)
-    s.quote, s.quote_vec, s.quote_sim = with_lead_in(row["text"], row["spans"], i), svecs[i], sim
+    i, sim, _ = pick_quote(row.text, row.spans, svecs @ qvec, q_terms, lexical, expect, type_weight,
+                           quotable_spans(row, row.spans), prose)
+    s.quote, s.quote_vec, s.quote_sim = with_lead_in(row.text, row.spans, i), svecs[i], sim

@@ -207,16 +207,16 @@ def test_quote_pick_lexical_changes_the_shown_quote_not_the_ranking(seeds_engine
     assert [s.score for s in base] == [s.score for s in heavy]
     for s in heavy:
         a, b = s.quote
-        assert s.row["text"][a:b] and (a, b) in [tuple(x) for x in s.row["spans"]] or not s.row["spans"]
+        assert s.row.text[a:b] and (a, b) in [tuple(x) for x in s.row.spans] or not s.row.spans
     # a huge term weight makes the shown quote the sentence covering most question terms
     from retrieval.index.lexical import analyze
     terms = set(analyze(q))
     for s in heavy[:10]:
-        spans = [sp for sp in s.row["spans"] if quotable(s.row["text"], sp, s.row["heading"])]
+        spans = [sp for sp in s.row.spans if quotable(s.row.text, sp, s.row.heading)]
         if spans:
-            cover = [len(terms & set(analyze(s.row["text"][a:b]))) for a, b in spans]
+            cover = [len(terms & set(analyze(s.row.text[a:b]))) for a, b in spans]
             a, b = s.quote
-            assert len(terms & set(analyze(s.row["text"][a:b]))) == max(cover)
+            assert len(terms & set(analyze(s.row.text[a:b]))) == max(cover)
 
 
 def _plain_page_means(idx):

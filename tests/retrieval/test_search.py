@@ -53,7 +53,7 @@ def test_hybrid_pool_scores_every_candidate_on_both_sides(seeds_engine):
         assert c.bm25 == pytest.approx(float(allb[c.id]))
         assert c.dense == pytest.approx(float(idx.vectors(np.array([c.id]))[0] @ qv), abs=1e-5)
     assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
-    assert "bounty" in (idx.passages([ids[0]])[ids[0]]["text"])
+    assert "bounty" in (idx.passages([ids[0]])[ids[0]].text)
 
 
 def test_single_sided_modes(seeds_engine):

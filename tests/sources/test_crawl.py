@@ -13,7 +13,8 @@ from retrieval.sources.crawl import SourceError, crawl
 from retrieval.sources.options import Options
 from retrieval.sources.spec import parse
 
-FAST = Options(delay=0.0, concurrency=2, timeout=0.5, max_page_bytes=200_000, max_redirects=3)
+# a 2 s timeout: a loaded CI machine can take over half a second for a page; the slow page takes 4 s
+FAST = Options(delay=0.0, concurrency=2, timeout=2.0, max_page_bytes=200_000, max_redirects=3)
 WORDS = " ".join(["The frobnicator turns widgets into gadgets for every user."] * 5)
 
 
@@ -37,7 +38,7 @@ def docs_site() -> dict[str, Page]:
         "/docs/app.html": Page("<html><head><script src='app.js'></script></head><body><div id=root></div>"
                                "<noscript>Enable JavaScript</noscript></body></html>"),
         "/docs/image.png": Page(b"\x89PNG....", "image/png"),
-        "/docs/slow.html": Page(html("Slow", f"<p>{WORDS}</p>"), delay=1.0),
+        "/docs/slow.html": Page(html("Slow", f"<p>{WORDS}</p>"), delay=4.0),
         "/docs/huge.html": Page(html("Huge", "<p>" + "x " * 200_000 + "</p>")),
         "/docs/loop1": Page(status=302, headers={"Location": "/docs/loop2"}),
         "/docs/loop2": Page(status=302, headers={"Location": "/docs/loop1"}),
