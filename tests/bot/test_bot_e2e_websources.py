@@ -11,15 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 
-from docsite import Page, Site, html  # noqa: E402
+from docsite import Site, lighthouse  # noqa: E402
 from harness import bot_config, start_bot, stop_bot  # noqa: E402
 
-PAGES = {
-    "/docs/": Page(html("Lighthouse manual", "<p>Welcome to the lighthouse manual for keepers.</p>"
-                                             "<a href='lamp.html'>lamp</a>")),
-    "/docs/lamp.html": Page(html("The [lamp] *guide*", "<h2 id='trim'>Trimming the wick</h2>"
-                                                       "<p>Trim the lamp wick every evening at dusk with brass scissors.</p>")),
-}
+# the title has markdown that the link text must escape
+PAGES = lighthouse("The [lamp] *guide*")
 
 
 @pytest.fixture

@@ -29,6 +29,16 @@ def html(title: str, body: str, head: str = "") -> str:
             f"<body><main><h1>{title}</h1>{body}</main></body></html>")
 
 
+def lighthouse(lamp_title: str = "The lamp") -> dict[str, "Page"]:
+    """A two-page manual under /docs/: the start page links to the lamp page, whose section has an id."""
+    return {
+        "/docs/": Page(html("Lighthouse manual", "<p>Welcome to the lighthouse manual for keepers.</p>"
+                                                 "<a href='lamp.html'>lamp</a>")),
+        "/docs/lamp.html": Page(html(lamp_title, "<h2 id='trim'>Trimming the wick</h2>"
+                                                 "<p>Trim the lamp wick every evening at dusk with brass scissors.</p>")),
+    }
+
+
 class Site:
     """``with Site({path: Page}) as site:`` — ``site.url(path)``; ``site.pages`` may be changed between crawls."""
 

@@ -8,15 +8,10 @@ import json
 
 import pytest
 
-from docsite import Page, Site, html
+from docsite import Site, lighthouse
 from retrieval.cli import commands as cli
 
-PAGES = {
-    "/docs/": Page(html("Lighthouse manual", "<p>Welcome to the lighthouse manual for keepers.</p>"
-                                             "<a href='lamp.html'>lamp</a>")),
-    "/docs/lamp.html": Page(html("The lamp", "<h2 id='trim'>Trimming the wick</h2>"
-                                             "<p>Trim the lamp wick every evening at dusk with brass scissors.</p>")),
-}
+PAGES = lighthouse()
 
 
 @pytest.fixture
