@@ -113,7 +113,7 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
         picks.append(int(pool.ids[int(np.argmax(pool.bm25))]) if float(pool.bm25.max()) > 0 else -1)
         need = [p for p in picks if p >= 0 and p not in known]
         if need:
-            known.update({i: r["doc_id"] for i, r in index.passages(need).items()})
+            known.update({i: r.doc_id for i, r in index.passages(need).items()})
         side = [known.get(p) for p in picks]
     cosine = max(top.quote_sim, top.cand.dense)
     return conf.evidence(index, question, top.row.text, fields, top.row.doc_id,
