@@ -84,7 +84,7 @@ class Site:
         page = self.pages.get(path)
         headers = {k.lower(): v for k, v in h.headers.items()}
         if page is None:
-            status = 404
+            self._record(path, 404, headers)
             self._answer(h, 404, b"not found", "text/plain", {})
         else:
             if page.delay:
@@ -97,7 +97,11 @@ class Site:
                 extra.update({"ETag": etag, "Last-Modified": LAST_MODIFIED})
                 if headers.get("if-none-match") == etag:
                     status, body = 304, b""
+            self._record(path, status, headers)
             self._answer(h, status, body, page.type, extra)
+
+    def _record(self, path: str, status: int, headers: dict) -> None:
+        # logged before the answer is written: a client that has its response has it in the log too
         with self.lock:
             self.log.append((path, status, headers))
 
