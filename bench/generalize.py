@@ -3,6 +3,8 @@
     python -m bench.generalize                         # table: naive peer, before, current defaults
     python -m bench.generalize --grid '{"title_weight": [0, 0.2, 0.4]}'   # sweep, per corpus + LOCO
     python -m bench.generalize --fit                   # refit the confidence models, LOCO check
+    python -m bench.generalize --fit --devsets W --corpora seeds,gitdocs,scifact,cvs,gnuplot,debianfaq,fastifydocs
+                                                       # the same over every dev corpus (W: a bench.devsets --work)
 
 Corpora: ``seeds`` (dev questions + news-unanswerable), ``gitdocs`` (git's documentation, 45 + 8),
 ``scifact`` (BEIR SciFact train claims; a subsample unless ``--scifact-queries 0``). One index per
@@ -44,11 +46,11 @@ EVAL = SHARED / "eval"
 #: sentence as quote, a fixed cosine threshold (0.30) for abstention
 NAIVE = {"fusion": "rrf", "dense_weight": 0.5, "sentence_weight": 0.0, "quote_lexical": 0.0, "type_weight": 0.0,
          "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0,
-         "page_dense_weight": 0.0}
+         "page_dense_weight": 0.0, "join_chars": 0}
 #: the defaults before issue 11 (ranking as in session 4, cosine ≥ 0.30 to answer)
 BEFORE = {"fusion": "linear", "dense_weight": 0.6, "sentence_weight": 1.5, "quote_lexical": 0.1, "type_weight": 0.3,
           "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0,
-          "page_dense_weight": 0.0}
+          "page_dense_weight": 0.0, "join_chars": 0}
 OLD_THRESHOLD = 0.30
 
 
@@ -70,8 +72,9 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(l) for l in path.read_text("utf-8").splitlines() if l.strip()]
 
 
-def load_corpora(scifact_queries: int, seed: int = 0) -> dict[str, dict]:
-    """Corpus folder and questions of each dev corpus."""
+def load_corpora(scifact_queries: int, seed: int = 0, devsets: Path | None = None) -> dict[str, dict]:
+    """Corpus folder and questions of each dev corpus; with ``devsets`` (a ``bench.devsets --work``
+    folder) also the documentation sets of bench/devsets/, with the indexes already built there."""
     seeds = [Question(r["q"], r["gold"], source="seeds") for r in _read_jsonl(EVAL / "dev-questions.jsonl")]
     seeds += [Question(r["q"], [], kind="unanswerable", source="seeds") for r in _read_jsonl(EVAL / "news-unanswerable.jsonl")]
     git = [Question(r["q"], r["gold"], file=r.get("file"), kind=r.get("kind"), source="gitdocs")
@@ -87,27 +90,43 @@ def load_corpora(scifact_queries: int, seed: int = 0) -> dict[str, dict]:
     if scifact_queries:
         ids = sorted(random.Random(seed).sample(ids, min(scifact_queries, len(ids))))
     sci = [Question(texts[q], docs=qrels[q], source="scifact") for q in ids]
-    return {"seeds": {"corpus": ROOT / "seeds", "questions": seeds},
-            "gitdocs": {"corpus": EVAL / "gitdocs" / "corpus", "questions": git},
-            "scifact": {"corpus": sf / "corpus.jsonl", "questions": sci}}
+    out = {"seeds": {"corpus": ROOT / "seeds", "questions": seeds},
+           "gitdocs": {"corpus": EVAL / "gitdocs" / "corpus", "questions": git},
+           "scifact": {"corpus": sf / "corpus.jsonl", "questions": sci}}
+    if devsets is not None:
+        from bench.devsets.__main__ import sets
+
+        for name in ("seeds", "gitdocs"):
+            if (devsets / "index" / name).is_dir():
+                out[name]["index"] = devsets / "index" / name
+        for name, (build, qfile) in sets().items():
+            corpus = devsets / "corpora" / name
+            if build is None or not corpus.is_dir():
+                continue
+            qs = [Question(r["q"], r.get("gold", []), file=r.get("file"), source=name,
+                           kind=r.get("kind") if not r.get("gold") else None) for r in _read_jsonl(qfile)]
+            out[name] = {"corpus": corpus, "questions": qs, "index": devsets / "index" / name}
+    return out
 
 
 class Bench:
     """Indexes, cached question vectors and candidate pools of every corpus."""
 
-    def __init__(self, work: Path, scifact_queries: int = 200, cross: int = 40, only: list[str] | None = None):
+    def __init__(self, work: Path, scifact_queries: int = 200, cross: int = 40, only: list[str] | None = None,
+                 devsets: Path | None = None):
         from retrieval.model.embeddings import Encoder
         from retrieval.engine import Engine
 
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
-        self.corpora = {n: c for n, c in load_corpora(scifact_queries).items() if not only or n in only}
+        self.corpora = {n: c for n, c in load_corpora(scifact_queries, devsets=devsets).items()
+                        if not only or n in only}
         base = Settings()
         self.encoder = Encoder.shared(base.model, base.precision, base.batch_size)
         self.engines = {}
         for name, c in self.corpora.items():
             t0 = time.perf_counter()
-            s = Settings.from_mapping({"corpus": c["corpus"], "index_dir": work / name})
+            s = Settings.from_mapping({"corpus": c["corpus"], "index_dir": c.get("index", work / name)})
             self.engines[name] = Engine.open(s, encoder=self.encoder)
             print(f"[{name}] index ready in {time.perf_counter() - t0:.1f}s "
                   f"({self.engines[name].index.manifest['passages']} passages)", flush=True)
@@ -221,12 +240,18 @@ def design(records_by_corpus: dict[str, list[dict]]):
             X.append(r["ev"].vector())
             ya.append(q.answerable)
             yc.append(q.answerable and _first_hit(q, r["answer"]) == 1)
+            # three classes weigh the same in each corpus: its answerable questions, its own unanswerable
+            # and off-topic ones, and the other corpora's questions (shared equally among the sources)
             groups.append((name, q.source if q.kind == "foreign" else name, q.answerable))
     X, ya, yc = np.array(X), np.array(ya, float), np.array(yc, float)
     counts: dict = {}
     for g in groups:
         counts[g] = counts.get(g, 0) + 1
-    w = np.array([1.0 / counts[g] for g in groups])
+    sources = {}
+    for g in counts:
+        if g[0] != g[1]:
+            sources[g[0]] = sources.get(g[0], 0) + 1
+    w = np.array([1.0 / counts[g] / (sources[g[0]] if g[0] != g[1] else 1) for g in groups])
     return X, ya, yc, groups, w / w.mean()
 
 
@@ -316,8 +341,9 @@ def main(argv=None) -> int:
     ap.add_argument("--drop", default="", help="comma list of features left out of --fit (ablation)")
     ap.add_argument("--dump", type=Path, help="write every record's figures as JSONL here")
     ap.add_argument("--corpora", default="seeds,gitdocs,scifact", help="comma list (default: all three)")
+    ap.add_argument("--devsets", type=Path, help="a `bench.devsets --work` folder: its sets join (name them in --corpora)")
     args = ap.parse_args(argv)
-    b = Bench(args.work, args.scifact_queries, only=args.corpora.split(","))
+    b = Bench(args.work, args.scifact_queries, only=args.corpora.split(","), devsets=args.devsets)
     DROP.update(f for f in args.drop.split(",") if f)
     names = list(b.corpora)
 

@@ -45,6 +45,7 @@ EMBEDS = 10
 FIELDS = 25
 BUTTON_LABEL = 80
 SOURCES_BUDGET = 1500  # characters of an answer's "Sources" list (the passages get the rest)
+FIRST_SHARE = 0.4  # at most this share of the passages' room goes to the first quote, when it needs it
 DIFFER_BUDGET = 400  # characters of the "Sources differ" line
 
 EMBED_COLOUR = discord.Colour(0x3B82F6)
@@ -191,6 +192,8 @@ def render_answer(answer: Answer | NumberedAnswer, *, max_results: int = MAX_RES
         if also.get(i):
             tail = "\n↳ also in " + ", ".join(f"[{m}]" for m in also[i])
         share = remaining // (len(results) - i) - len(header) - len(tail) - 3
+        if i == 0 and len(results) > 2:  # the first quote is read first: room for its context and neighbour
+            share = max(share, min(len(r.text) + 40, int(desc_budget * FIRST_SHARE)))
         body = render_passage(r.text, r.quote, r.quote_start, max(share, 40))
         block = f"{header}\n{body}{tail}"
         if len(block) + 2 > remaining:

@@ -185,6 +185,9 @@ class Settings:
         per_doc: at most this many results per document; 0 for no limit beyond ``per_section``;
             ``unique_docs`` makes it 1.
         dedup_threshold: sentence cosine above which two quotes count as the same fact.
+        join_chars: a ranked passage right before or after a shown one in the same section is shown with
+            it as one quote (a lead-in and what it introduces, an option and its default) while their text
+            stays under this many characters; 0 shows every passage on its own.
         sentence_weight: how much the best sentence's similarity adds to a passage's fused score.
         quote_lexical: weight of question-term coverage next to cosine when choosing a passage's quote.
         quote_pick_lexical: weight of question-term coverage when the shown quote of the best passages is
@@ -236,9 +239,10 @@ class Settings:
     dense_weight: float = 0.6
     rrf_k: int = 60
     candidates: int = 1000
-    abstain_threshold: float = 0.5
+    abstain_threshold: float = 0.4
     per_section: int = 2
     per_doc: int = 0
+    join_chars: int = 1500
     dedup_threshold: float = 0.8
     sentence_weight: float = 1.5
     quote_lexical: float = 0.1
@@ -308,6 +312,8 @@ class Settings:
             raise ConfigError("passage_tokens must be at least 32")
         if self.per_doc < 0:
             raise ConfigError("per_doc must be 0 (no limit) or more")
+        if self.join_chars < 0:
+            raise ConfigError("join_chars must be 0 (never join) or more")
         for name in ("k", "batch_size", "max_question_chars", "candidates", "per_section", "rrf_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")

@@ -84,6 +84,8 @@ class Citation:
         page: 1-based page for paged formats (PDF), else None.
         url: a link to the passage: the document's http(s) URL, with ``#anchor`` when its section has
             one; None when the document has no URL.
+        paragraph_end: the last paragraph when the quote spans several (a passage shown with its
+            neighbour), else None.
     """
 
     number: int
@@ -97,13 +99,15 @@ class Citation:
     heading_path: list[str] = field(default_factory=list)
     page: int | None = None
     url: str | None = None
+    paragraph_end: int | None = None
 
     def place(self) -> str:
         """Where in the document: ``section › subsection`` and ``p. n`` when known, else ``¶ n``."""
         parts = []
         if self.heading_path:
             parts.append(" › ".join(self.heading_path))
-        parts.append(f"p. {self.page}" if self.page else f"¶ {self.paragraph}")
+        end = f"–{self.paragraph_end}" if self.paragraph_end and self.paragraph_end != self.paragraph else ""
+        parts.append(f"p. {self.page}" if self.page else f"¶ {self.paragraph}{end}")
         return " · ".join(parts)
 
     def label(self) -> str:
@@ -142,6 +146,8 @@ class Result:
         heading: heading the passage sits under, if any.
         also_in: doc ids of other documents that report the same passage (near-duplicates).
         citation: the citation shown for this result.
+        paragraph_end: the last paragraph ``text`` reaches when it is the passage with a neighbour
+            (see :mod:`retrieval.query.compose`), else None.
     """
 
     rank: int
@@ -156,6 +162,7 @@ class Result:
     heading: str | None = None
     also_in: list[str] = field(default_factory=list)
     also_in_citations: list[Citation] = field(default_factory=list)
+    paragraph_end: int | None = None
 
     def to_dict(self) -> dict:
         c = self.citation
@@ -169,6 +176,7 @@ class Result:
             "source": c.source,
             "url": c.url,
             "paragraph": self.paragraph,
+            "paragraph_end": self.paragraph_end,
             "heading": self.heading,
             "heading_path": list(c.heading_path),
             "page": c.page,

@@ -94,6 +94,6 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
     if trace is not None:
         trace["ranking"] = r
     return compose(index, question, r.scored, k=k or s.k, per_section=s.per_section, per_doc=s.per_doc,
-                   unique_docs=unique_docs,
+                   unique_docs=unique_docs, join_chars=s.join_chars,
                    dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace,
                    stats=conf.VisibleStats(index.lexical, allowed) if allowed is not None else None)

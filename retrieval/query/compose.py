@@ -4,6 +4,9 @@ calibrated confidence reads to decide whether the corpus answers at all.
 * Diversity: at most ``per_section`` passages of one section (document and heading path) and, when set,
   ``per_doc`` of one document (1 in ``unique_docs`` mode); a passage whose text is already shown is not
   shown again (another document's copy is listed as "also in").
+* Neighbours: a passage that directly follows or precedes a shown one in the same section (the
+  answer a lead-in announces, the default under an option's description) is shown with it as one
+  quote, up to ``join_chars`` characters, instead of as a result of its own.
 * Near-duplicates: a passage whose quote says what a higher-ranked quote from another document
   already says (sentence cosine ≥ ``dedup_threshold``) is folded into it as "also in".
 * Abstention: :mod:`retrieval.query.confidence` turns the ranking's evidence into the probability that
@@ -26,8 +29,8 @@ from retrieval.types import Answer, Citation, Result, link
 
 def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_section: int = 2,
             per_doc: int = 0, unique_docs: bool = False, dedup_threshold: float = 0.8,
-            abstain_threshold: float = 0.5, pool: Pool | None = None, trace: dict | None = None,
-            stats=None) -> Answer:
+            abstain_threshold: float = 0.4, pool: Pool | None = None, trace: dict | None = None,
+            stats=None, join_chars: int = 0) -> Answer:
     """Pick, fold and cite the results of one question, and judge whether the corpus answers it.
 
     Args:
@@ -38,12 +41,15 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         pool: the candidate pool (its best dense and best BM25 passages are evidence).
         trace: filled with the evidence and ``p_answerable`` when given.
         stats: term statistics for the evidence (an asker's :class:`~retrieval.query.confidence.VisibleStats`).
+        join_chars: a ranked passage adjacent to a shown one of the same section joins it while their
+            text stays under this many characters (0: never).
     """
     per_doc = 1 if unique_docs else per_doc
     chosen: list[Scored] = []
     folded: dict[int, dict[str, int]] = {}  # result index -> {doc id: paragraph of its best duplicate}
     counts: dict = {}
     texts: dict[str, int] = {}  # passage text (spaces folded) -> result index: a repeated example shown once
+    joined: dict[int, list[Scored]] = {}  # result index -> its neighbours shown with it
     for s in scored:
         if len(chosen) >= k:
             break
@@ -63,6 +69,11 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
             folded.setdefault(dup, {}).setdefault(doc, s.row.paragraph)
             continue
         section = (doc, tuple(s.row.heading_path or ()))
+        j = _neighbour(chosen, joined, s, join_chars)
+        if j is not None:
+            joined.setdefault(j, []).append(s)
+            texts[" ".join(s.row.text.split())] = j
+            continue
         if counts.get(section, 0) >= per_section or (per_doc and counts.get(doc, 0) >= per_doc):
             continue
         counts[section] = counts.get(section, 0) + 1
@@ -72,14 +83,18 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     docs = {d: index.document(d) for d in {s.row.doc_id for s in chosen} | {d for v in folded.values() for d in v}}
     results: list[Result] = []
     for rank, s in enumerate(chosen, 1):
-        text = s.row.text
-        a, b = trim(text, *s.quote)
+        text, offset, first, last = _joined_text(index, s, joined.get(rank - 1, []))
+        a, b = trim(s.row.text, *s.quote)
+        a, b = a + offset, b + offset
         also = folded.get(rank - 1, {})
+        end = last.row.paragraph if last.row.paragraph != first.row.paragraph else None
+        cite = _citation(rank, docs[s.row.doc_id], first.row.paragraph, s.row.heading_path, first.row.page,
+                         s.row.anchor)
+        cite.paragraph_end = end
         results.append(Result(
-            rank=rank, doc_id=s.row.doc_id, paragraph=s.row.paragraph, text=text, quote=text[a:b],
-            quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row.heading,
-            citation=_citation(rank, docs[s.row.doc_id], s.row.paragraph, s.row.heading_path,
-                               s.row.page, s.row.anchor),
+            rank=rank, doc_id=s.row.doc_id, paragraph=first.row.paragraph, text=text, quote=text[a:b],
+            quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row.heading, paragraph_end=end,
+            citation=cite,
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
     ev = _evidence(index, question, scored, chosen, docs, pool, stats)
@@ -93,9 +108,48 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         trace.update(evidence=ev, p_answerable=p_answerable)
     # figures the quoted documents give differently, said in one line (abstentions quote nothing)
     differ = disagreements(results) if answered else []
-    limits = {"k": k, "per_section": per_section, "per_doc": per_doc or None}
+    limits = {"k": k, "per_section": per_section, "per_doc": per_doc or None, "join_chars": join_chars or None}
     return Answer(question=question, answered=answered, results=results, confidence=confidence,
                   index_version=index.version, reason=why, disagreements=differ, limits=limits)
+
+
+def _neighbour(chosen: list[Scored], joined: dict[int, list[Scored]], s: Scored, limit: int) -> int | None:
+    """The shown result that ``s`` directly follows or precedes in the same section, if their text stays
+    under ``limit`` characters together; else None."""
+    if limit <= 0:
+        return None
+    for j, c in enumerate(chosen):
+        if c.row.doc_id != s.row.doc_id or (c.row.heading_path or []) != (s.row.heading_path or []):
+            continue
+        group = [c, *joined.get(j, [])]
+        ids = [g.cand.id for g in group]
+        if (s.cand.id == max(ids) + 1 or s.cand.id == min(ids) - 1) \
+                and sum(len(g.row.text) for g in group) + len(s.row.text) <= limit:
+            return j
+    return None
+
+
+def _joined_text(index: Index, s: Scored, extra: list[Scored]) -> tuple[str, int, Scored, Scored]:
+    """The text of ``s`` with its neighbours in reading order, the offset of ``s``'s text in it, and the
+    first and last passages (the paragraphs the citation names). Parts of one split paragraph are
+    joined as the paragraph has them; paragraphs by a line break."""
+    if not extra:
+        return s.row.text, 0, s, s
+    group = sorted([s, *extra], key=lambda g: g.cand.id)
+    text, offset = group[0].row.text, 0
+    for prev, g in zip(group, group[1:]):
+        glue = "\n"
+        if g.row.paragraph == prev.row.paragraph:
+            para = next(iter(index.paragraphs(g.row.doc_id, g.row.paragraph, g.row.paragraph)), None)
+            at = para.text.find(prev.row.text) if para else -1
+            nxt = para.text.find(g.row.text, at + len(prev.row.text)) if at >= 0 else -1
+            if nxt >= 0:
+                glue = para.text[at + len(prev.row.text):nxt]
+        text += glue
+        if g is s:
+            offset = len(text)
+        text += g.row.text
+    return text, offset, group[0], group[-1]
 
 
 def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Scored], docs: dict,

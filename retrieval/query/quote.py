@@ -25,13 +25,20 @@ _TIME = re.compile(r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|jun
                    r"ago|later|earlier|since|until)\b", re.IGNORECASE)
 _ASKS_NUMBER = re.compile(r"^\W*how (?:many|much|long|far|old|often|big|large)\b", re.IGNORECASE)
 _ASKS_TIME = re.compile(r"^\W*(?:when\b|what (?:year|date|day|month|time)\b|how soon\b)", re.IGNORECASE)
+# "what's the default X?", "is X on by default?": a sentence stating the default, with its value
+_ASKS_DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
+_STATES_DEFAULT = re.compile(r"\bdefault(?:s|ed)?\b(?:\s+(?:is|are|to|value|of|:))*\W{0,4}[^.;\n]{0,40}?"
+                             r"(?:\d|\b(?:true|false|null|none|on|off|enabled|disabled)\b)|"
+                             r"(?:\d|\b(?:true|false|null|none|enabled|disabled)\b)[^.;\n]{0,40}?\bby default\b|"
+                             r"\bdefaults?\s+(?:value\s+)?(?:of\s+[^;\n]{1,40}?\s+)?(?:is|to|=|:)\s*\S",
+                             re.IGNORECASE)
 
 
 # questions asking what something is, or what it is called: "What is X?", "What did they call X?",
 # "What term is used for X?"
 _ASKS_DEFINITION = [
     re.compile(p, re.IGNORECASE) for p in (
-        r"^\W*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
+        r"^\W*(?:what|who)(?:\s+(?:is|are|was|were)|['’]?s)\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
         r"^\W*what\s+(?:do|does|did)\s+[^?]{1,60}?\s+call\s+(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
         r"^\W*what\s+(?:term|word|name|label|title)\b[^?]{0,60}?\s+(?:for|of|to describe)\s+"
         r"(?:an?\s+|the\s+)?([^?]{2,60}?)\W*$",
@@ -39,10 +46,18 @@ _ASKS_DEFINITION = [
 ]
 
 
+_LEADING = re.compile(r"^(?:(?:wait|so|ok|okay|hey|hi|um|umm|hmm|lol|btw|quick question|sorry|also|and)\W+)+",
+                      re.IGNORECASE)
+# chat words after the thing asked about ("what is sid exactly?", "whats a conffile lol")
+_TRAILING = re.compile(r"(?:\s+(?:exactly|actually|again|even|anyway|anyways|really|precisely|though|tho|lol|"
+                       r"btw|pls|plz|please|here|then))+\W*$", re.IGNORECASE)
+
+
 def answer_type(question: str) -> re.Pattern | None:
     """The pattern a sentence answering ``question`` is expected to contain, if the question says.
 
-    "How many …" expects a number, "When …" a time expression, and "What is X?", "Who is X?", "What
+    "How many …" expects a number, "When …" a time expression, a question about a default a sentence
+    stating one with its value ("Default: 1048576", "disabled by default"), and "What is X?", "Who is X?", "What
     do they call X?" or "What term is used for X?" a definition of X: an apposition ("X, a …") or a
     copula ("X is a …", "X is not the …").
     """
@@ -50,12 +65,15 @@ def answer_type(question: str) -> re.Pattern | None:
         return _NUMBER
     if _ASKS_TIME.search(question):
         return _TIME
+    if _ASKS_DEFAULT.search(question):
+        return _STATES_DEFAULT
     for form in _ASKS_DEFINITION:
-        m = form.match(question.strip())
+        m = form.match(_LEADING.sub("", _TRAILING.sub("", question.strip())))
         if m and len(m.group(1).split()) <= 6:
-            term = r"\s+".join(re.escape(w) for w in m.group(1).split())
-            return re.compile(rf"\b{term}\W{{0,3}}(?:,|\(|(?:is|are|was|were)(?:\s+not)?\b)\s*(?:an?|the)\b",
-                              re.IGNORECASE)
+            # "whats a conffile" is answered by "Conffiles are …": the term's plural counts
+            term = r"\s+".join(re.escape(w) for w in m.group(1).split()) + "(?:e?s)?"
+            return re.compile(rf"\b{term}\W{{0,3}}(?:,\s*(?:an?|the)\b|\(|(?:is|was)(?:\s+not)?\s+(?:an?|the)\b|"
+                              rf"(?:are|were)(?:\s+not)?\s+(?:an?\s+|the\s+)?[a-z])", re.IGNORECASE)
     return None
 
 

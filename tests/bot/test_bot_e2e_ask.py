@@ -108,7 +108,7 @@ async def test_off_topic_is_not_in_the_corpus(fake, bot):
 async def test_hostile_question_pings_no_one_and_is_escaped(fake, bot):
     """@everyone and markdown in the question: no ping, the echoed question is escaped."""
     msg = await fake.send_message(
-        f"<@{fake.bot.id}> @everyone **when** could __strikes__ in Venezuela start? <@{fake.bob.id}> ||spoiler||",
+        f"<@{fake.bot.id}> @everyone **when** could __strikes__ in Venezuela start? <@{fake.bob.id}> ||boats||",
         mentions=[fake.bot, fake.bob], mention_everyone=True,
     )
     reply = await fake.wait_reply(msg)
@@ -119,7 +119,7 @@ async def test_hostile_question_pings_no_one_and_is_escaped(fake, bot):
     )
     title = body["embeds"][0]["title"]
     assert "@everyone" not in title and "@\u200beveryone" in title
-    assert "\\*\\*when\\*\\*" in title and "\\|\\|spoiler\\|\\|" in title
+    assert "\\*\\*when\\*\\*" in title and "\\|\\|boats\\|\\|" in title
     assert f"<@{fake.bob.id}>" not in title
 
 

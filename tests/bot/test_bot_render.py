@@ -393,3 +393,18 @@ def test_sources_differ_line_compares_only_the_results_shown():
           _differing(3, "At least 62 people were killed.", "c")]
     assert "Sources differ" in render_answer(_answered(rs)).text()
     assert "Sources differ" not in render_answer(_answered(rs), max_results=2).text()
+
+
+def test_the_first_quote_gets_room_for_its_neighbour_the_others_still_show():
+    # a passage shown with its neighbour: the quote opens it, the answer ends it 1,300 characters later
+    filler = " ".join(["The option applies to every request the server receives."] * 21)
+    first = make_result(1, f"Defines the maximum payload the server accepts. {filler}\n- Default: 1048576 (1MiB)", 0, 47)
+    rest = [make_result(n, " ".join([f"Passage {n} says something else about servers."] * 20), 0, 44)
+            for n in range(2, 6)]
+    reply = render_answer(Answer("default body size?", True, [first, *rest], 0.8, "v1"))
+    desc = reply.embeds[0].description
+    assert "1048576" in desc  # the neighbour's sentence reaches the reader
+    assert all(f"**[{n}]**" in desc and f"Passage {n} says" in desc for n in range(2, 6))
+    assert len(desc) <= 4096 and not message_problems(payload(reply))
+    equal = render_answer(Answer("default body size?", True, [first, *rest[:1]], 0.8, "v1"))
+    assert "1048576" in equal.embeds[0].description  # two results share the room equally: room enough

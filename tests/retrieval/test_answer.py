@@ -33,9 +33,11 @@ def test_quotes_are_verbatim_and_citations_complete(seeds_engine, q):
         c = r.citation
         assert c.number == r.rank and c.doc_id == r.doc_id and c.paragraph == r.paragraph >= 1
         assert c.source == docs[r.doc_id]["source"] and c.title == docs[r.doc_id]["title"]
-        # the passage is in the document at that paragraph
-        view = seeds_engine.source(r.doc_id, r.paragraph, context=0)
-        assert r.text in view.paragraphs[0].text
+        # the passage is in the document at that paragraph (or those: a passage shown with its neighbour)
+        last = r.paragraph_end or r.paragraph
+        assert c.paragraph_end == r.paragraph_end and (r.paragraph_end is None or r.paragraph_end > r.paragraph)
+        view = seeds_engine.source(r.doc_id, r.paragraph, context=last - r.paragraph)
+        assert r.text in "\n".join(p.text for p in view.paragraphs if r.paragraph <= p.number <= last)
     assert [r.rank for r in a.results] == list(range(1, len(a.results) + 1))
 
 
@@ -47,7 +49,8 @@ def test_per_section_diversity_and_unique_docs(seeds_engine):
         key = (r.doc_id, tuple(r.citation.heading_path))
         per_section[key] = per_section.get(key, 0) + 1
     assert max(per_section.values()) <= seeds_engine.settings.per_section
-    assert a.to_dict()["limits"] == {"k": 6, "per_section": seeds_engine.settings.per_section, "per_doc": None}
+    assert a.to_dict()["limits"] == {"k": 6, "per_section": seeds_engine.settings.per_section, "per_doc": None,
+                                     "join_chars": seeds_engine.settings.join_chars}
     u = seeds_engine.ask(q, k=6, unique_docs=True)
     assert len({r.doc_id for r in u.results}) == len(u.results)
 
@@ -113,6 +116,16 @@ def test_answer_type_breaks_ties_toward_numbers_and_times():
     assert not answer_type("What is the Tren de Aragua?").search("leaders of the Tren de Aragua, as reported")
     assert answer_type("What did officials call the regime?").search("the regime is not the legitimate government")
     assert answer_type("What term is used for Maduro?").search("Maduro is a narcoterrorist")
+    # as typed in a chat: "whats", chat words around the term, a plural answering a singular
+    assert answer_type("whats a conffile").search("Conffiles are files that dpkg will not overwrite")
+    assert answer_type("wait what is sid exactly?").search("sid is the unstable distribution")
+    assert not answer_type("whats a conffile").search("And look under Conffiles:")
+    # a question about a default expects the sentence that states it, with its value
+    default = answer_type("whats the default max body size? uploads get rejected")
+    assert default.search("Default: 1048576 (1MiB)") and default.search("Logging is disabled by default.")
+    assert default.search("The default value of init.defaultBranch is master")
+    assert not default.search("Defines the maximum payload the server accepts.")
+    assert not default.search("Use the default settings for the logger.")
     text = "The ships were counted. Officials said eight ships were sent."
     spans = [(0, 23), (24, 61)]
     sims = np.array([0.50, 0.48])
@@ -331,3 +344,26 @@ def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_
     spans = [(0, 31), (32, len(text))]
     assert pick_quote(text, spans, np.array([0.60, 0.50]), set())[0] == 0
     assert pick_quote(text, spans, np.array([0.60, 0.50]), set(), prose_weight=0.2)[0] == 1
+
+
+def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "server.md").write_text(
+        "# Server options\n\n## bodyLimit\n\n"
+        "Defines the maximum payload, in bytes, the server is allowed to accept from a client request.\n\n"
+        "- Default: 1048576 (1MiB)\n\n"
+        "## keepAliveTimeout\n\n"
+        "Sets the keep-alive timeout of the underlying HTTP server for idle client connections.\n\n"
+        "- Default: 72000 (72 seconds)\n", encoding="utf-8")
+    q = "whats the default maximum payload size the server accepts?"
+    a = make_engine(corpus).ask(q, k=5)
+    top = a.results[0]
+    assert "Defines the maximum payload" in top.text and "1048576" in top.text  # both paragraphs, in order
+    assert top.text.index("Defines") < top.text.index("1048576")
+    assert top.text[top.quote_start:top.quote_start + len(top.quote)] == top.quote
+    assert top.paragraph_end == top.paragraph + 1 and top.citation.place().endswith(f"¶ {top.paragraph}–{top.paragraph_end}")
+    assert all("72000" not in r.text or "1048576" not in r.text for r in a.results)  # never across sections
+    apart = make_engine(corpus, join_chars=0).ask(q, k=5)
+    assert all(r.paragraph_end is None for r in apart.results)
+    assert not any("Defines the maximum payload" in r.text and "1048576" in r.text for r in apart.results)
