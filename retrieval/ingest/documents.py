@@ -36,7 +36,7 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # (Q:/A: lines, "1.2) How …?", a question paragraph before its answer) heads its answer; a lead-in ending
 # in ":" kept with what it introduces; footnotes with the paragraph that refers to them
 # 9: each paragraph keeps the id of the heading above it (links to the section)
-PARSER_VERSION = "9"
+PARSER_VERSION = "10"
 
 
 @dataclass

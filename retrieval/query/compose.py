@@ -6,7 +6,9 @@ calibrated confidence reads to decide whether the corpus answers at all.
   shown again (another document's copy is listed as "also in").
 * Neighbours: a passage that directly follows or precedes a shown one in the same section (the
   answer a lead-in announces, the default under an option's description) is shown with it as one
-  quote, up to ``join_chars`` characters, instead of as a result of its own.
+  quote, up to ``join_chars`` characters, instead of as a result of its own; a shown passage that
+  announces what follows ("The following commands …", "… as follows:") gets its next passage even
+  when that one did not rank.
 * Near-duplicates: a passage whose quote says what a higher-ranked quote from another document
   already says (sentence cosine ≥ ``dedup_threshold``) is folded into it as "also in".
 * Abstention: :mod:`retrieval.query.confidence` turns the ranking's evidence into the probability that
@@ -16,6 +18,8 @@ calibrated confidence reads to decide whether the corpus answers at all.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from retrieval.query import confidence as conf
@@ -23,7 +27,7 @@ from retrieval.index.loaded import Index
 from retrieval.query.conflicts import disagreements
 from retrieval.query.quote import trim
 from retrieval.query.rescore import Scored
-from retrieval.query.search import Pool
+from retrieval.query.search import Candidate, Pool
 from retrieval.types import Answer, Citation, Result, link
 
 
@@ -80,6 +84,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         counts[doc] = counts.get(doc, 0) + 1
         texts[" ".join(s.row.text.split())] = len(chosen)
         chosen.append(s)
+    _announced(index, chosen, joined, join_chars)
     docs = {d: index.document(d) for d in {s.row.doc_id for s in chosen} | {d for v in folded.values() for d in v}}
     results: list[Result] = []
     for rank, s in enumerate(chosen, 1):
@@ -127,6 +132,46 @@ def _neighbour(chosen: list[Scored], joined: dict[int, list[Scored]], s: Scored,
                 and sum(len(g.row.text) for g in group) + len(s.row.text) <= limit:
             return j
     return None
+
+
+# a passage that announces what comes next ("The following commands will …", "… as follows", "… below:")
+_ANNOUNCES = re.compile(r"\bthe following\b|\bas follows\b|\b(?:shown|given|listed|see) below\b|\bbelow\s*:|:\s*$",
+                        re.IGNORECASE)
+
+
+def _unfinished(text: str) -> bool:
+    """Whether a passage's last line is prose cut mid-sentence ("… you can invoke"): it goes on in the
+    next passage (a page break, a split paragraph)."""
+    line = text.rstrip().rsplit("\n", 1)[-1]
+    return len(line.split()) >= 5 and bool(re.search(r"(?:\b[a-z]+|,)$", line))
+
+
+def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored]], limit: int) -> None:
+    """Keep lead-ins with what they introduce, ranked or not: a shown passage that announces what
+    follows ("The following commands …") gets the next passage of its section, and one that a lead-in
+    ending in ":" introduces gets that lead-in, while their text stays under ``limit`` characters."""
+    if limit <= 0:
+        return
+    shown = {g.cand.id for j, c in enumerate(chosen) for g in (c, *joined.get(j, []))}
+    for j, c in enumerate(chosen):
+        group = [c, *joined.get(j, [])]
+        ids = [g.cand.id for g in group]
+        last = group[ids.index(max(ids))]
+        wanted = []
+        if (_ANNOUNCES.search(last.row.text[-300:]) or _unfinished(last.row.text)) and max(ids) + 1 not in shown:
+            wanted.append(max(ids) + 1)
+        if min(ids) > 0 and min(ids) - 1 not in shown:
+            wanted.append(min(ids) - 1)
+        rows = index.passages(wanted) if wanted else {}
+        size = sum(len(g.row.text) for g in group)
+        for pid in wanted:
+            row = rows.get(pid)
+            if row is None or row.doc_id != c.row.doc_id or (row.heading_path or []) != (c.row.heading_path or []) \
+                    or size + len(row.text) > limit or (pid < min(ids) and not row.text.rstrip().endswith(":")):
+                continue
+            joined.setdefault(j, []).append(Scored(Candidate(pid, 0.0, 0.0, 0.0), row, (0, 0), None, 0.0, 0.0))
+            shown.add(pid)
+            size += len(row.text)
 
 
 def _joined_text(index: Index, s: Scored, extra: list[Scored]) -> tuple[str, int, Scored, Scored]:

@@ -367,3 +367,27 @@ def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, t
     apart = make_engine(corpus, join_chars=0).ask(q, k=5)
     assert all(r.paragraph_end is None for r in apart.results)
     assert not any("Defines the maximum payload" in r.text and "1048576" in r.text for r in apart.results)
+
+
+def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "plot.md").write_text(
+        "# Plotting\n\n## Histograms with error bars\n\n"
+        "If the data file holds a value and its error for each bar, error bars can be added to the histogram. "
+        "The following commands will add error bars drawn with the border line type of the fill style.\n\n"
+        "```\nset style histogram errorbars gap 2 lw 2\nplot 'file.dat' using 2:3\n```\n\n"
+        "## Status of a file\n\n"
+        "You use update to bring your files up to date, and to see in a brief format what it would do you can\n"
+        "invoke\n\n"
+        "```\ncvs -n -q update\n```\n\n"
+        "## Colours\n\nLines take their colour from the current palette unless one is given.\n", encoding="utf-8")
+    eng = make_engine(corpus)
+    # k=1: the next passage is not among the results; it is shown because the first announces it
+    bars = eng.ask("how do i add error bars to my histogram bars", k=1).results[0]
+    assert "error bars can be added" in bars.text and "set style histogram errorbars" in bars.text
+    assert bars.text[bars.quote_start:bars.quote_start + len(bars.quote)] == bars.quote
+    brief = eng.ask("how can I see in a brief format what update would do to my files", k=1).results[0]
+    assert "brief format" in brief.text and "cvs -n -q update" in brief.text  # a sentence cut by a code block
+    alone = make_engine(corpus, join_chars=0).ask("how do i add error bars to my histogram bars", k=1).results[0]
+    assert "set style histogram" not in alone.text

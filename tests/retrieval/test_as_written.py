@@ -175,3 +175,18 @@ def test_blocks_indented_under_a_lead_in_are_its_list():
     assert [p.text for p in c.paragraphs] == [
         "The two situations when you should branch:\nWhen the change takes a long time.\n"
         "When you want to commit without affecting others.", "After the list, prose again."]
+
+
+def test_paragraphs_after_a_table_of_terms_belong_to_the_section_again(tmp_path):
+    # Texinfo's plain text: a table of terms, then prose back at the margin, then a lone prompt line
+    text = ("The manual\n**********\n\n1 Status\n========\n\n   Each file has one of these states:\n\nUp-to-date\n     The file is identical "
+            "with the latest revision in the repository.\n\nUnknown\n     CVS doesn't know anything about this "
+            "file.\n\n   You can think of 'status' and 'update' as complementary.  For a brief format, you can\n"
+            "invoke\n\n     $ cvs -n -q update\n\n   The '-n' option means to not actually do the update.\n")
+    (tmp_path / "m.txt").write_text(text, encoding="utf-8")
+    (doc,) = list(documents.load_file(documents.CorpusFile(tmp_path / "m.txt", "m.txt", "text")))
+    assert para_with(doc, "doesn't know anything").heading_path == ["1 Status", "Unknown"]
+    for needle in ("complementary", "cvs -n -q update", "means to not actually"):
+        assert para_with(doc, needle).heading_path == ["1 Status"], needle  # not under "Unknown" nor the command
+    units = text_structure(text)
+    assert ("$ cvs -n -q update", "code") in [(u.text, u.kind) for u in units]

@@ -46,10 +46,15 @@ def text_structure(text: str) -> list[Unit]:
     out: list[Unit] = []
     group = 0
     lead_indent = None  # the indentation of a lead-in ("… are:") whose deeper-indented blocks are its list
+    term_indent = None  # the indentation of the open term: its definition is what is indented deeper
     for block in re.split(r"\n[ \t]*\n", text):
         raw = [ln.rstrip() for ln in block.split("\n") if ln.strip()]
         if not raw:
             continue
+        if term_indent is not None and min(_indent(ln) for ln in raw) <= term_indent:
+            # back at the term's margin: the paragraphs after a table of terms belong to the section again
+            out.append(Unit("", "end", level=_TERM_LEVEL))
+            term_indent = None
         listed = lead_indent is not None and min(_indent(ln) for ln in raw) > lead_indent
         lead_indent = lead_indent if listed else (_indent(raw[-1]) if raw[-1].endswith(":") else None)
         if listed and not _preformatted(raw, body_indent) and not any(is_rule(ln) for ln in raw):
@@ -63,6 +68,7 @@ def text_structure(text: str) -> list[Unit]:
         run: list[str] = []
         if _is_term(raw, body_indent):  # "'-kkv'" with its definition indented under it, as Texinfo prints a table
             out.append(Unit(raw[0].strip(), "term", level=_TERM_LEVEL))
+            term_indent = _indent(raw[0])
             raw = raw[1:]
 
         def flush() -> None:
@@ -203,7 +209,8 @@ def _content(run: list[str], body_indent: int, before: list[Unit]) -> list[Unit]
     if indent >= body_indent + 2 and not any(_QUESTION.match(u.text) or _NUMBERED_Q.fullmatch(u.text) for u in units):
         # an indented example: lines that do not wrap as prose, or short lines after a lead-in ("type:")
         led = bool(before) and before[-1].kind in ("auto", "para") and before[-1].text.rstrip().endswith((":", ","))
-        if _preformatted(run, body_indent) or (led and all(_example_line(ln) for ln in run)):
+        if _preformatted(run, body_indent) or (led and all(_example_line(ln) for ln in run)) \
+                or all(_CODE_LINE.search(ln) for ln in run):  # "     $ cvs -n -q update" alone
             lines = [ln[indent:] for ln in run]
             return [Unit("\n".join(lines), "code")]
     out = []
