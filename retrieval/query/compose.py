@@ -162,6 +162,8 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
             wanted.append(max(ids) + 1)
         if min(ids) > 0 and min(ids) - 1 not in shown:
             wanted.append(min(ids) - 1)
+        # read from the index, not the asker's pool: a neighbour of the same document is visible to
+        # whoever sees the document (visibility is per document), and only such neighbours are joined
         rows = index.passages(wanted) if wanted else {}
         size = sum(len(g.row.text) for g in group)
         for pid in wanted:
