@@ -4,8 +4,9 @@ The old confidence was a cosine compared with a fixed 0.30; cosines are not comp
 corpora (off-topic questions scored 0.35–0.56 on git's documentation, answerable news questions as
 low as 0.36). Here a few corpus-independent features of the ranking are combined by two logistic
 models whose coefficients were fitted once on the pooled dev corpora (news seeds, git documentation,
-SciFact; ``python -m bench.generalize --fit``) and checked leave-one-corpus-out
-(``docs/RANKING.md``). They are defaults in code, not tuned per corpus:
+SciFact and the four documentation sets of bench/devsets; ``python -m bench.generalize --fit
+--devsets DIR``) and checked leave-one-corpus-out (``docs/RANKING.md``). They are defaults in code, not
+tuned per corpus:
 
 * ``p_answerable``: the probability that the corpus answers the question at all. Abstention compares
   it with ``abstain_threshold``.
