@@ -34,10 +34,29 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+# the parts of an identifier: "keepAliveTimeout" → keep, Alive, Timeout; "node_modules" → node, modules
+_PART = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\d|\b|_)|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased words, and after an identifier (camelCase, snake_case) its parts too: a manual writes
+    ``bodyLimit`` and ``ignoreTrailingSlash``, a question "body limit" and "trailing slash"."""
+    out = []
+    for w in _SPLIT.findall(text):
+        low = w.lower()
+        out.append(low)
+        if low != w and not w.isupper() and not w[1:].islower() or "_" in w.strip("_"):
+            parts = [p.lower() for p in _PART.findall(w)]
+            if len(parts) > 1:
+                out.extend(p for p in parts if len(p) > 1)
+    return out
+
+
 def analyze(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed terms (the same for passages and questions)."""
+    """Lower-cased, stop-word-free, stemmed terms (the same for passages and questions); an identifier
+    counts as itself and as its parts."""
     stop = _stopwords()
-    words = [w for w in _SPLIT.findall(text.lower()) if w not in stop]
+    words = [w for w in _words(text) if w not in stop]
     return _stemmer().stemWords(words) if words else []
 
 
