@@ -45,7 +45,8 @@ def _words(text: str) -> list[str]:
     for w in _SPLIT.findall(text):
         low = w.lower()
         out.append(low)
-        if low != w and not w.isupper() and not w[1:].islower() or "_" in w.strip("_"):
+        camel = low != w and not w.isupper() and not w[1:].islower()  # not "Maduro", not "NASA"
+        if camel or "_" in w.strip("_"):
             parts = [p.lower() for p in _PART.findall(w)]
             if len(parts) > 1:
                 out.extend(p for p in parts if len(p) > 1)

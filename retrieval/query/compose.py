@@ -94,8 +94,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         also = folded.get(rank - 1, {})
         end = last.row.paragraph if last.row.paragraph != first.row.paragraph else None
         cite = _citation(rank, docs[s.row.doc_id], first.row.paragraph, s.row.heading_path, first.row.page,
-                         s.row.anchor)
-        cite.paragraph_end = end
+                         s.row.anchor, end)
         results.append(Result(
             rank=rank, doc_id=s.row.doc_id, paragraph=first.row.paragraph, text=text, quote=text[a:b],
             quote_start=a, score=s.score, dense=s.cand.dense, heading=s.row.heading, paragraph_end=end,
@@ -153,23 +152,27 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
     if limit <= 0:
         return
     shown = {g.cand.id for j, c in enumerate(chosen) for g in (c, *joined.get(j, []))}
+    wanted: dict[int, list[int]] = {}  # result index -> neighbour ids worth a look
     for j, c in enumerate(chosen):
         group = [c, *joined.get(j, [])]
         ids = [g.cand.id for g in group]
         last = group[ids.index(max(ids))]
-        wanted = []
-        if (_ANNOUNCES.search(last.row.text[-300:]) or _unfinished(last.row.text)) and max(ids) + 1 not in shown:
-            wanted.append(max(ids) + 1)
-        if min(ids) > 0 and min(ids) - 1 not in shown:
-            wanted.append(min(ids) - 1)
-        # read from the index, not the asker's pool: a neighbour of the same document is visible to
-        # whoever sees the document (visibility is per document), and only such neighbours are joined
-        rows = index.passages(wanted) if wanted else {}
-        size = sum(len(g.row.text) for g in group)
-        for pid in wanted:
+        if _ANNOUNCES.search(last.row.text[-300:]) or _unfinished(last.row.text):
+            wanted.setdefault(j, []).append(max(ids) + 1)
+        if min(ids) > 0:
+            wanted.setdefault(j, []).append(min(ids) - 1)
+    # one read for all: from the index, not the asker's pool — a neighbour of the same document is
+    # visible to whoever sees the document (visibility is per document), and only such neighbours join
+    rows = index.passages(sorted({p for ps in wanted.values() for p in ps} - shown)) if wanted else {}
+    for j, pids in wanted.items():
+        c = chosen[j]
+        group = [c, *joined.get(j, [])]
+        first, size = min(g.cand.id for g in group), sum(len(g.row.text) for g in group)
+        for pid in pids:
             row = rows.get(pid)
-            if row is None or row.doc_id != c.row.doc_id or (row.heading_path or []) != (c.row.heading_path or []) \
-                    or size + len(row.text) > limit or (pid < min(ids) and not row.text.rstrip().endswith(":")):
+            if row is None or pid in shown or row.doc_id != c.row.doc_id \
+                    or (row.heading_path or []) != (c.row.heading_path or []) or size + len(row.text) > limit \
+                    or (pid < first and not row.text.rstrip().endswith(":")):
                 continue
             joined.setdefault(j, []).append(Scored(Candidate(pid, 0.0, 0.0, 0.0), row, (0, 0), None, 0.0, 0.0))
             shown.add(pid)
@@ -222,8 +225,8 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
 
 
 def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,
-              page: int | None = None, anchor: str | None = None) -> Citation:
+              page: int | None = None, anchor: str | None = None, paragraph_end: int | None = None) -> Citation:
     return Citation(number=number, doc_id=doc["doc_id"], title=doc["title"], outlet=doc["outlet"],
                     author=doc["author"], date=doc["date"], paragraph=paragraph or 0,
                     source=doc["url"] or doc["source"], heading_path=list(heading_path or []), page=page,
-                    url=link(doc["url"], anchor))
+                    url=link(doc["url"], anchor), paragraph_end=paragraph_end)
