@@ -1,4 +1,5 @@
-"""Pages (documents) of a loaded index: each passage's document number and the pages' centroid vectors.
+"""Pages (documents) and sections of a loaded index: each passage's document number, the pages' centroid
+vectors, and each passage's section (document and heading path) with the section's heading words.
 
 The build writes the centroids with the version (``pages.npy``); the query side reads them for page-level
 evidence. Per loaded version, the tables are computed once and cached.
@@ -6,10 +7,12 @@ evidence. Per loaded version, the tables are computed once and cached.
 
 from __future__ import annotations
 
+import json
 import weakref
 
 import numpy as np
 
+from retrieval.index.lexical import analyze
 from retrieval.index.loaded import Index
 
 _codes: "weakref.WeakKeyDictionary[Index, tuple[list[str], np.ndarray]]" = weakref.WeakKeyDictionary()
@@ -87,4 +90,37 @@ def page_centroids(index: Index) -> tuple[np.ndarray, np.ndarray]:
     got = _pages.get(index)
     if got is None:
         got = _pages[index] = page_centroids_of(index.vectors, doc_codes(index), index.dense.d)
+    return got
+
+
+_sections: "weakref.WeakKeyDictionary[Index, tuple[np.ndarray, dict[str, np.ndarray]]]" = weakref.WeakKeyDictionary()
+
+
+def section_numbering(rows: list[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(codes, holders)``: each passage's section number, and per analyzed heading-path term the sorted
+    numbers of the sections whose headings have it.
+
+    Args:
+        rows: each passage's ``(doc_id, heading_path JSON)``, in passage-id order.
+    """
+    numbers: dict[tuple[str, str], int] = {}
+    holders: dict[str, list[int]] = {}
+    codes = np.zeros(len(rows), np.int32)
+    for i, key in enumerate(rows):
+        n = numbers.get(key)
+        if n is None:
+            n = numbers[key] = len(numbers)
+            path = json.loads(key[1] or "[]") if isinstance(key[1], str) else list(key[1] or [])
+            for t in set(analyze(" ".join(path))):
+                holders.setdefault(t, []).append(n)
+        codes[i] = n
+    return codes, {t: np.asarray(v, np.int32) for t, v in holders.items()}
+
+
+def sections(index: Index) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each passage's section number and, per heading term, the sections that have it (cached per
+    loaded index: one read of the store, as for :func:`doc_codes`)."""
+    got = _sections.get(index)
+    if got is None:
+        got = _sections[index] = section_numbering(index.store.passage_sections())
     return got

@@ -121,6 +121,11 @@ class Store:
         """The document id of every passage, indexed by passage id."""
         return [d for (d,) in self._rows("SELECT doc_id FROM passages ORDER BY id")]
 
+    def passage_sections(self) -> list[tuple[str, str]]:
+        """``(doc_id, heading_path as stored JSON)`` of every passage, indexed by passage id."""
+        path = "heading_path" if self.structured else "'[]'"  # a store written before sections were kept
+        return list(self._rows(f"SELECT doc_id, {path} FROM passages ORDER BY id"))
+
     def close(self) -> None:
         try:
             self.db.close()

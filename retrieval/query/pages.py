@@ -3,6 +3,8 @@ the quoted pool is ranked.
 
 * :func:`page_title_cover`: the IDF share of the question's terms that a page's title and id name
   (``page_title_weight``), over the whole candidate pool.
+* :func:`section_title_cover`: the same share for a passage's section headings (``section_title_weight``):
+  in one long manual every passage has the same page title; its sections' headings still differ.
 * :func:`page_evidence`: ``rank_pool``'s page arguments (that cover, the page centroid's cosine).
 * :func:`field_cover`: per quoted passage, the share named by its document title and section path
   (``title_weight``).
@@ -18,7 +20,7 @@ from retrieval.query import confidence as conf
 from retrieval.index.loaded import Index
 from retrieval.index.lexical import analyze
 from retrieval.query.search import Pool, page_cosines
-from retrieval.index.pages import doc_codes, doc_names
+from retrieval.index.pages import doc_codes, doc_names, sections
 from retrieval.index.store import StoredPassage
 
 
@@ -65,15 +67,41 @@ def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarr
     return cover[codes]
 
 
+def section_title_cover(index: Index, question: str, ids: np.ndarray) -> np.ndarray:
+    """Per pool entry: IDF-weighted share of the question's terms named by its section's heading path
+    ("init.defaultBranch" under CONFIGURATION for "is the first branch called main or master when I init?").
+
+    Computed over the whole pool, like :func:`page_title_cover`, so a section the question names can
+    enter the quoted pool; :func:`field_cover` then weighs title and headings together within it.
+    """
+    codes, holders = sections(index)
+    st = conf.term_stats(index)
+    terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
+    total = sum(terms.values())
+    out = np.zeros(ids.size)
+    if total <= 0 or ids.size == 0:
+        return out
+    at = codes[ids]
+    for t, w in terms.items():  # a few question terms, each looked up among the pool's sections at once
+        have = holders.get(t)
+        if have is not None:
+            out += w * np.isin(at, have)
+    return out / total
+
+
 def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray) -> dict:
     """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when every weight is 0)."""
-    if not (s.page_weight or s.page_title_weight or s.page_dense_weight) or pool.ids.size == 0:
+    if not (s.page_weight or s.page_title_weight or s.page_dense_weight or s.section_title_weight) \
+            or pool.ids.size == 0:
         return {}
     codes = doc_codes(index)[pool.ids]
     bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
     if s.page_dense_weight:
         near = s.page_dense_weight * page_cosines(index, codes, pool.dense, qvec)
         bonus = near if bonus is None else bonus + near
+    if s.section_title_weight:
+        named = s.section_title_weight * section_title_cover(index, question, pool.ids)
+        bonus = named if bonus is None else bonus + named
     return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
 
 

@@ -286,8 +286,9 @@ def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_
     q = "What bounty has the US put on Maduro?"
     qv = seeds_engine.encoder.encode_queries([q])[0]
     pool = candidate_pool(idx, qv, q, candidates=50)
-    assert page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0), qv) == {}
-    on = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0.4), qv)
+    off = {"page_title_weight": 0, "section_title_weight": 0}
+    assert page_evidence(idx, q, pool, Settings(page_dense_weight=0, **off), qv) == {}
+    on = page_evidence(idx, q, pool, Settings(page_dense_weight=0.4, **off), qv)
     want = _plain_page_means(idx)
     codes = doc_codes(idx)[pool.ids]
     near = np.array([want[c][0] @ qv if want[c][1] > 1 else d for c, d in zip(codes, pool.dense)])
@@ -391,3 +392,58 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp
     assert "brief format" in brief.text and "cvs -n -q update" in brief.text  # a sentence cut by a code block
     alone = make_engine(corpus, join_chars=0).ask("how do i add error bars to my histogram bars", k=1).results[0]
     assert "set style histogram" not in alone.text
+
+
+MANUAL = """# Lamp manual
+
+## Wicks
+
+Trim the wick before lighting the lamp. A wick trimmed too short will not draw the oil.
+
+A long wick smokes and blackens the glass chimney; keep the wick level with the burner.
+
+## Chimney cleaning
+
+Wash the glass chimney in warm soapy water once a week and let it dry before fitting it again.
+
+## Storing oil
+
+Keep lamp oil in a closed tin away from the stove. Old oil thickens and clogs the wick.
+"""
+
+
+def _plain_section_cover(idx, question, ids):
+    """Reference for ``section_title_cover``: each passage's heading path read from the store."""
+    from retrieval.query import confidence as conf
+
+    st = conf.term_stats(idx)
+    terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
+    total = sum(terms.values())
+    rows = idx.passages([int(i) for i in ids])
+    return np.array([sum(w for t, w in terms.items() if t in set(analyze(" ".join(rows[int(i)].heading_path))))
+                     / total for i in ids])
+
+
+def test_section_title_cover_is_the_share_of_question_terms_a_sections_headings_name(make_engine, tmp_path):
+    from retrieval.config import Settings
+    from retrieval.query.pages import page_evidence, section_title_cover
+    from retrieval.query.search import candidate_pool
+
+    corpus = tmp_path / "manual"
+    corpus.mkdir()
+    (corpus / "lamp.md").write_text(MANUAL)
+    eng = make_engine(corpus)
+    idx = eng.index
+    q = "how often should I clean the chimney glass?"
+    qv = eng.encoder.encode_queries([q])[0]
+    pool = candidate_pool(idx, qv, q, candidates=20)
+    got = section_title_cover(idx, q, pool.ids)
+    assert np.allclose(got, _plain_section_cover(idx, q, pool.ids))
+    rows = idx.passages([int(i) for i in pool.ids])
+    named = {int(i) for i in pool.ids if "Chimney cleaning" in rows[int(i)].heading_path}
+    # one document, one title: only the section's headings tell its passages apart
+    assert named and all((g > 0) == (int(i) in named) for i, g in zip(pool.ids, got))
+    off = Settings(page_title_weight=0, page_dense_weight=0, section_title_weight=0)
+    assert page_evidence(idx, q, pool, off, qv) == {}
+    on = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0, section_title_weight=0.3), qv)
+    assert np.allclose(on["bonus"], 0.3 * got)
