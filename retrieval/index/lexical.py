@@ -53,6 +53,17 @@ def _words(text: str) -> list[str]:
     return out
 
 
+def identifier_parts(word: str) -> list[str]:
+    """The parts an identifier is made of (``process_order.delay`` → process, order, delay;
+    ``initCache`` → init, Cache); a word that is not an identifier ("Maduro", "NASA", "Peña") is its
+    own part."""
+    inner = word.strip("_.")
+    camel = word.lower() != word and not word.isupper() and not word[1:].islower()
+    if not (camel or "_" in inner or "." in inner) or not word.isascii():
+        return [word]
+    return _PART.findall(word) or [word]
+
+
 def analyze(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed terms (the same for passages and questions); an identifier
     counts as itself and as its parts."""

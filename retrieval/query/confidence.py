@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from retrieval.index.lexical import analyze
+from retrieval.index.lexical import analyze, identifier_parts
 
 #: feature order of the coefficient vectors below
 FEATURES = ("cosine", "gap", "cover", "absent_share", "named_absent", "rare_absent", "agree")
@@ -105,7 +105,8 @@ class Evidence:
             and document title).
         absent_share: share of the question's terms that occur in no passage of the corpus.
         named_absent: named question words (capitalized inside the sentence, mixed case, code-like,
-            letters with digits) that occur in no passage, at most 3 counted.
+            letters with digits) that occur in no passage, at most 3 counted; an identifier is absent
+            when one of its parts is (the asker's ``process_order.delay`` calls the documented delay).
         rare_absent: other salient words (lower case, outside the reference word list: "kubernetes",
             "monorepo") that occur in no passage, at most 3 counted.
         agree: 1 when the best dense passage and the best BM25 passage are in the top result's
@@ -292,7 +293,7 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
         ev.cover = sum(w for t, w in weights.items() if t in have) / total if total > 0 else 0.0
     named, rare = [], []
     for w, is_named in _salient(question):
-        stems = analyze(w)
+        stems = analyze(" ".join(identifier_parts(w)))
         if stems and not all(st.has(s) for s in stems) and w not in named + rare \
                 and (is_named or not near_known(w, st)):
             (named if is_named else rare).append(w)

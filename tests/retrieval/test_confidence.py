@@ -91,3 +91,28 @@ def test_chat_fillers_figures_and_apostrophe_less_contractions_are_no_evidence()
     assert salient_words("requests over ~1mb time out after 500ms on 4GB boxes") == []  # quantities with units
     assert "H5N1" in salient_words("is H5N1 spreading?")  # letters with a digit still name something
     assert conf.asked_terms("how do I undo lol") == conf.asked_terms("how do I undo")
+
+
+def test_the_askers_own_code_built_of_corpus_words_is_not_an_absent_name(make_engine, tmp_path):
+    # "process_order.delay(order.id)" is the asker's code calling the documented delay(); only an
+    # identifier with a part the corpus never has ("Zorblax.delay") names something it lacks
+    from retrieval.index.lexical import identifier_parts
+
+    assert identifier_parts("process_order.delay") == ["process", "order", "delay"]
+    assert identifier_parts("initCache") == ["init", "Cache"]
+    assert identifier_parts("Maduro") == ["Maduro"] and identifier_parts("Peña") == ["Peña"]
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "tasks.md").write_text(
+        "# Calling tasks\n\nCall delay() on a task to send it to a worker: the order of the arguments is kept.\n\n"
+        "A task can process one message at a time; init runs once per worker process and may fill a cache.\n",
+        encoding="utf-8")
+    eng = make_engine(corpus)
+    idx = eng.index
+
+    def absent(question):
+        return conf.evidence(idx, question, "", "", None, [], 0.5, (None, None)).absent_words
+
+    assert absent("my view calls process_order.delay(order.id), why does it fail?") == []
+    assert absent("where does initCache run?") == []
+    assert absent("my view calls Zorblax.delay(order.id), why does it fail?") == ["Zorblax.delay"]
