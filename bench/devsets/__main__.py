@@ -28,6 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bench.common import SHARED  # noqa: E402
 from retrieval.cli.evaluate import evaluate, load_questions  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
+from retrieval.errors import IndexMissing  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             encoder = Encoder.shared(base.model, base.precision, base.batch_size)
         eng = Engine(base, encoder)
         t0 = time.perf_counter()
+        try:
+            eng.load()  # the last run's version: its vectors are reused, only what changed is embedded
+        except IndexMissing:
+            pass
         summary = eng.reindex()
         built = time.perf_counter() - t0
         qs = [q["q"] for q in questions]
