@@ -8,7 +8,8 @@ calibrated confidence reads to decide whether the corpus answers at all.
   answer a lead-in announces, the default under an option's description) is shown with it as one
   quote, up to ``join_chars`` characters, instead of as a result of its own; a shown passage that
   announces what follows ("The following commands …", "… as follows:") gets its next passage even
-  when that one did not rank.
+  when that one did not rank; so does prose about a code example: the example before a passage that
+  points back at it ("Here I created …"), and for a how or why question the example right after.
 * Near-duplicates: a passage whose quote says what a higher-ranked quote from another document
   already says (sentence cosine ≥ ``dedup_threshold``) is folded into it as "also in".
 * Abstention: :mod:`retrieval.query.confidence` turns the ranking's evidence into the probability that
@@ -25,7 +26,7 @@ import numpy as np
 from retrieval.query import confidence as conf
 from retrieval.index.loaded import Index
 from retrieval.query.conflicts import disagreements
-from retrieval.query.quote import trim
+from retrieval.query.quote import asks_explanation, explains_nothing, trim
 from retrieval.query.rescore import Scored
 from retrieval.query.search import Candidate, Pool
 from retrieval.types import Answer, Citation, Result, link
@@ -84,7 +85,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         counts[doc] = counts.get(doc, 0) + 1
         texts[" ".join(s.row.text.split())] = len(chosen)
         chosen.append(s)
-    _announced(index, chosen, joined, join_chars)
+    _announced(index, chosen, joined, join_chars, asks_explanation(question))
     docs = {d: index.document(d) for d in {s.row.doc_id for s in chosen} | {d for v in folded.values() for d in v}}
     results: list[Result] = []
     for rank, s in enumerate(chosen, 1):
@@ -145,10 +146,27 @@ def _unfinished(text: str) -> bool:
     return len(line.split()) >= 5 and bool(re.search(r"(?:\b[a-z]+|,)$", line))
 
 
-def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored]], limit: int) -> None:
-    """Keep lead-ins with what they introduce, ranked or not: a shown passage that announces what
-    follows ("The following commands …") gets the next passage of its section, and one that a lead-in
-    ending in ":" introduces gets that lead-in, while their text stays under ``limit`` characters."""
+# prose that points back at the code example just before it ("Here I created the state …", "This will
+# give you …", "The above example …")
+_REFERS_BACK = re.compile(r"^\W*(?:here\b|(?:the|this|these) (?:above )?(?:examples?|code|commands?|snippets?|scripts?)\b|"
+                          r"the above\b|in (?:the|this) (?:above )?example\b|this (?:will|would|makes|creates|prints|"
+                          r"returns|gives|shows|sets|adds|defines|tells)\b)", re.IGNORECASE)
+
+
+def _code(row) -> bool:
+    """Whether a passage is a code example (not a question, not prose)."""
+    spans = row.spans or [(0, len(row.text))]
+    return not all(row.text[a:b].strip().endswith("?") for a, b in spans) and explains_nothing(row.text, spans)
+
+
+def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored]], limit: int,
+               how: bool = False) -> None:
+    """Keep lead-ins with what they introduce, and code examples with the prose about them, ranked or
+    not, while their text stays under ``limit`` characters: a shown passage that announces what
+    follows ("The following commands …") gets the next passage of its section, one that a lead-in
+    ending in ":" introduces gets that lead-in, and one that points back at the code example before
+    it ("Here I created …") gets the example. For a how or why question (``how``), the code example
+    right after a shown explanation comes with it too."""
     if limit <= 0:
         return
     shown = {g.cand.id for j, c in enumerate(chosen) for g in (c, *joined.get(j, []))}
@@ -157,7 +175,7 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
         group = [c, *joined.get(j, [])]
         ids = [g.cand.id for g in group]
         last = group[ids.index(max(ids))]
-        if _ANNOUNCES.search(last.row.text[-300:]) or _unfinished(last.row.text):
+        if how or _ANNOUNCES.search(last.row.text[-300:]) or _unfinished(last.row.text):
             wanted.setdefault(j, []).append(max(ids) + 1)
         if min(ids) > 0:
             wanted.setdefault(j, []).append(min(ids) - 1)
@@ -167,12 +185,19 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
     for j, pids in wanted.items():
         c = chosen[j]
         group = [c, *joined.get(j, [])]
-        first, size = min(g.cand.id for g in group), sum(len(g.row.text) for g in group)
+        ids = [g.cand.id for g in group]
+        first, size = min(ids), sum(len(g.row.text) for g in group)
+        head, tail = group[ids.index(first)], group[ids.index(max(ids))]
         for pid in pids:
             row = rows.get(pid)
             if row is None or pid in shown or row.doc_id != c.row.doc_id \
-                    or (row.heading_path or []) != (c.row.heading_path or []) or size + len(row.text) > limit \
-                    or (pid < first and not row.text.rstrip().endswith(":")):
+                    or (row.heading_path or []) != (c.row.heading_path or []) or size + len(row.text) > limit:
+                continue
+            if pid < first and not (row.text.rstrip().endswith(":")
+                                    or (_REFERS_BACK.match(head.row.text) and _code(row))):
+                continue
+            if pid > first and not (_ANNOUNCES.search(tail.row.text[-300:]) or _unfinished(tail.row.text)
+                                    or (how and _code(row) and not _code(tail.row))):
                 continue
             joined.setdefault(j, []).append(Scored(Candidate(pid, 0.0, 0.0, 0.0), row, (0, 0), None, 0.0, 0.0))
             shown.add(pid)

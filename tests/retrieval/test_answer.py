@@ -394,6 +394,36 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp
     assert "set style histogram" not in alone.text
 
 
+
+def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "tasks.md").write_text(
+        "# Tasks\n\n## Custom states\n\n"
+        "```\n@app.task(bind=True)\ndef upload_files(self, filenames):\n"
+        "    self.update_state(state='PROGRESS', meta={'current': i})\n```\n\n"
+        "Here I created the state PROGRESS, telling any application aware of this state that the task is "
+        "currently in progress, with the current count as part of the state meta-data.\n\n"
+        "## Expiry\n\n"
+        "A task that has not started before its expiry time is revoked when a worker receives it.\n\n"
+        "```\nadd.apply_async((10, 10), expires=60)\n```\n\n"
+        "## Colours\n\nLines take their colour from the current palette unless one is given.\n",
+        encoding="utf-8")
+    eng = make_engine(corpus)
+    # k=1: the code is not among the results; prose pointing back at it ("Here I created …") brings it
+    state = eng.ask("what does the PROGRESS state tell an application about the task?", k=1).results[0]
+    assert "Here I created" in state.text and "update_state" in state.text
+    assert state.text.index("update_state") < state.text.index("Here I created")
+    assert state.text[state.quote_start:state.quote_start + len(state.quote)] == state.quote
+    # a how question gets the example right after the explanation; a question for a fact does not
+    how = eng.ask("how do i make a task get revoked if it has not started before its expiry time?", k=1).results[0]
+    assert "revoked" in how.text and "expires=60" in how.text
+    fact = eng.ask("is a task revoked if it has not started before its expiry time?", k=1).results[0]
+    assert "revoked" in fact.text and "expires=60" not in fact.text
+    apart = make_engine(corpus, join_chars=0).ask("what does the PROGRESS state tell an application about the task?", k=1)
+    assert "update_state" not in apart.results[0].text
+
+
 MANUAL = """# Lamp manual
 
 ## Wicks
