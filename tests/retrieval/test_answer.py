@@ -394,11 +394,17 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp
     assert "set style histogram" not in alone.text
 
 
-
-def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):
+def _one_file_corpus(tmp_path, name: str, text: str):
+    """A corpus folder holding one file."""
     corpus = tmp_path / "docs"
     corpus.mkdir()
-    (corpus / "tasks.md").write_text(
+    (corpus / name).write_text(text, encoding="utf-8")
+    return corpus
+
+
+def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):
+    corpus = _one_file_corpus(
+        tmp_path, "tasks.md",
         "# Tasks\n\n## Custom states\n\n"
         "```\n@app.task(bind=True)\ndef upload_files(self, filenames):\n"
         "    self.update_state(state='PROGRESS', meta={'current': i})\n```\n\n"
@@ -407,8 +413,7 @@ def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):
         "## Expiry\n\n"
         "A task that has not started before its expiry time is revoked when a worker receives it.\n\n"
         "```\nadd.apply_async((10, 10), expires=60)\n```\n\n"
-        "## Colours\n\nLines take their colour from the current palette unless one is given.\n",
-        encoding="utf-8")
+        "## Colours\n\nLines take their colour from the current palette unless one is given.\n")
     eng = make_engine(corpus)
     # k=1: the code is not among the results; prose pointing back at it ("Here I created …") brings it
     state = eng.ask("what does the PROGRESS state tell an application about the task?", k=1).results[0]
@@ -459,10 +464,7 @@ def test_section_title_cover_is_the_share_of_question_terms_a_sections_headings_
     from retrieval.query.pages import page_evidence, section_title_cover
     from retrieval.query.search import candidate_pool
 
-    corpus = tmp_path / "manual"
-    corpus.mkdir()
-    (corpus / "lamp.md").write_text(MANUAL)
-    eng = make_engine(corpus)
+    eng = make_engine(_one_file_corpus(tmp_path, "lamp.md", MANUAL))
     idx = eng.index
     q = "how often should I clean the chimney glass?"
     qv = eng.encoder.encode_queries([q])[0]
