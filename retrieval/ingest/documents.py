@@ -36,7 +36,9 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # (Q:/A: lines, "1.2) How …?", a question paragraph before its answer) heads its answer; a lead-in ending
 # in ":" kept with what it introduces; footnotes with the paragraph that refers to them
 # 9: each paragraph keeps the id of the heading above it (links to the section)
-PARSER_VERSION = "10"
+# 10: Texinfo terms tables end where the prose returns; a lone indented prompt line is code
+# 11: a PDF's contents entries whose leader dots sit on a line of their own, and its back-of-book index
+PARSER_VERSION = "11"
 
 
 @dataclass

@@ -219,6 +219,16 @@ def test_pdf_manual_as_tex_prints_it_loses_contents_running_heads_and_bullet_col
     assert len(texts) == 7
 
 
+def test_pdf_contents_without_leader_on_the_line_and_a_back_of_book_index_are_not_text(corpus):
+    d = corpus[0]["indexed"]
+    # the contents page's titles (their leaders on lines of their own, their page numbers in a column)
+    # and the two-column index ("columns, 2, 4-6, 8, 11, 14," wrapped onto "17, 21") are navigation
+    assert [(p.page, p.text) for p in d.paragraphs] == [
+        (2, "The histograms style draws one bar per row of a data column. Bars of several columns are drawn "
+            "side by side when the clustered layout is chosen.")]
+    assert d.paragraphs[0].heading_path == ["Histograms"]
+
+
 def test_pdf_without_text_layer_or_with_password_is_skipped_with_a_reason(corpus):
     skipped = corpus[1]
     assert skipped["scan.pdf"].startswith("no text layer")

@@ -35,6 +35,12 @@ _ROMAN = re.compile(r"^\s*[ivxlc]{1,7}\s*$")  # a front-matter page number (only
 _LEADER = re.compile(r"(?:\.\s?){6,}\s*(?:\d+|[ivxlc]{1,7})?\s*$", re.IGNORECASE)
 _SECTION_NUMBER = re.compile(r"^\s*(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?(?:\s+(?:[A-Z]|\d{1,3})(?:\.\d{1,3})*\.?)*\s*$")
 _CONTENTS = re.compile(r"^\s*(?:table\s+of\s+)?contents\s*$", re.IGNORECASE)
+# a back-of-book index entry: a term and its pages ("fit, 36, 44, 91", "errorbars, 65–67, 70")
+# (wrapped: "coordinates, 33, 131, 158," then "297"; two columns read as one line: "palette, 39, using, 34")
+_INDEX_ENTRY = re.compile(r"^(?:\s*[^,\d\s][^,]{0,80}?(?:,\s*\d{1,4}(?:\s*[–-]\s*\d{1,4})?)+,?)+\s*$")
+_INDEX_PAGES = re.compile(r"^\s*\d{1,4}(?:\s*[–-]\s*\d{1,4})?(?:\s*,\s*\d{1,4}(?:\s*[–-]\s*\d{1,4})?)*,?\s*$")
+# on an index page: its title, or a letter heading between its entries ("A", "Symbols")
+_INDEX_TITLE = re.compile(r"^\s*(?:index|general index|symbols|numbers|[A-Z])\s*$", re.IGNORECASE)
 EDGE = 0.09  # top and bottom share of the page where running headers and footers sit
 
 
@@ -169,9 +175,15 @@ def columns(lines: list[Line]) -> bool:
 
 
 def drop_contents(lines: list[Line]) -> list[Line]:
-    """A table of contents goes: its entries end in leader dots (the page number after them, or apart),
-    and on a page of three or more such entries its title and the lone section and page numbers go too.
-    The headings it repeats are in the text where they belong."""
+    """A table of contents and a back-of-book index go: they repeat, as navigation, what the text says
+    where it belongs.
+
+    * Contents: entries end in leader dots (the page number after them, or apart); on a page of three
+      or more such entries, its title, the lone section and page numbers, and the entries whose leader
+      is set on a line of its own (a title with no sentence end: "Bee swarm plots") go too.
+    * Index: on a page where most lines are "term, 12, 34–36" entries, those entries, the letter
+      headings between them and the page's "Index" title go.
+    """
     def entry(ln: Line) -> bool:
         m = _LEADER.search(ln.text)
         # an index sets its entries in a typewriter face; a code line may end in dots ("Loading......")
@@ -179,9 +191,16 @@ def drop_contents(lines: list[Line]) -> list[Line]:
 
     toc_pages = Counter(ln.page for ln in lines if entry(ln))
     toc = {p for p, n in toc_pages.items() if n >= 3}
-    return [ln for ln in lines if not (entry(ln) or ln.page in toc and (
-        _SECTION_NUMBER.match(ln.text) or _PAGE_NUMBER.match(ln.text.strip()) or _ROMAN.match(ln.text)
-        or _CONTENTS.match(ln.text)))]
+    body = Counter(ln.page for ln in lines if not ln.edge and ln.text.strip())
+    listed = Counter(ln.page for ln in lines if not ln.edge and _INDEX_ENTRY.match(ln.text))
+    index = {p for p, n in listed.items() if n >= 8 and n >= 0.5 * body[p]}
+    return [ln for ln in lines if not (
+        entry(ln)
+        or ln.page in toc and (_SECTION_NUMBER.match(ln.text) or _PAGE_NUMBER.match(ln.text.strip())
+                               or _ROMAN.match(ln.text) or _CONTENTS.match(ln.text)
+                               or (len(ln.text.split()) <= 10 and not ends_sentence(ln.text)))
+        or ln.page in index and (_INDEX_ENTRY.match(ln.text) or _INDEX_PAGES.match(ln.text)
+                                 or _INDEX_TITLE.match(ln.text)))]
 
 
 def drop_running(lines: list[Line], pages: int, title: str | None = None) -> list[Line]:
