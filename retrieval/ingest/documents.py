@@ -38,7 +38,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # 9: each paragraph keeps the id of the heading above it (links to the section)
 # 10: Texinfo terms tables end where the prose returns; a lone indented prompt line is code
 # 11: a PDF's contents entries whose leader dots sit on a line of their own, and its back-of-book index
-PARSER_VERSION = "11"
+# 12: plain text's Info menus and index ("* Node::", "* term:  Node.  (line N)") are navigation
+PARSER_VERSION = "12"
 
 
 @dataclass

@@ -190,3 +190,24 @@ def test_paragraphs_after_a_table_of_terms_belong_to_the_section_again(tmp_path)
         assert para_with(doc, needle).heading_path == ["1 Status"], needle  # not under "Unknown" nor the command
     units = text_structure(text)
     assert ("$ cvs -n -q update", "code") in [(u.text, u.kind) for u in units]
+
+
+def test_an_info_index_and_menus_are_navigation_not_text(tmp_path):
+    # makeinfo --plaintext: a node's menu ("* Node::  description") and the index at the end, an entry per
+    # line with its "(line N)", wrapped onto a line of its own when the entry is long
+    text = ("The manual\n**********\n\n* Menu:\n\n* Overview::          An introduction to CVS.\n"
+            "* Repository::        Where all your sources are stored.\n\n"
+            "1 Overview\n==========\n\n   CVS is a version control system.  * It records the history of files.\n\n"
+            "   * Keep a checked out copy of a module up to date with a cron job.\n\n"
+            "Index\n*****\n\n* Menu:\n\n"
+            "* #cvs.lock, removing:                   Concurrency.       (line  4223)\n"
+            "* -e, in modules file <1>:               Module program options.\n"
+            "                                                            (line  9335)\n"
+            "* Checkout, example:                     Getting the source. (line   660)\n")
+    (tmp_path / "m.txt").write_text(text, encoding="utf-8")
+    (doc,) = list(documents.load_file(documents.CorpusFile(tmp_path / "m.txt", "m.txt", "text")))
+    texts = [p.text for p in doc.paragraphs]
+    # the prose and a "* " bullet stay; the menus, the index entries and their wrapped "(line N)" go
+    assert texts == ["CVS is a version control system. * It records the history of files.",
+                     "* Keep a checked out copy of a module up to date with a cron job."]
+    assert all(p.heading_path == ["1 Overview"] for p in doc.paragraphs)

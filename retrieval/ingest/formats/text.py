@@ -3,7 +3,8 @@
 A title underlined with ``=====`` (or over- and underlined, or framed in a ``####`` comment banner) is a
 heading whose level follows the order the underline styles first appear in (as reStructuredText and
 Texinfo's plain-text output use them); a rule line alone separates; neither is ever text. A table of
-contents (a block of section-numbered lines) is dropped; ``Q:``/``A:`` lines and numbered questions
+contents (a block of section-numbered lines) and Info's menus and index (``* Node::``, ``* term:  Node.
+(line N)``) are dropped; ``Q:``/``A:`` lines and numbered questions
 ("1.2) How do I …?") are questions that head their answers; an indented block of lines that do not
 wrap as prose is code.
 """
@@ -37,9 +38,24 @@ def is_rule(line: str) -> bool:
     return len(s.replace(" ", "")) >= 3 and marks <= _RULE_CHARS and len(marks) <= 2
 
 
+# Info's navigation as makeinfo --plaintext prints it: "* Menu:", a menu entry ("* Overview::  An
+# introduction"), an index entry ("* #cvs.lock, removing:   Concurrency.   (line  4223)", its "(line N)"
+# wrapped onto a line of its own when the entry is long)
+_INFO_NAV = re.compile(r"^\*\s+Menu:\s*$|^\*\s+[^:\n]+::|^\*\s.*:\s.*\(line\s+\d+\)\s*$|^\s*\(line\s+\d+\)\s*$")
+
+
+def _without_info_navigation(text: str) -> str:
+    lines = text.split("\n")
+    drop = [bool(_INFO_NAV.match(ln)) for ln in lines]
+    for i in range(len(lines) - 1):  # an index entry whose "(line N)" went onto the next line
+        if drop[i + 1] and re.match(r"^\s*\(line\s+\d+\)\s*$", lines[i + 1]) and lines[i].startswith("* "):
+            drop[i] = True
+    return "\n".join(ln for ln, d in zip(lines, drop) if not d)
+
+
 def text_structure(text: str) -> list[Unit]:
     """Units of a plain-text document (see the module docstring)."""
-    text = normalize(text)
+    text = _without_info_navigation(normalize(text))
     lines = text.split("\n")
     body_indent = _common_indent(lines)
     styles: list[tuple[str, bool]] = []  # underline styles in order of first appearance: level = index + 1
