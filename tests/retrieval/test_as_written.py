@@ -199,6 +199,7 @@ def test_an_info_index_and_menus_are_navigation_not_text(tmp_path):
             "* Repository::        Where all your sources are stored.\n\n"
             "1 Overview\n==========\n\n   CVS is a version control system.  * It records the history of files.\n\n"
             "   * Keep a checked out copy of a module up to date with a cron job.\n\n"
+            "* std::vector holds the list of modules.\n\n"
             "Index\n*****\n\n* Menu:\n\n"
             "* #cvs.lock, removing:                   Concurrency.       (line  4223)\n"
             "* -e, in modules file <1>:               Module program options.\n"
@@ -209,5 +210,6 @@ def test_an_info_index_and_menus_are_navigation_not_text(tmp_path):
     texts = [p.text for p in doc.paragraphs]
     # the prose and a "* " bullet stay; the menus, the index entries and their wrapped "(line N)" go
     assert texts == ["CVS is a version control system. * It records the history of files.",
-                     "* Keep a checked out copy of a module up to date with a cron job."]
+                     "* Keep a checked out copy of a module up to date with a cron job.\n"
+                     "* std::vector holds the list of modules."]
     assert all(p.heading_path == ["1 Overview"] for p in doc.paragraphs)

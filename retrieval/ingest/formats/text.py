@@ -41,7 +41,8 @@ def is_rule(line: str) -> bool:
 # Info's navigation as makeinfo --plaintext prints it: "* Menu:", a menu entry ("* Overview::  An
 # introduction"), an index entry ("* #cvs.lock, removing:   Concurrency.   (line  4223)", its "(line N)"
 # wrapped onto a line of its own when the entry is long)
-_INFO_NAV = re.compile(r"^\*\s+Menu:\s*$|^\*\s+[^:\n]+::|^\*\s.*:\s.*\(line\s+\d+\)\s*$|^\s*\(line\s+\d+\)\s*$")
+# ("* std::vector holds …" is a bullet: a menu entry's "::" ends its name)
+_INFO_NAV = re.compile(r"^\*\s+Menu:\s*$|^\*\s+[^:\n]+::(?:\s|$)|^\*\s.*:\s.*\(line\s+\d+\)\s*$|^\s*\(line\s+\d+\)\s*$")
 
 
 def _without_info_navigation(text: str) -> str:
