@@ -39,7 +39,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # 10: Texinfo terms tables end where the prose returns; a lone indented prompt line is code
 # 11: a PDF's contents entries whose leader dots sit on a line of their own, and its back-of-book index
 # 12: plain text's Info menus and index ("* Node::", "* term:  Node.  (line N)") are navigation
-PARSER_VERSION = "12"
+# 13: a Sphinx page title "Page — Project documentation" is the page's title and its outlet
+PARSER_VERSION = "13"
 
 
 @dataclass

@@ -485,6 +485,11 @@ def test_html_sphinx_page_loses_permalinks_navigation_footer_and_link_only_conte
                      "The chapters, each on its own page, follow the order of the menus and explain every "
                      "command in plain words."]
     assert d.paragraphs[0].heading_path == ["Menus"]
+    # "page — site documentation", as Sphinx titles every page: the page is the title, the site its outlet
+    assert (d.title, d.outlet) == ("IDLE", "Python documentation")
+    plain = documents.parse(html.replace("IDLE — Python documentation", "Peace — War"), "html", doc_id="w",
+                            source="w.html", content_hash="0")
+    assert (plain.title, plain.outlet) == ("Peace — War", None)  # a dash in a title is not a site's name
 
 
 @pytest.mark.parametrize("doc_id", ["handbook", "guidebook"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from retrieval.ingest.clean import Unit, normalize
@@ -50,6 +51,11 @@ def read_html(html: str) -> Extracted:
     if out.title is None:
         node = tree.css_first("title") or tree.css_first("h1")
         out.title = normalize(node.text(strip=True)) if node is not None and node.text(strip=True) else None
+        if out.title and out.outlet is None and node.tag == "title":
+            # Sphinx titles every page "Tasks — Celery 5.2.6 documentation": the page, then the site
+            page, sep, site = out.title.rpartition(" \u2014 ")
+            if sep and page.strip() and re.search(r"\bdocumentation$", site, re.IGNORECASE):
+                out.title, out.outlet = page.strip(), site.strip()
     raw = meta("article:published_time", "date", "pubdate", "dc.date", "DC.date.issued")
     out.date = find_date(raw) if raw else None
     if out.date is None:
