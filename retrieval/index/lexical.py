@@ -38,15 +38,20 @@ def _stopwords() -> frozenset[str]:
 _PART = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\d|\b|_)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
+def _identifier(word: str) -> bool:
+    """camelCase, snake_case or dotted (``process_order.delay``); not "Maduro", not "NASA"."""
+    camel = word.lower() != word and not word.isupper() and not word[1:].islower()
+    inner = word.strip("_.")
+    return camel or "_" in inner or "." in inner
+
+
 def _words(text: str) -> list[str]:
     """Lower-cased words, and after an identifier (camelCase, snake_case) its parts too: a manual writes
     ``bodyLimit`` and ``ignoreTrailingSlash``, a question "body limit" and "trailing slash"."""
     out = []
     for w in _SPLIT.findall(text):
-        low = w.lower()
-        out.append(low)
-        camel = low != w and not w.isupper() and not w[1:].islower()  # not "Maduro", not "NASA"
-        if camel or "_" in w.strip("_"):
+        out.append(w.lower())
+        if _identifier(w):
             parts = [p.lower() for p in _PART.findall(w)]
             if len(parts) > 1:
                 out.extend(p for p in parts if len(p) > 1)
@@ -57,9 +62,7 @@ def identifier_parts(word: str) -> list[str]:
     """The parts an identifier is made of (``process_order.delay`` → process, order, delay;
     ``initCache`` → init, Cache); a word that is not an identifier ("Maduro", "NASA", "Peña") is its
     own part."""
-    inner = word.strip("_.")
-    camel = word.lower() != word and not word.isupper() and not word[1:].islower()
-    if not (camel or "_" in inner or "." in inner) or not word.isascii():
+    if not _identifier(word) or not word.isascii():
         return [word]
     return _PART.findall(word) or [word]
 

@@ -110,8 +110,7 @@ def section_numbering(rows: list[tuple[str, str]]) -> tuple[np.ndarray, dict[str
         n = numbers.get(key)
         if n is None:
             n = numbers[key] = len(numbers)
-            path = json.loads(key[1] or "[]") if isinstance(key[1], str) else list(key[1] or [])
-            for t in set(analyze(" ".join(path))):
+            for t in set(analyze(" ".join(json.loads(key[1] or "[]")))):
                 holders.setdefault(t, []).append(n)
         codes[i] = n
     return codes, {t: np.asarray(v, np.int32) for t, v in holders.items()}

@@ -347,16 +347,23 @@ def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_
     assert pick_quote(text, spans, np.array([0.60, 0.50]), set(), prose_weight=0.2)[0] == 1
 
 
-def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, tmp_path):
+def _one_file_corpus(tmp_path, name: str, text: str):
+    """A corpus folder holding one file."""
     corpus = tmp_path / "docs"
     corpus.mkdir()
-    (corpus / "server.md").write_text(
+    (corpus / name).write_text(text, encoding="utf-8")
+    return corpus
+
+
+def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, tmp_path):
+    corpus = _one_file_corpus(
+        tmp_path, "server.md",
         "# Server options\n\n## bodyLimit\n\n"
         "Defines the maximum payload, in bytes, the server is allowed to accept from a client request.\n\n"
         "- Default: 1048576 (1MiB)\n\n"
         "## keepAliveTimeout\n\n"
         "Sets the keep-alive timeout of the underlying HTTP server for idle client connections.\n\n"
-        "- Default: 72000 (72 seconds)\n", encoding="utf-8")
+        "- Default: 72000 (72 seconds)\n")
     q = "whats the default maximum payload size the server accepts?"
     a = make_engine(corpus).ask(q, k=5)
     top = a.results[0]
@@ -371,9 +378,8 @@ def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, t
 
 
 def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp_path):
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "plot.md").write_text(
+    corpus = _one_file_corpus(
+        tmp_path, "plot.md",
         "# Plotting\n\n## Histograms with error bars\n\n"
         "If the data file holds a value and its error for each bar, error bars can be added to the histogram. "
         "The following commands will add error bars drawn with the border line type of the fill style.\n\n"
@@ -382,7 +388,7 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp
         "You use update to bring your files up to date, and to see in a brief format what it would do you can\n"
         "invoke\n\n"
         "```\ncvs -n -q update\n```\n\n"
-        "## Colours\n\nLines take their colour from the current palette unless one is given.\n", encoding="utf-8")
+        "## Colours\n\nLines take their colour from the current palette unless one is given.\n")
     eng = make_engine(corpus)
     # k=1: the next passage is not among the results; it is shown because the first announces it
     bars = eng.ask("how do i add error bars to my histogram bars", k=1).results[0]
@@ -392,14 +398,6 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp
     assert "brief format" in brief.text and "cvs -n -q update" in brief.text  # a sentence cut by a code block
     alone = make_engine(corpus, join_chars=0).ask("how do i add error bars to my histogram bars", k=1).results[0]
     assert "set style histogram" not in alone.text
-
-
-def _one_file_corpus(tmp_path, name: str, text: str):
-    """A corpus folder holding one file."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / name).write_text(text, encoding="utf-8")
-    return corpus
 
 
 def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):

@@ -42,14 +42,16 @@ def is_rule(line: str) -> bool:
 # introduction"), an index entry ("* #cvs.lock, removing:   Concurrency.   (line  4223)", its "(line N)"
 # wrapped onto a line of its own when the entry is long)
 # ("* std::vector holds …" is a bullet: a menu entry's "::" ends its name)
-_INFO_NAV = re.compile(r"^\*\s+Menu:\s*$|^\*\s+[^:\n]+::(?:\s|$)|^\*\s.*:\s.*\(line\s+\d+\)\s*$|^\s*\(line\s+\d+\)\s*$")
+_INFO_LINE_REF = re.compile(r"^\s*\(line\s+\d+\)\s*$")
+_INFO_NAV = re.compile(r"^\*\s+Menu:\s*$|^\*\s+[^:\n]+::(?:\s|$)|^\*\s.*:\s.*\(line\s+\d+\)\s*$")
 
 
 def _without_info_navigation(text: str) -> str:
     lines = text.split("\n")
-    drop = [bool(_INFO_NAV.match(ln)) for ln in lines]
+    refs = [bool(_INFO_LINE_REF.match(ln)) for ln in lines]
+    drop = [r or bool(_INFO_NAV.match(ln)) for ln, r in zip(lines, refs)]
     for i in range(len(lines) - 1):  # an index entry whose "(line N)" went onto the next line
-        if drop[i + 1] and re.match(r"^\s*\(line\s+\d+\)\s*$", lines[i + 1]) and lines[i].startswith("* "):
+        if refs[i + 1] and lines[i].startswith("* "):
             drop[i] = True
     return "\n".join(ln for ln, d in zip(lines, drop) if not d)
 
