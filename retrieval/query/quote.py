@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -195,6 +196,69 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
         if val > best_val:
             best, best_val = i, val
     return best, float(sims[best]), float(best_val)
+
+
+# words that ask rather than name what is asked about ("does it …", "what do … mean")
+_ASKING = ("what whats which who whom whose when where why how does do did doing is are was were can could should "
+           "would will shall may might must mean means meant meaning actually even just really also still need want "
+           "get got anyway exactly from there here my mine me our we you your it its that this these those there then "
+           "so any some thing stuff")
+_QUESTION_WORD = (r"(?:does|do|did|is|are|was|were|can|could|should|will|would|what|whats|what's|how|why|where|"
+                  r"when|which|who)\b")
+# a second question joined by "and"/"but"/"or" before a question word ("… and does it kill the task")
+_AND_ASKS = re.compile(rf"[,;]?\s+(?:and|but|or|also|plus)\s+(?={_QUESTION_WORD})", re.IGNORECASE)
+_ASKS = re.compile(rf"^\W*(?:(?:and|but|or|also|so|plus)\s+)?{_QUESTION_WORD}", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _asking() -> frozenset[str]:
+    return frozenset(analyze(_ASKING))
+
+
+def question_parts(question: str) -> list[frozenset[str]]:
+    """The terms of each part of a question that asks two things ("is it in mb or kb? and does it kill
+    the task …", "where did that come from and can I delete it"); [] for a question asking one."""
+    asking = _asking()
+    asked = []
+    for m in re.finditer(r"[^?]+\?*", question):
+        seg = m.group(0)
+        subs = _AND_ASKS.split(seg.rstrip("?"))
+        # a sentence after a question mark is a question when it ends in one or opens with a question
+        # word ("does */2 mean every other day"), not a remark ("its getting slammed right now")
+        if len(subs) > 1 or seg.endswith("?") or _ASKS.match(seg):
+            asked.extend(subs)
+    parts = [frozenset(t for t in analyze(p) if t not in asking) for p in asked]
+    parts = [p for p in parts if p]
+    return parts if len(parts) > 1 else []
+
+
+def other_part(text: str, spans: list[tuple[int, int]], shown: tuple[int, int], i: int,
+               parts: list[frozenset[str]], allowed: list[bool] | None = None, reach: int = 2) -> int | None:
+    """A sentence near the shown one (sentence ``i``, ``shown`` its span with any lead-in) that answers
+    a part of a two-part question the shown one leaves out (it names at most half of the part's terms;
+    the least named part first): the sentence within ``reach`` naming most of the rest (at least two,
+    or all when fewer are left), in prose. None when there is
+    none: the reply highlights the shown sentence alone."""
+    if not parts:
+        return None
+    have = set(analyze(text[shown[0]:shown[1]]))
+    for part in sorted(parts, key=lambda p: len(p & have) / len(p)):
+        missing = part - have
+        if len(part & have) * 2 > len(part):
+            return None
+        need = min(2, len(missing))
+        best, best_gain = None, 0
+        for j in range(max(0, i - reach), min(len(spans), i + reach + 1)):
+            a, b = spans[j]
+            if shown[0] <= a and b <= shown[1] or (allowed is not None and not allowed[j]) \
+                    or prose_share(text[a:b]) < 0.5:  # an answer in words, not a line of code
+                continue
+            gain = len(missing.intersection(analyze(text[a:b])))
+            if gain > best_gain or (gain == best_gain and best is not None and abs(j - i) < abs(best - i)):
+                best, best_gain = j, gain
+        if best is not None and best_gain >= need:
+            return best
+    return None
 
 
 def trim(text: str, a: int, b: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from retrieval.index.loaded import Index
 from retrieval.index.lexical import analyze
 from retrieval.query.pages import field_cover
 from retrieval.query.quote import (answer_type, asks_explanation, explains_nothing, explanatory, pick_quote,
-                                   quotable, quotable_spans, with_lead_in)
+                                   other_part, question_parts, quotable, quotable_spans, with_lead_in)
 from retrieval.query.search import Candidate
 
 
@@ -93,7 +93,24 @@ def score_candidates(index: Index, qvec: np.ndarray, question: str, cands: list[
         if nxt is not None or prose or (quote_pick_lexical is not None and quote_pick_lexical != quote_lexical):
             lexical = quote_lexical if quote_pick_lexical is None else quote_pick_lexical
             _repick(index, qvec, s, q_terms, lexical, expect, type_weight, prose)
+    parts = question_parts(question)
+    if parts:
+        for s in out[:REPICK]:
+            _both_parts(s, parts)
     return out
+
+
+def _both_parts(s: Scored, parts: list[frozenset[str]]) -> None:
+    """Widen ``s``'s shown quote to the nearby sentence answering the other part of a two-part question."""
+    spans = s.row.spans
+    if not spans:
+        return
+    i = next((n for n, (a, b) in enumerate(spans) if a <= s.quote[0] < b), None)
+    if i is None:
+        return
+    j = other_part(s.row.text, spans, s.quote, i, parts, quotable_spans(s.row, spans))
+    if j is not None:
+        s.quote = (min(s.quote[0], spans[j][0]), max(s.quote[1], spans[j][1]))
 
 
 def _explanation(index: Index, s: Scored):

@@ -427,6 +427,43 @@ def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):
     assert "update_state" not in apart.results[0].text
 
 
+def test_a_two_part_question_highlights_the_sentence_answering_each_part():
+    from retrieval.query.quote import other_part, question_parts
+
+    assert question_parts("how do I trim the wick?") == []
+    parts = question_parts("is the limit in mb or kb? and does it kill the task halfway when it hits the limit")
+    assert len(parts) == 2 and {"mb", "kb"} <= parts[0] and {"kill", "task"} <= parts[1]
+    assert len(question_parts("where did that file come from and can i delete it")) == 2
+    assert question_parts("can i add pool processes without a restart? its getting slammed right now") == []
+    text = ("Maximum resident memory, in kilobytes, a worker may use. If a single task makes a worker exceed "
+            "this limit, the task is completed and the worker replaced afterwards. Example: max = 12000")
+    spans = [(0, 55), (56, 155), (156, len(text))]
+    assert other_part(text, spans, spans[0], 0, parts) == 1  # "does it kill the task" is the next sentence
+    assert other_part(text, spans, spans[1], 1, parts) is None  # the limit sentence names the task part
+    assert other_part(text, spans, spans[0], 0, []) is None  # a one-part question keeps one sentence
+    assert other_part(text, spans, spans[0], 0, parts, reach=0) is None  # too far
+    far = text.replace("If a single task makes a worker exceed this limit, the task is completed", "It is read at start")
+    assert other_part(far, [(0, 55), (56, len(far) - 20), (len(far) - 19, len(far))], spans[0], 0, parts) is None
+
+
+def test_the_reply_to_a_two_part_question_highlights_both_answers(make_engine, tmp_path):
+    corpus = _one_file_corpus(
+        tmp_path, "settings.md",
+        "# Settings\n\n## Memory per child\n\n"
+        "The memory limit is the resident memory, in kilobytes, a pool process may use before it is replaced. "
+        "Processes are recycled one at a time so the pool never empties. "
+        "When one task pushes a process over the limit, that task is finished first and the process is "
+        "replaced afterwards.\n\n"
+        "## Queues\n\nEach worker consumes from the queues named on its command line.\n")
+    eng = make_engine(corpus)
+    one = eng.ask("is the memory limit in kilobytes or megabytes?", k=1).results[0]
+    assert "kilobytes" in one.quote and "replaced afterwards" not in one.quote
+    both = eng.ask("is the memory limit in kilobytes or megabytes? and does a task get killed halfway when "
+                   "it goes over the limit", k=1).results[0]
+    assert "kilobytes" in both.quote and "finished first" in both.quote
+    assert both.text[both.quote_start:both.quote_start + len(both.quote)] == both.quote
+
+
 MANUAL = """# Lamp manual
 
 ## Wicks
