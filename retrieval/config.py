@@ -206,6 +206,10 @@ class Settings:
         section_title_weight: weight of the question terms its section's headings name, added to each
             passage's fused score before the quoted pool is cut (the page title says nothing in one long
             manual; its headings do).
+        history_weight: taken from the fused score of a page of a project's history (a changelog,
+            release notes, "What's new in 4.0") before the quoted pool is cut, unless the question asks
+            about versions or changes: such a page names every option and command, and answers how
+            things were, not how to use them now.
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
         reindex_every: the bot (and ``citebot watch``) rebuilds the index this often: a duration such
@@ -258,6 +262,7 @@ class Settings:
     page_title_weight: float = 0.5
     page_dense_weight: float = 0.1
     section_title_weight: float = 0.2
+    history_weight: float = 0.1
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
     reindex_every: str = ""
@@ -325,7 +330,7 @@ class Settings:
             raise ConfigError("max_file_mb must be more than 0")
         for name in ("ann_threshold", "sentence_weight", "quote_lexical", "type_weight", "bm25_k1", "title_weight", "quote_pick_lexical",
                      "doc_weight", "page_weight", "page_title_weight", "page_dense_weight", "section_title_weight",
-                     "explain_weight"):
+                     "explain_weight", "history_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more")
         if not 0.0 <= self.bm25_b <= 1.0:

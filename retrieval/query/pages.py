@@ -12,6 +12,7 @@ the quoted pool is ranked.
 
 from __future__ import annotations
 
+import re
 import weakref
 
 import numpy as np
@@ -91,8 +92,8 @@ def section_title_cover(index: Index, question: str, ids: np.ndarray) -> np.ndar
 
 def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray) -> dict:
     """``rank_pool``'s page arguments for the settings ``s`` (nothing computed when every weight is 0)."""
-    if not (s.page_weight or s.page_title_weight or s.page_dense_weight or s.section_title_weight) \
-            or pool.ids.size == 0:
+    if not (s.page_weight or s.page_title_weight or s.page_dense_weight or s.section_title_weight
+            or s.history_weight) or pool.ids.size == 0:
         return {}
     codes = doc_codes(index)[pool.ids]
     bonus = s.page_title_weight * page_title_cover(index, question, codes) if s.page_title_weight else None
@@ -102,10 +103,48 @@ def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray) 
     if s.section_title_weight:
         named = s.section_title_weight * section_title_cover(index, question, pool.ids)
         bonus = named if bonus is None else bonus + named
+    if s.history_weight and not asks_about_changes(question):
+        past = history_pages(index)[codes]
+        if past.any():
+            bonus = -s.history_weight * past if bonus is None else bonus - s.history_weight * past
     return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
 
 
 _titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+# A project's history: a changelog, release notes, "What's new in Celery 4.0", by its title or its file
+# name (CHANGELOG.md, NEWS, whatsnew-4.0.html, history/changelog-5.1, release-notes/v2.md)
+_HISTORY_TITLE = re.compile(r"^\W*(?:changes\b|change history|version history|release history|revision history|"
+                            r"whatsnew)|\brelease notes?\b|\bwhat['’]?s new\b|\bchange\s*log\b", re.IGNORECASE)
+_HISTORY_FILE = re.compile(r"(?:^|/)(?:change\s*log|changes|whatsnew|(?-i:NEWS)|history|release[-_ ]?notes|relnotes)"
+                           r"(?:[-_. ]*v?\d[\w.-]*)?$|(?:^|/)(?:release[-_ ]?notes|changelogs?|whatsnew)/|"
+                           r"(?:^|/)releases?/v?\d[\w.-]*$", re.IGNORECASE)
+# a question about versions or changes wants the history ("what changed in 5.0", "deprecated since")
+_ABOUT_CHANGES = re.compile(r"\b(?:what['’]?s new|new in|changed?|changes|changelog|releases?|released|"
+                            r"deprecat\w*|removed|introduced|added in|upgrad\w*|migrat\w*|versions?|breaking|"
+                            r"history|histor\w*|backport\w*)\b|\bv?\d+\.\d+\b|\b[a-z]+\s+v?\d+\b(?!\s*(?:%|"
+                            r"s|ms|sec|seconds?|min|minutes?|hours?|days?|mb|kb|gb))", re.IGNORECASE)
+_history: "weakref.WeakKeyDictionary[Index, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def is_history(title: str, doc_id: str) -> bool:
+    """Whether a document is a page of the project's history (by its title or its file name)."""
+    name = doc_id.rsplit(".", 1)[0] if "/" not in doc_id.rsplit(".", 1)[-1] else doc_id
+    return bool(_HISTORY_TITLE.search(title or "") or _HISTORY_FILE.search(name))
+
+
+def asks_about_changes(question: str) -> bool:
+    """Whether a question asks about versions or changes (then a changelog may answer it)."""
+    return bool(_ABOUT_CHANGES.search(question))
+
+
+def history_pages(index: Index) -> np.ndarray:
+    """Per document code: whether the document is a page of the project's history (read once per version)."""
+    out = _history.get(index)
+    if out is None:
+        titles = {d["doc_id"]: d.get("title") or "" for d in index.documents()}
+        out = _history[index] = np.array([is_history(titles.get(d, ""), d) for d in doc_names(index)], bool)
+    return out
 
 
 def doc_title(index: Index, doc_id: str) -> str:

@@ -286,7 +286,7 @@ def test_page_dense_weight_adds_the_question_cosine_to_each_page_centroid(seeds_
     q = "What bounty has the US put on Maduro?"
     qv = seeds_engine.encoder.encode_queries([q])[0]
     pool = candidate_pool(idx, qv, q, candidates=50)
-    off = {"page_title_weight": 0, "section_title_weight": 0}
+    off = {"page_title_weight": 0, "section_title_weight": 0, "history_weight": 0}
     assert page_evidence(idx, q, pool, Settings(page_dense_weight=0, **off), qv) == {}
     on = page_evidence(idx, q, pool, Settings(page_dense_weight=0.4, **off), qv)
     want = _plain_page_means(idx)
@@ -510,7 +510,50 @@ def test_section_title_cover_is_the_share_of_question_terms_a_sections_headings_
     named = {int(i) for i in pool.ids if "Chimney cleaning" in rows[int(i)].heading_path}
     # one document, one title: only the section's headings tell its passages apart
     assert named and all((g > 0) == (int(i) in named) for i, g in zip(pool.ids, got))
-    off = Settings(page_title_weight=0, page_dense_weight=0, section_title_weight=0)
+    off = Settings(page_title_weight=0, page_dense_weight=0, section_title_weight=0, history_weight=0)
     assert page_evidence(idx, q, pool, off, qv) == {}
-    on = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0, section_title_weight=0.3), qv)
+    on = page_evidence(idx, q, pool, Settings(page_title_weight=0, page_dense_weight=0, section_title_weight=0.3,
+                                              history_weight=0), qv)
     assert np.allclose(on["bonus"], 0.3 * got)
+
+
+def test_history_pages_are_told_by_title_or_file_name():
+    from retrieval.query.pages import asks_about_changes, is_history
+
+    assert is_history("Change history", "history/changelog-4.4")
+    assert is_history("What’s new in Celery 4.0 (latentcall)", "history/whatsnew-4.0")
+    assert is_history("", "CHANGELOG.md") and is_history("", "pkg/NEWS") and is_history("", "release-notes/v2.md")
+    assert is_history("Release notes", "docs/r") and is_history("CMake 3.17 Release Notes", "release/3.17")
+    assert is_history("", "release/3.17") and not is_history("", "release/howto")
+    assert not is_history("Tasks", "userguide/tasks") and not is_history("", "news.txt")  # a news corpus's file
+    assert not is_history("A history of the river", "articles/river")
+    assert not is_history("Chapter 15. Changes expected in the next release", "nextrelease")
+    assert not is_history("git-whatchanged(1)", "git-whatchanged")
+    assert asks_about_changes("what changed in the retry api?") and asks_about_changes("does 5.2 run on python 3.10?")
+    assert asks_about_changes("which node version do i need for fastify 5")
+    assert not asks_about_changes("how do i retry a task?")
+    assert not asks_about_changes("can it drop a task that has not started within 60 s?")
+
+
+def test_a_changelog_does_not_crowd_the_guide_unless_the_question_is_about_changes(make_engine, tmp_path):
+    corpus = tmp_path / "docs"
+    (corpus / "history").mkdir(parents=True)
+    (corpus / "guide.md").write_text(
+        "# Retrying\n\nCall self.retry inside the task and pass countdown: the worker waits that many "
+        "seconds before the next attempt.\n", encoding="utf-8")
+    (corpus / "history" / "changelog-4.0.md").write_text(
+        "# Change history for 4.0\n\n- How the delay between retries is set when a task failed changed: "
+        "set it with countdown (#4120).\n", encoding="utf-8")
+    (corpus / "history" / "changelog-3.0.md").write_text(
+        "# Change history for 3.0\n\n- Fixed retrying a failed task with a countdown delay between retries "
+        "on Windows.\n", encoding="utf-8")
+    how = "how do i set the delay between retries when a task failed?"
+
+    def first(eng, q):
+        return eng.ask(q, k=3).results[0].doc_id
+
+    plain = make_engine(corpus, history_weight=0.0)
+    demoted = make_engine(corpus, history_weight=2.0)
+    assert first(plain, how).startswith("history/")  # the changelogs name every word of the question
+    assert first(demoted, how) == "guide"
+    assert first(demoted, "what changed about the retry countdown in 4.0?") == first(plain, "what changed about the retry countdown in 4.0?")

@@ -40,7 +40,7 @@ def test_default_index_dir_is_per_corpus(tmp_path, monkeypatch):
                                  {"max_file_mb": -1}, {"max_file_mb": 0}, {"abstain_threshold": -5}, {"abstain_threshold": 1.5},
                                  {"dedup_threshold": 7}, {"sentence_weight": -2}, {"type_weight": -0.1},
                                  {"bm25_b": 2}, {"ann_threshold": -1}, {"page_weight": -1}, {"page_title_weight": -0.5},
-                                 {"page_dense_weight": -0.1}, {"section_title_weight": -0.2},
+                                 {"page_dense_weight": -0.1}, {"section_title_weight": -0.2}, {"history_weight": -0.1},
                                  {"quote_pick_lexical": -0.1}])
 def test_invalid_values_are_config_errors(bad):
     with pytest.raises(ConfigError):
