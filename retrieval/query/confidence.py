@@ -88,6 +88,28 @@ def near_known(word: str, st: "TermStats") -> bool:
     return False
 
 
+# a word made from a corpus word ("leaky" from leak, "blocky" from block, "monorepo" from repo) is that
+# word said differently, not a name the corpus lacks. Only affixes that keep the thing named: "rebase",
+# "undefined" or "deprecate" name another action than base, defined or precate
+_PREFIXES = ("mono", "multi", "mini", "micro", "mega", "super", "sub")
+_SUFFIXES = ("y", "ish", "ness")
+
+
+def derived_known(word: str, st: "TermStats") -> bool:
+    """Whether ``word`` is a corpus word with a prefix or suffix added that keeps what it names ("leaky",
+    "blocky", "monorepo"): the base left must be a word of 4 letters or more that the corpus has. A
+    name ("prettier", "kubernetes", "heroku") has no such base."""
+    w = word.lower()
+    if len(w) < 5 or not w.isalpha():
+        return False
+    bases = [w[len(p):] for p in _PREFIXES if w.startswith(p)] + [w[:-len(x)] for x in _SUFFIXES if w.endswith(x)]
+    for b in bases:
+        terms = analyze(b) if len(b) >= 4 else []
+        if len(terms) == 1 and st.has(terms[0]):
+            return True
+    return False
+
+
 def asked_terms(question: str) -> list[str]:
     """The question's analyzed terms without chat fillers (``lol``, ``pls``) and figures like ``2x2``."""
     words = [w for w in _WORD.findall(plain(question)) if w.lower() not in FILLERS and not _number_like(w)]
@@ -285,7 +307,9 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
     if pool_cosines:
         ev.gap = float(max(pool_cosines) - float(np.mean(pool_cosines)))
     if terms:
-        absent = [t for t in terms if not st.has(t)]
+        # a rare word the corpus says in another form ("leaky": leak) is not absent
+        said = {t for w, named in _salient(question) if not named and derived_known(w, st) for t in analyze(w)}
+        absent = [t for t in terms if not st.has(t) and t not in said]
         ev.absent_share = len(absent) / len(terms)
         have = set(analyze(top_text)) | set(analyze(top_fields))
         weights = {t: st.idf(t) for t in terms}
@@ -295,7 +319,7 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
     for w, is_named in _salient(question):
         stems = analyze(" ".join(identifier_parts(w)))
         if stems and not all(st.has(s) for s in stems) and w not in named + rare \
-                and (is_named or not near_known(w, st)):
+                and (is_named or not (near_known(w, st) or derived_known(w, st))):
             (named if is_named else rare).append(w)
     ev.absent_words = named + rare
     ev.named_absent = float(min(len(named), 3))

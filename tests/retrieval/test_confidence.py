@@ -116,3 +116,33 @@ def test_the_askers_own_code_built_of_corpus_words_is_not_an_absent_name(make_en
     assert absent("my view calls process_order.delay(order.id), why does it fail?") == []
     assert absent("where does initCache run?") == []
     assert absent("my view calls Zorblax.delay(order.id), why does it fail?") == ["Zorblax.delay"]
+
+
+def test_a_word_made_from_a_corpus_word_is_not_absent(make_engine, tmp_path):
+    # "leaky" is the corpus's leak said as chat says it, "monorepo" its repo; "rebase" names another
+    # action than base, and a product name ("prettier") is no corpus word with an affix
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "workers.md").write_text(
+        "# Workers\n\nA memory leak in a child process is contained by replacing the process after a number of "
+        "tasks. Each repo keeps its own base configuration; pretty output is the default.\n", encoding="utf-8")
+    eng = make_engine(corpus)
+    idx = eng.index
+    st = conf.term_stats(idx)
+
+    def absent(question):
+        ev = conf.evidence(idx, question, "", "", None, [], 0.5, (None, None))
+        return ev.absent_words, ev.absent_share
+
+    assert conf.derived_known("leaky", st) and conf.derived_known("monorepo", st)
+    assert not conf.derived_known("rebase", st) and not conf.derived_known("prettier", st)
+    assert not conf.derived_known("leak", st)  # no affix: the word itself decides
+    q = "leaky child process: can the worker replace it?"
+    terms = conf.asked_terms(q)
+    lacking = [t for t in terms if not st.has(t)]  # "leaki" among them, and any stop word BM25 keeps
+    assert conf.analyze("leaky")[0] in lacking
+    assert absent(q) == ([], (len(lacking) - 1) / len(terms))
+    assert absent("our monorepo is huge, can the worker keep each repo apart?")[0] == []
+    words, share = absent("should i rebase my worker branch?")
+    assert words == ["rebase"] and share > 0
+    assert absent("does prettier format worker output?")[0] == ["prettier"]
