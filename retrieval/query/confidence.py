@@ -89,8 +89,8 @@ def near_known(word: str, st: "TermStats") -> bool:
 
 
 # a word made from a corpus word ("leaky" from leak, "blocky" from block, "monorepo" from repo) is that
-# word said differently, not a name the corpus lacks. Only affixes that keep the thing named: "rebase",
-# "undefined" or "deprecate" name another action than base, defined or precate
+# word said differently, not a name the corpus lacks. Only affixes that keep the thing named: "rebase"
+# and "undefined" name something else than base and defined
 _PREFIXES = ("mono", "multi", "mini", "micro", "mega", "super", "sub")
 _SUFFIXES = ("y", "ish", "ness")
 

@@ -119,17 +119,20 @@ _HISTORY_TITLE = re.compile(r"^\W*(?:changes\b|change history|version history|re
 _HISTORY_FILE = re.compile(r"(?:^|/)(?:change\s*log|changes|whatsnew|(?-i:NEWS)|history|release[-_ ]?notes|relnotes)"
                            r"(?:[-_. ]*v?\d[\w.-]*)?$|(?:^|/)(?:release[-_ ]?notes|changelogs?|whatsnew)/|"
                            r"(?:^|/)releases?/v?\d[\w.-]*$", re.IGNORECASE)
-# a question about versions or changes wants the history ("what changed in 5.0", "deprecated since")
+# a question about versions or changes wants the history ("what changed in 5.0", "deprecated since",
+# "which node version for fastify 5"); a word before a number counts too, so "port 9418" is not taken down
+# either: then the page ranks as before
 _ABOUT_CHANGES = re.compile(r"\b(?:what['’]?s new|new in|changed?|changes|changelog|releases?|released|"
                             r"deprecat\w*|removed|introduced|added in|upgrad\w*|migrat\w*|versions?|breaking|"
-                            r"history|histor\w*|backport\w*)\b|\bv?\d+\.\d+\b|\b[a-z]+\s+v?\d+\b(?!\s*(?:%|"
+                            r"histor\w*|backport\w*)\b|\bv?\d+\.\d+\b|\b[a-z]+\s+v?\d+\b(?!\s*(?:%|"
                             r"s|ms|sec|seconds?|min|minutes?|hours?|days?|mb|kb|gb))", re.IGNORECASE)
+_EXTENSION = re.compile(r"\.(?:md|markdown|mdx|rst|txt|adoc|html?|pdf|docx?)$", re.IGNORECASE)
 _history: "weakref.WeakKeyDictionary[Index, np.ndarray]" = weakref.WeakKeyDictionary()
 
 
 def is_history(title: str, doc_id: str) -> bool:
     """Whether a document is a page of the project's history (by its title or its file name)."""
-    name = doc_id.rsplit(".", 1)[0] if "/" not in doc_id.rsplit(".", 1)[-1] else doc_id
+    name = _EXTENSION.sub("", doc_id)
     return bool(_HISTORY_TITLE.search(title or "") or _HISTORY_FILE.search(name))
 
 

@@ -201,8 +201,8 @@ def pick_quote(text: str, spans: list[tuple[int, int]], sims: np.ndarray, q_term
 # words that ask rather than name what is asked about ("does it …", "what do … mean")
 _ASKING = ("what whats which who whom whose when where why how does do did doing is are was were can could should "
            "would will shall may might must mean means meant meaning actually even just really also still need want "
-           "get got anyway exactly from there here my mine me our we you your it its that this these those there then "
-           "so any some thing stuff")
+           "get got anyway exactly from there here my mine me our we you your it its that this these those then so "
+           "any some thing stuff")
 _QUESTION_WORD = (r"(?:does|do|did|is|are|was|were|can|could|should|will|would|what|whats|what's|how|why|where|"
                   r"when|which|who)\b")
 # a second question joined by "and"/"but"/"or" before a question word ("… and does it kill the task")
@@ -237,8 +237,7 @@ def other_part(text: str, spans: list[tuple[int, int]], shown: tuple[int, int], 
     """A sentence near the shown one (sentence ``i``, ``shown`` its span with any lead-in) that answers
     a part of a two-part question the shown one leaves out (it names at most half of the part's terms;
     the least named part first): the sentence within ``reach`` naming most of the rest (at least two,
-    or all when fewer are left), in prose. None when there is
-    none: the reply highlights the shown sentence alone."""
+    or all when fewer are left), in prose. None when there is none: the shown sentence stands alone."""
     if not parts:
         return None
     have = set(analyze(text[shown[0]:shown[1]]))
