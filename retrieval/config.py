@@ -207,7 +207,8 @@ class Settings:
             passage's fused score before the quoted pool is cut (the page title says nothing in one long
             manual; its headings do).
         history_weight: taken from the fused score of a page of a project's history (a changelog,
-            release notes, "What's new in 4.0") before the quoted pool is cut, unless the question asks
+            release notes, "What's new in 4.0") or of a manual's history section ("New features",
+            "Changes in 2.0") before the quoted pool is cut, unless the question asks
             about versions or changes: such a page names every option and command, and answers how
             things were, not how to use them now.
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).

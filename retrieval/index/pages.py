@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from typing import NamedTuple
 
 import numpy as np
 
@@ -93,32 +94,38 @@ def page_centroids(index: Index) -> tuple[np.ndarray, np.ndarray]:
     return got
 
 
-_sections: "weakref.WeakKeyDictionary[Index, tuple[np.ndarray, dict[str, np.ndarray]]]" = weakref.WeakKeyDictionary()
+class Sections(NamedTuple):
+    """The sections of an index: each passage's section number, per analyzed heading term the sorted
+    numbers of the sections whose headings have it, and each section's heading path."""
+
+    codes: np.ndarray
+    holders: dict[str, np.ndarray]
+    paths: list[list[str]]
 
 
-def section_numbering(rows: list[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """``(codes, holders)``: each passage's section number, and per analyzed heading-path term the sorted
-    numbers of the sections whose headings have it.
+_sections: "weakref.WeakKeyDictionary[Index, Sections]" = weakref.WeakKeyDictionary()
 
-    Args:
-        rows: each passage's ``(doc_id, heading_path JSON)``, in passage-id order.
-    """
+
+def section_numbering(rows: list[tuple[str, str]]) -> Sections:
+    """Number the sections of ``rows`` (each passage's ``(doc_id, heading_path JSON)``, in passage-id order)."""
     numbers: dict[tuple[str, str], int] = {}
     holders: dict[str, list[int]] = {}
+    paths: list[list[str]] = []
     codes = np.zeros(len(rows), np.int32)
     for i, key in enumerate(rows):
         n = numbers.get(key)
         if n is None:
             n = numbers[key] = len(numbers)
-            for t in set(analyze(" ".join(json.loads(key[1] or "[]")))):
+            paths.append(json.loads(key[1] or "[]"))
+            for t in set(analyze(" ".join(paths[-1]))):
                 holders.setdefault(t, []).append(n)
         codes[i] = n
-    return codes, {t: np.asarray(v, np.int32) for t, v in holders.items()}
+    return Sections(codes, {t: np.asarray(v, np.int32) for t, v in holders.items()}, paths)
 
 
-def sections(index: Index) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each passage's section number and, per heading term, the sections that have it (cached per
-    loaded index: one read of the store, as for :func:`doc_codes`)."""
+def sections(index: Index) -> Sections:
+    """The index's :class:`Sections` (cached per loaded index: one read of the store, as for
+    :func:`doc_codes`)."""
     got = _sections.get(index)
     if got is None:
         got = _sections[index] = section_numbering(index.store.passage_sections())

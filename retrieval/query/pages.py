@@ -75,7 +75,7 @@ def section_title_cover(index: Index, question: str, ids: np.ndarray) -> np.ndar
     Computed over the whole pool, like :func:`page_title_cover`, so a section the question names can
     enter the quoted pool; :func:`field_cover` then weighs title and headings together within it.
     """
-    codes, holders = sections(index)
+    codes, holders, _ = sections(index)
     st = conf.term_stats(index)
     terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
     total = sum(terms.values())
@@ -104,7 +104,7 @@ def page_evidence(index: Index, question: str, pool: Pool, s, qvec: np.ndarray) 
         named = s.section_title_weight * section_title_cover(index, question, pool.ids)
         bonus = named if bonus is None else bonus + named
     if s.history_weight and not asks_about_changes(question):
-        past = history_pages(index)[codes]
+        past = history_pages(index)[codes] | history_sections(index)[sections(index).codes[pool.ids]]
         if past.any():
             bonus = -s.history_weight * past if bonus is None else bonus - s.history_weight * past
     return {"page_weight": s.page_weight, "codes": codes, "bonus": bonus}
@@ -126,8 +126,13 @@ _ABOUT_CHANGES = re.compile(r"\b(?:what['’]?s new|new in|changed?|changes|chan
                             r"deprecat\w*|removed|introduced|added in|upgrad\w*|migrat\w*|versions?|breaking|"
                             r"histor\w*|backport\w*)\b|\bv?\d+\.\d+\b|\b[a-z]+\s+v?\d+\b(?!\s*(?:%|"
                             r"s|ms|sec|seconds?|min|minutes?|hours?|days?|mb|kb|gb))", re.IGNORECASE)
+# a manual's own history section: "New features › Features introduced in version 5.4", "Changes in 2.0"
+_HISTORY_SECTION = re.compile(r"^\W*(?:new features|features introduced in|what['’]?s new|changes in (?:version )?v?\d|"
+                              r"change\s*log|change history|version history|revision history|release notes?)\b",
+                              re.IGNORECASE)
 _EXTENSION = re.compile(r"\.(?:md|markdown|mdx|rst|txt|adoc|html?|pdf|docx?)$", re.IGNORECASE)
 _history: "weakref.WeakKeyDictionary[Index, np.ndarray]" = weakref.WeakKeyDictionary()
+_history_sections: "weakref.WeakKeyDictionary[Index, np.ndarray]" = weakref.WeakKeyDictionary()
 
 
 def is_history(title: str, doc_id: str) -> bool:
@@ -139,6 +144,16 @@ def is_history(title: str, doc_id: str) -> bool:
 def asks_about_changes(question: str) -> bool:
     """Whether a question asks about versions or changes (then a changelog may answer it)."""
     return bool(_ABOUT_CHANGES.search(question))
+
+
+def history_sections(index: Index) -> np.ndarray:
+    """Per section number: whether a heading of its path names a history section (read once per version)."""
+    out = _history_sections.get(index)
+    if out is None:
+        paths = sections(index).paths
+        out = _history_sections[index] = np.array(
+            [any(_HISTORY_SECTION.search(h) for h in path) for path in paths], bool).reshape(len(paths))
+    return out
 
 
 def history_pages(index: Index) -> np.ndarray:

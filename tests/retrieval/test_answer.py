@@ -557,3 +557,21 @@ def test_a_changelog_does_not_crowd_the_guide_unless_the_question_is_about_chang
     assert first(plain, how).startswith("history/")  # the changelogs name every word of the question
     assert first(demoted, how) == "guide"
     assert first(demoted, "what changed about the retry countdown in 4.0?") == first(plain, "what changed about the retry countdown in 4.0?")
+
+
+def test_a_manuals_own_history_section_is_taken_down_like_a_changelog(make_engine, tmp_path):
+    corpus = _one_file_corpus(
+        tmp_path, "manual.md",
+        "# Manual\n\n## Retrying\n\nCall self.retry inside the task and pass countdown: the worker waits that many "
+        "seconds before the next attempt.\n\n## New features\n\n### Features introduced in version 4.0\n\n"
+        "- How the delay between retries is set when a task failed changed: set it with countdown.\n")
+    how = "how do i set the delay between retries when a task failed?"
+    from retrieval.query.pages import history_sections
+    from retrieval.index.pages import sections
+
+    demoted = make_engine(corpus, history_weight=2.0)
+    idx = demoted.index
+    marked = {" › ".join(p) for p, h in zip(sections(idx).paths, history_sections(idx)) if h}
+    assert marked == {"New features › Features introduced in version 4.0"}
+    assert make_engine(corpus, history_weight=0.0).ask(how, k=1).results[0].citation.heading_path[0] == "New features"
+    assert demoted.ask(how, k=1).results[0].citation.heading_path == ["Retrying"]
