@@ -263,7 +263,12 @@ def salient_words(question: str) -> list[str]:
 
 def _salient(question: str) -> list[tuple[str, bool]]:
     """``(word, named)`` for each salient word; ``named`` is False for a merely rare lower-case word."""
-    words = _WORD.findall(plain(question))
+    words = []
+    for w in _WORD.findall(plain(question)):
+        # a hyphenated compound is its words ("gpg-sign", "seaborn-style"): a part may be a name; a key
+        # chord ("ctrl-c") or a header ("X-Forwarded-For") is one thing
+        parts = w.split("-")
+        words.extend(parts if len(parts) > 1 and all(p.isalpha() and len(p) > 1 for p in parts) else [w])
     ref = reference_words()
     out = []
     first = True

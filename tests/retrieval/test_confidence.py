@@ -44,6 +44,10 @@ def test_salient_words_are_names_code_and_rare_words():
     assert not {"How", "president", "react", "strikes"} & set(words)
     assert {"initCache", "node_modules"} <= set(salient_words("where is initCache() called in node_modules?"))
     assert salient_words("What is the time?") == []
+    # a hyphenated compound is its words: "gpg" is a rare word, "sign", "full" and "upgrade" are not
+    assert salient_words("can i gpg-sign my commits?") == ["gpg"]
+    assert salient_words("apt upgrade vs apt full-upgrade?") == salient_words("apt upgrade vs apt upgrade?")
+    assert salient_words("is it ok to just ctrl-c a commit?") == []  # a key chord, as the word it always was
 
 
 def test_reason_names_absent_words_or_the_closest_topics():
