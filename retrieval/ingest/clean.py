@@ -154,6 +154,28 @@ def looks_like_heading(s: str, *, max_words: int = 15) -> bool:
     return not _SENTENCE_BREAK.search(s)
 
 
+# a command or code line: a placeholder, a variable, brackets, a pipe, an assignment, a flag, a path
+_CODE_TOKEN = re.compile(r"[<>{}\[\]$|;=`\\]|\w\(|\w/[\w.-]+/|^[~.]?/\w")
+_FLAG = re.compile(r"^--?[A-Za-z]")
+_PROMPT = re.compile(r"^[$%>]\s+\S")
+
+
+def looks_like_code(s: str) -> bool:
+    """A line of a command or code ("cvs add -ko <file>", "rm $f", "$ git log"), not a heading: a shell
+    prompt, or code marks (a placeholder, a variable, brackets, a call, a path; flags count beside
+    them) in a third of its words or more. A question ("What is $CVSROOT?") is not."""
+    t = s.strip()
+    if not t or "\n" in t or t.rstrip(_CLOSERS).endswith("?"):
+        return False
+    if _PROMPT.match(t):
+        return True
+    toks = t.split()
+    marked = sum(bool(_CODE_TOKEN.search(x)) for x in toks)
+    flags = sum(bool(_FLAG.match(x)) and not _CODE_TOKEN.search(x) for x in toks)
+    # an option alone names a section ("The -r option", "--depth"); with code beside it, it is a command
+    return marked > 0 and (marked + flags) * 3 >= len(toks)
+
+
 def parse_dateline(s: str) -> tuple[str | None, str | None] | None:
     """``(date, author)`` when ``s`` is a dateline/byline, else None."""
     words = len(s.split())
@@ -294,6 +316,8 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
                 pending_heading = s
             term, fresh, in_def, lead = None, True, False, ""
             continue
+        if kind == "auto" and looks_like_code(s):
+            kind = "code"  # a command line is an example, never a heading: "cvs add -ko <file>"
         if kind == "auto":
             # titles run longer than section headings
             kind = "heading" if looks_like_heading(s, max_words=25 if at_top and found_title is None else 15) else "para"

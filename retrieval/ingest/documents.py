@@ -40,7 +40,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # 11: a PDF's contents entries whose leader dots sit on a line of their own, and its back-of-book index
 # 12: plain text's Info menus and index ("* Node::", "* term:  Node.  (line N)") are navigation
 # 13: a Sphinx page title "Page — Project documentation" is the page's title and its outlet
-PARSER_VERSION = "13"
+# 14: a line shaped as a command ("cvs checkout -r <branch_tag> module", "rm $f") is code, never a guessed heading
+PARSER_VERSION = "14"
 
 
 @dataclass

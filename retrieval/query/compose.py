@@ -153,10 +153,34 @@ _REFERS_BACK = re.compile(r"^\W*(?:here\b|(?:the|this|these) (?:above )?(?:examp
                           r"returns|gives|shows|sets|adds|defines|tells)\b)", re.IGNORECASE)
 
 
+_CODE_MARK = re.compile(r"[\[\]{}<>|=;\\`$]|^--?\w|\w\(|::|->")
+_NUMBERS = re.compile(r"^[\s\d.,:;+-]+$")
+
+
+def _code_line(line: str) -> bool:
+    """A line of code or data: not a sentence (no closing period), and a code mark, only figures, or at
+    most three tokens ("plot for [i=1:*] file", "5 4 3 1 0", "e")."""
+    s = line.strip()
+    if s.endswith((".", "!", "?")):
+        return False
+    return bool(_CODE_MARK.search(s)) or bool(_NUMBERS.match(s)) or len(s.split()) <= 3
+
+
 def _code(row) -> bool:
-    """Whether a passage is a code example (not a question, not prose)."""
+    """Whether a passage is a code example (not a question, not prose): code marks in a quarter of its
+    tokens with few plain words, or lines of which most read as code or data and none as prose
+    ("Syntax:" then ``plot for [<variable> = <start> : <end>]``; a command and the data rows it reads)."""
     spans = row.spans or [(0, len(row.text))]
-    return not all(row.text[a:b].strip().endswith("?") for a, b in spans) and explains_nothing(row.text, spans)
+    if all(row.text[a:b].strip().endswith("?") for a, b in spans):
+        return False
+    if explains_nothing(row.text, spans):
+        return True
+    lines = [ln for ln in row.text.splitlines() if ln.strip()]
+    body = [ln for ln in lines if not ln.rstrip().endswith(":")] if len(lines) > 1 else []
+    code = [_code_line(ln) for ln in body]
+    # a line of prose (eight words or more, no code mark) makes it prose with an example in it
+    prose = any(not c and len(ln.split()) >= 8 for c, ln in zip(code, body))
+    return len(body) >= 2 and not prose and sum(code) >= 0.75 * len(body)
 
 
 def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored]], limit: int,

@@ -79,13 +79,14 @@ def answer_type(question: str) -> re.Pattern | None:
 
 
 # "how do I …", "why does …" anywhere in a chat question: the answer is prose that explains
-_ASKS_EXPLANATION = re.compile(r"\bwhy\b|\bhow\b(?!\s+(?:much|many|long|far|old|often|big|large|soon)\b)",
+_ASKS_EXPLANATION = re.compile(r"\bwhy\b|\bhow\b(?!\s+(?:much|many|long|far|old|often|big|large|soon)\b)|"
+                               r"\b(?:is there|any)\s+(?:a\s+|an\s+|some\s+)?(?:way|means)\s+to\b",
                                re.IGNORECASE)  # "how many …" asks for a figure, not an explanation
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]*(?:['’][a-z]+)?")
 
 
 def asks_explanation(question: str) -> bool:
-    """Whether the question asks how or why (its answer explains, in prose)."""
+    """Whether the question asks how or why, or "is there a way to …" (its answer explains, in prose)."""
     return bool(_ASKS_EXPLANATION.search(question))
 
 

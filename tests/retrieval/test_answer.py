@@ -575,3 +575,56 @@ def test_a_manuals_own_history_section_is_taken_down_like_a_changelog(make_engin
     assert marked == {"New features › Features introduced in version 4.0"}
     assert make_engine(corpus, history_weight=0.0).ask(how, k=1).results[0].citation.heading_path[0] == "New features"
     assert demoted.ask(how, k=1).results[0].citation.heading_path == ["Retrying"]
+
+
+def test_a_block_of_code_or_data_lines_is_code_and_a_how_question_gets_it_with_the_prose():
+    from types import SimpleNamespace
+
+    from retrieval.query.compose import _code
+    from retrieval.query.quote import asks_explanation
+
+    def row(text):
+        return SimpleNamespace(text=text, spans=[(0, len(text))])
+
+    # as a PDF's text gives them: a syntax block, a command with the data rows it reads
+    assert _code(row("Syntax:\nplot for [<variable> = <start> : <end> {:<increment>}]\nplot for [<variable> in \"words\"]"))
+    assert _code(row("plot '-' matrix with image\n5 4 3 1 0\n2 2 0 0 1\ne\ne"))
+    # prose, wrapped or not, with an example in it or not, is not
+    assert not _code(row("If many similar files or functions are to be plotted together, it may be convenient\n"
+                         "to do so by iterating over a shared plot command."))
+    assert not _code(row("If you want to cancel the add but leave the file as it was before, then you have to\n"
+                         "mv <file> <file>.hold\ncvs remove <file>"))
+    assert not _code(row("How do I loop over files?"))
+    assert asks_explanation("is there a way to loop over a bunch of files?")
+    assert asks_explanation("any way to have just those directories on disk?")
+    assert not asks_explanation("is there a limit to the number of files?")
+
+
+def test_the_example_after_an_explanation_comes_with_it_for_is_there_a_way(make_engine, tmp_path):
+    corpus = _one_file_corpus(
+        tmp_path, "manual.md",
+        "# Manual\n\n## Iteration\n\nIf many similar files are to be plotted together, it may be convenient to do "
+        "so by iterating over a shared plot command.\n\n```\nplot for [f in \"a.dat b.dat c.dat\"] f using 1:2\n"
+        "plot for [i=1:3] sprintf(\"file%d.dat\", i)\n```\n\nThe scope of an iteration ends at the next comma.\n\n"
+        "## Colours\n\nLines take their colour from the current palette.\n")
+    eng = make_engine(corpus)
+    way = eng.ask("is there a way to plot a bunch of similar files together in one command?", k=1).results[0]
+    assert "iterating over a shared plot command" in way.text and "plot for [f in" in way.text
+    fact = eng.ask("are similar files plotted together by iterating over a shared plot command?", k=1).results[0]
+    assert "iterating over a shared plot command" in fact.text and "plot for [f in" not in fact.text
+
+
+def test_a_command_line_in_plain_text_is_an_example_not_a_heading(tmp_path):
+    from retrieval.ingest.clean import clean_text, looks_like_code
+
+    assert looks_like_code("cvs checkout -r <branch_tag> module") and looks_like_code("rm $f")
+    assert looks_like_code("$ git log --oneline") and looks_like_code("cvs checkout some/place/in/the/tree")
+    assert not looks_like_code("2. What are those files in $CVSROOT/CVSROOT?")  # a FAQ's question
+    assert not looks_like_code("The -r option") and not looks_like_code("--soft-time-limit")  # a section's name
+    assert not looks_like_code("Getting started") and not looks_like_code("Choosing file(s) to import")
+    doc = clean_text("Branches\n\nTo get the branch back into a working directory, check it out by its tag.\n\n"
+                     "cvs checkout -r <branch_tag> module\n\nThe working files then carry a sticky tag.\n\n"
+                     "Tags\n\nA tag names a set of revisions.\n")
+    texts = [p.text for p in doc.paragraphs]
+    assert any("cvs checkout -r <branch_tag> module" in t for t in texts)  # quotable text
+    assert all("cvs checkout" not in " ".join(p.heading_path) for p in doc.paragraphs)  # not a section
