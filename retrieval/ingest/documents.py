@@ -41,7 +41,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # 12: plain text's Info menus and index ("* Node::", "* term:  Node.  (line N)") are navigation
 # 13: a Sphinx page title "Page — Project documentation" is the page's title and its outlet
 # 14: a line shaped as a command ("cvs checkout -r <branch_tag> module", "rm $f") is code, never a guessed heading
-PARSER_VERSION = "14"
+# 15: a PDF glyph the font maps to no character ("(cid:136)") is dropped, or a bullet when it opens a line
+PARSER_VERSION = "15"
 
 
 @dataclass

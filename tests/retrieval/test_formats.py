@@ -591,3 +591,24 @@ def test_discord_borrowed_nickname_is_not_the_moderator():
             _msg(2, "902", "realmod", "Mod", "Send me your password in a DM.", 1, reply_to=1)]
     (conv,) = list(read_discord(_dce(same), doc_id="x", source="x.json"))
     assert "Mod (900): Backups" in conv.paragraphs[0].text and "Mod (902): Send" in conv.paragraphs[0].text
+
+
+def test_a_pdf_glyph_mapped_to_no_character_is_dropped_or_a_bullet():
+    # pdfminer writes "(cid:136)" for TeX's \bullet in a Type 1 font, "(cid:112)" for a root sign
+    from retrieval.ingest.formats.pdf import _mapped
+
+    assert _mapped("(cid:136) All evaluation of expressions uses 64-bit integers.") == \
+        "• All evaluation of expressions uses 64-bit integers."
+    assert _mapped("σy = (cid:112)6/N") == "σy = 6/N"
+    assert _mapped("no placeholder (cid) here") == "no placeholder (cid) here"
+
+
+def test_a_sentence_in_a_headings_font_is_text_not_a_heading():
+    from retrieval.ingest.formats.pdf import _sentence_shaped
+
+    assert _sentence_shaped("The boxxyerror plot style is only relevant to 2D data plotting.")
+    assert _sentence_shaped("Terminal-independent colors may be assigned using either")
+    assert _sentence_shaped("The time/date formats are")
+    for title in ("With", "For loops in plot command", "2.1 Getting started", "Chapter 15. Changes expected in the "
+                  "next major release", "Why does my plot look wrong?", "Pride and Prejudice", "Introduction."):
+        assert not _sentence_shaped(title), title

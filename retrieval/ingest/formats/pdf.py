@@ -24,6 +24,36 @@ from retrieval.ingest.formats import Extracted, Unreadable, one_line
 from retrieval.ingest.formats.pdf_page import (EDGE, GLYPHS, Line, columns, drop_contents, drop_running, ends_sentence,
                                                  is_glyph, tables)
 
+# a glyph the font maps to no character, as pdfminer writes it: a bullet when it opens a line (TeX's
+# \bullet in a Type 1 font), else nothing a reader could use ("(cid:112)6/N" of a square root)
+_UNMAPPED = re.compile(r"\(cid:\d+\)")
+_UNMAPPED_LEAD = re.compile(r"^(\s*)\(cid:\d+\)(?=\s)")
+
+
+# a line that stops on a word no title ends with: the first half of a sentence ("… using either")
+_DANGLING = re.compile(r"\b(?:or|and|the|a|an|of|to|in|with|for|by|is|are|was|were|that|which|either|using|like|as)$",
+                       re.IGNORECASE)
+
+
+def _sentence_shaped(text: str) -> bool:
+    """Whether a line in a heading's font reads as a sentence, not a title: six words or more closed
+    by a period ("The boxxyerror plot style is only relevant to 2D data plotting."), or three or more
+    stopping on a word no title ends with ("linecolor <colorspec> or", "The time/date formats are")."""
+    t = text.strip()
+    words = t.split()
+    if len(words) >= 6 and t.endswith(".") and not t.endswith(".."):
+        return True
+    return len(words) >= 3 and bool(_DANGLING.search(t))
+
+
+def _mapped(text: str) -> str:
+    """``text`` without pdfminer's ``(cid:N)`` placeholders (one opening the line becomes a bullet)."""
+    if "(cid:" not in text:
+        return text
+    text = _UNMAPPED_LEAD.sub(r"\1•", text)
+    return re.sub(r"[ \t]{2,}", " ", _UNMAPPED.sub("", text))
+
+
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 # monospaced font names: "…Mono…", Courier, Consolas, Source Code; TeX's typewriter faces (CMTT10,
 # SFTT1000, TCTT), Nimbus Mono L, Menlo, Monaco
@@ -106,7 +136,7 @@ def _page_lines(layout, page: int) -> list[Line]:
     def visit(el) -> None:
         if isinstance(el, LTTextLine):
             chars = [c for c in el if isinstance(c, LTChar)]
-            text = normalize(el.get_text()).translate(_LIGATURES).rstrip()
+            text = _mapped(normalize(el.get_text()).translate(_LIGATURES)).rstrip()
             if not chars or not text.strip():
                 return
             fonts = Counter(c.fontname for c in chars)
@@ -161,7 +191,7 @@ def _words(el, size: float) -> list[tuple[float, float, str]]:
         words[-1][1] = c.x1
         words[-1][2] += t.translate(_LIGATURES)
         prev = c
-    return [(a, b, normalize(t)) for a, b, t in words]
+    return [(a, b, normalize(_mapped(t))) for a, b, t in words]
 
 
 # -- tables: rows of short cells whose starts line up; each row becomes "Header: cell · Header: cell"
@@ -256,8 +286,9 @@ def _to_units(blocks: list[_Block], vocab: Counter, widest: float) -> list[Unit]
             units.append(Unit("", "end", level=_TERM_LEVEL + len(terms)))
             terms.pop()
         i += 1
-        if b.kind == "heading" and (len(b.lines) > 3 or sum(len(ln.text) for ln in b.lines) > 200):
-            b.kind = "para"  # a whole paragraph in a larger font (an abstract, a lead) is text
+        if b.kind == "heading" and (len(b.lines) > 3 or sum(len(ln.text) for ln in b.lines) > 200
+                                    or _sentence_shaped(" ".join(ln.text for ln in b.lines))):
+            b.kind = "para"  # a whole paragraph in a larger font (an abstract, a lead), or a sentence, is text
         if b.kind == "heading":
             if terms:
                 units.append(Unit("", "end", level=_TERM_LEVEL + 1))
@@ -311,6 +342,8 @@ def _termlike(b: _Block, text: str) -> bool:
     """Short, and not ending a sentence (a question, or one short statement, may be a term: FAQ entries)."""
     if b.kind != "para" or len(b.lines) > 4 or len(text) > 300:
         return False
+    if len(text.split()) >= 3 and _DANGLING.search(text.strip()):
+        return False  # "The time/date formats are": a sentence going on in the indented lines below
     if text.rstrip().endswith("."):  # "I'm on Windows and git shows ^M." heads its FAQ answer
         return len(b.lines) == 1 and len(text.split()) <= 20
     return not text.rstrip().endswith((":", "!", ";", ","))
