@@ -388,9 +388,16 @@ def clean_units(units: list[Unit], *, title: str | None = None) -> Cleaned:
     return Cleaned(title=found_title, date=date, author=author, paragraphs=paragraphs, dropped=dropped)
 
 
+# a FAQ answer's opening word on a line of its own ("Answer: Yes.", "A: No!", "Short answer: depends;")
+_ANSWER_LABEL = re.compile(r"^(?:(?:short |long )?answer|a)\s*:\s*\S", re.IGNORECASE)
+
+
 def _lead_of(s: str, kind: str) -> str:
-    """``:`` for a paragraph that introduces what follows, ``,`` for one that introduces code ("For
+    """``:`` for a paragraph that introduces what follows (or a FAQ answer's one-word opening, "Answer:
+    Yes.", which the explanation after it goes on), ``,`` for one that introduces code ("For
     example,"), else ``""``."""
+    if kind in ("para", "auto") and _ANSWER_LABEL.match(s) and len(s.split()) <= 6:
+        return ":"
     end = s.rstrip(_CLOSERS)[-1:]
     return end if end in (":", ",") and kind in ("para", "auto", "note") else ""
 

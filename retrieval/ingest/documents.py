@@ -42,7 +42,8 @@ _BINARY = {"pdf", "docx", "odt"}  # read from bytes, not decoded as text
 # 13: a Sphinx page title "Page — Project documentation" is the page's title and its outlet
 # 14: a line shaped as a command ("cvs checkout -r <branch_tag> module", "rm $f") is code, never a guessed heading
 # 15: a PDF glyph the font maps to no character ("(cid:136)") is dropped, or a bullet when it opens a line
-PARSER_VERSION = "15"
+# 16: a FAQ answer's short opening line ("Answer: Yes.") goes on with the paragraph after it
+PARSER_VERSION = "16"
 
 
 @dataclass

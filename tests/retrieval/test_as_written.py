@@ -213,3 +213,17 @@ def test_an_info_index_and_menus_are_navigation_not_text(tmp_path):
                      "* Keep a checked out copy of a module up to date with a cron job.\n"
                      "* std::vector holds the list of modules."]
     assert all(p.heading_path == ["1 Overview"] for p in doc.paragraphs)
+
+
+def test_a_faq_answers_one_word_opening_goes_on_with_its_explanation():
+    # Sphinx FAQs (Celery's) write "**Answer:** No." as a paragraph of its own, the reason in the next
+    from retrieval.ingest.clean import Unit, clean_units
+
+    doc = clean_units([Unit("FAQ", "heading", level=1), Unit("Does it run on Windows?", "heading", level=2),
+                       Unit("Answer: No.", "para"), Unit("Since 4.x Windows is no longer supported.", "para"),
+                       Unit("Can I use it?", "heading", level=2), Unit("A: Yes.", "para"), Unit("It is MIT.", "para"),
+                       Unit("Other", "heading", level=2), Unit("A short answer: read the guide, it says more.", "para"),
+                       Unit("More text.", "para")])
+    assert [p.text for p in doc.paragraphs] == ["Answer: No.\nSince 4.x Windows is no longer supported.",
+                                                 "A: Yes.\nIt is MIT.",
+                                                 "A short answer: read the guide, it says more.", "More text."]
