@@ -311,9 +311,11 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
     ev = Evidence(cosine=float(cosine))
     if pool_cosines:
         ev.gap = float(max(pool_cosines) - float(np.mean(pool_cosines)))
+    salient = _salient(question)
+    # a rare word the corpus says in another form ("leaky": leak) is not absent
+    derived = {w for w, named in salient if not named and derived_known(w, st)}
     if terms:
-        # a rare word the corpus says in another form ("leaky": leak) is not absent
-        said = {t for w, named in _salient(question) if not named and derived_known(w, st) for t in analyze(w)}
+        said = {t for w in derived for t in analyze(w)}
         absent = [t for t in terms if not st.has(t) and t not in said]
         ev.absent_share = len(absent) / len(terms)
         have = set(analyze(top_text)) | set(analyze(top_fields))
@@ -321,10 +323,10 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
         total = sum(weights.values())
         ev.cover = sum(w for t, w in weights.items() if t in have) / total if total > 0 else 0.0
     named, rare = [], []
-    for w, is_named in _salient(question):
+    for w, is_named in salient:
         stems = analyze(" ".join(identifier_parts(w)))
         if stems and not all(st.has(s) for s in stems) and w not in named + rare \
-                and (is_named or not (near_known(w, st) or derived_known(w, st))):
+                and (is_named or not (w in derived or near_known(w, st))):
             (named if is_named else rare).append(w)
     ev.absent_words = named + rare
     ev.named_absent = float(min(len(named), 3))

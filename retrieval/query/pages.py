@@ -41,6 +41,16 @@ def field_cover(index: Index, question: str, rows: dict[int, StoredPassage]) -> 
 
 
 _page_terms: "weakref.WeakKeyDictionary[Index, list[frozenset]]" = weakref.WeakKeyDictionary()
+_doc_titles: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def doc_titles(index: Index) -> dict[str, str]:
+    """Every document's title ("" when it has none): one read of every title per loaded version, not a
+    query per document (a 1M-document index's first question), shared by the page evidence."""
+    got = _doc_titles.get(index)
+    if got is None:
+        got = _doc_titles[index] = {d["doc_id"]: d.get("title") or "" for d in index.documents()}
+    return got
 
 
 def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarray:
@@ -51,10 +61,8 @@ def page_title_cover(index: Index, question: str, codes: np.ndarray) -> np.ndarr
     """
     terms_of = _page_terms.get(index)
     if terms_of is None:
-        # one read of every title, not a query per document (a 1M-document index's first question)
-        titles = {d["doc_id"]: f"{d.get('title') or ''} {d['doc_id']}" for d in index.documents()}
-        _titles[index] = titles
-        terms_of = _page_terms[index] = [frozenset(analyze(titles.get(d, d))) for d in doc_names(index)]
+        titles = doc_titles(index)
+        terms_of = _page_terms[index] = [frozenset(analyze(f"{titles.get(d, '')} {d}")) for d in doc_names(index)]
     st = conf.term_stats(index)
     terms = {t: st.idf(t) for t in set(analyze(question)) if st.has(t)}
     total = sum(terms.values())
@@ -160,13 +168,16 @@ def history_pages(index: Index) -> np.ndarray:
     """Per document code: whether the document is a page of the project's history (read once per version)."""
     out = _history.get(index)
     if out is None:
-        titles = {d["doc_id"]: d.get("title") or "" for d in index.documents()}
+        titles = doc_titles(index)
         out = _history[index] = np.array([is_history(titles.get(d, ""), d) for d in doc_names(index)], bool)
     return out
 
 
 def doc_title(index: Index, doc_id: str) -> str:
     """The document's title and id as text (cached per loaded index: titles never change in a version)."""
+    titles = _doc_titles.get(index)
+    if titles is not None:  # every title already read (the page evidence reads them)
+        return f"{titles.get(doc_id, '')} {doc_id}"
     cache = _titles.setdefault(index, {})
     if doc_id not in cache:
         doc = index.document(doc_id) or {}

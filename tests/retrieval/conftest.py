@@ -31,3 +31,15 @@ def own_engine(encoder, own_corpus, tmp_path, seeds_index_dir):
 
     shutil.copytree(seeds_index_dir, tmp_path / "idx")
     return Engine.open(Settings(corpus=own_corpus, index_dir=tmp_path / "idx"), encoder=encoder)
+
+
+@pytest.fixture
+def one_file_corpus(tmp_path):
+    """Factory: a corpus folder holding one file, ``one_file_corpus(name, text)``."""
+    def make(name: str, text: str) -> Path:
+        corpus = tmp_path / "docs"
+        corpus.mkdir()
+        (corpus / name).write_text(text, encoding="utf-8")
+        return corpus
+
+    return make

@@ -347,17 +347,9 @@ def test_the_quote_is_not_a_sentence_of_the_heading_a_lead_in_keeps_its_content_
     assert pick_quote(text, spans, np.array([0.60, 0.50]), set(), prose_weight=0.2)[0] == 1
 
 
-def _one_file_corpus(tmp_path, name: str, text: str):
-    """A corpus folder holding one file."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / name).write_text(text, encoding="utf-8")
-    return corpus
-
-
-def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, tmp_path):
-    corpus = _one_file_corpus(
-        tmp_path, "server.md",
+def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, one_file_corpus):
+    corpus = one_file_corpus(
+        "server.md",
         "# Server options\n\n## bodyLimit\n\n"
         "Defines the maximum payload, in bytes, the server is allowed to accept from a client request.\n\n"
         "- Default: 1048576 (1MiB)\n\n"
@@ -377,9 +369,9 @@ def test_a_passage_and_its_neighbour_in_the_section_are_one_quote(make_engine, t
     assert not any("Defines the maximum payload" in r.text and "1048576" in r.text for r in apart.results)
 
 
-def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp_path):
-    corpus = _one_file_corpus(
-        tmp_path, "plot.md",
+def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, one_file_corpus):
+    corpus = one_file_corpus(
+        "plot.md",
         "# Plotting\n\n## Histograms with error bars\n\n"
         "If the data file holds a value and its error for each bar, error bars can be added to the histogram. "
         "The following commands will add error bars drawn with the border line type of the fill style.\n\n"
@@ -400,9 +392,9 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, tmp
     assert "set style histogram" not in alone.text
 
 
-def test_code_examples_stay_with_the_prose_about_them(make_engine, tmp_path):
-    corpus = _one_file_corpus(
-        tmp_path, "tasks.md",
+def test_code_examples_stay_with_the_prose_about_them(make_engine, one_file_corpus):
+    corpus = one_file_corpus(
+        "tasks.md",
         "# Tasks\n\n## Custom states\n\n"
         "```\n@app.task(bind=True)\ndef upload_files(self, filenames):\n"
         "    self.update_state(state='PROGRESS', meta={'current': i})\n```\n\n"
@@ -446,9 +438,9 @@ def test_a_two_part_question_highlights_the_sentence_answering_each_part():
     assert other_part(far, [(0, 55), (56, len(far) - 20), (len(far) - 19, len(far))], spans[0], 0, parts) is None
 
 
-def test_the_reply_to_a_two_part_question_highlights_both_answers(make_engine, tmp_path):
-    corpus = _one_file_corpus(
-        tmp_path, "settings.md",
+def test_the_reply_to_a_two_part_question_highlights_both_answers(make_engine, one_file_corpus):
+    corpus = one_file_corpus(
+        "settings.md",
         "# Settings\n\n## Memory per child\n\n"
         "The memory limit is the resident memory, in kilobytes, a pool process may use before it is replaced. "
         "Processes are recycled one at a time so the pool never empties. "
@@ -494,12 +486,12 @@ def _plain_section_cover(idx, question, ids):
                      / total for i in ids])
 
 
-def test_section_title_cover_is_the_share_of_question_terms_a_sections_headings_name(make_engine, tmp_path):
+def test_section_title_cover_is_the_share_of_question_terms_a_sections_headings_name(make_engine, one_file_corpus):
     from retrieval.config import Settings
     from retrieval.query.pages import page_evidence, section_title_cover
     from retrieval.query.search import candidate_pool
 
-    eng = make_engine(_one_file_corpus(tmp_path, "lamp.md", MANUAL))
+    eng = make_engine(one_file_corpus("lamp.md", MANUAL))
     idx = eng.index
     q = "how often should I clean the chimney glass?"
     qv = eng.encoder.encode_queries([q])[0]
@@ -559,9 +551,9 @@ def test_a_changelog_does_not_crowd_the_guide_unless_the_question_is_about_chang
     assert first(demoted, "what changed about the retry countdown in 4.0?") == first(plain, "what changed about the retry countdown in 4.0?")
 
 
-def test_a_manuals_own_history_section_is_taken_down_like_a_changelog(make_engine, tmp_path):
-    corpus = _one_file_corpus(
-        tmp_path, "manual.md",
+def test_a_manuals_own_history_section_is_taken_down_like_a_changelog(make_engine, one_file_corpus):
+    corpus = one_file_corpus(
+        "manual.md",
         "# Manual\n\n## Retrying\n\nCall self.retry inside the task and pass countdown: the worker waits that many "
         "seconds before the next attempt.\n\n## New features\n\n### Features introduced in version 4.0\n\n"
         "- How the delay between retries is set when a task failed changed: set it with countdown.\n")
@@ -600,9 +592,9 @@ def test_a_block_of_code_or_data_lines_is_code_and_a_how_question_gets_it_with_t
     assert not asks_explanation("is there a limit to the number of files?")
 
 
-def test_the_example_after_an_explanation_comes_with_it_for_is_there_a_way(make_engine, tmp_path):
-    corpus = _one_file_corpus(
-        tmp_path, "manual.md",
+def test_the_example_after_an_explanation_comes_with_it_for_is_there_a_way(make_engine, one_file_corpus):
+    corpus = one_file_corpus(
+        "manual.md",
         "# Manual\n\n## Iteration\n\nIf many similar files are to be plotted together, it may be convenient to do "
         "so by iterating over a shared plot command.\n\n```\nplot for [f in \"a.dat b.dat c.dat\"] f using 1:2\n"
         "plot for [i=1:3] sprintf(\"file%d.dat\", i)\n```\n\nThe scope of an iteration ends at the next comma.\n\n"

@@ -97,7 +97,13 @@ def test_chat_fillers_figures_and_apostrophe_less_contractions_are_no_evidence()
     assert conf.asked_terms("how do I undo lol") == conf.asked_terms("how do I undo")
 
 
-def test_the_askers_own_code_built_of_corpus_words_is_not_an_absent_name(make_engine, tmp_path):
+def _absence(idx, question: str) -> tuple[list[str], float]:
+    """The absent words and the absent share of a question, with no passage to compare."""
+    ev = conf.evidence(idx, question, "", "", None, [], 0.5, (None, None))
+    return ev.absent_words, ev.absent_share
+
+
+def test_the_askers_own_code_built_of_corpus_words_is_not_an_absent_name(make_engine, one_file_corpus):
     # "process_order.delay(order.id)" is the asker's code calling the documented delay(); only an
     # identifier with a part the corpus never has ("Zorblax.delay") names something it lacks
     from retrieval.index.lexical import identifier_parts
@@ -105,38 +111,30 @@ def test_the_askers_own_code_built_of_corpus_words_is_not_an_absent_name(make_en
     assert identifier_parts("process_order.delay") == ["process", "order", "delay"]
     assert identifier_parts("initCache") == ["init", "Cache"]
     assert identifier_parts("Maduro") == ["Maduro"] and identifier_parts("Peña") == ["Peña"]
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "tasks.md").write_text(
+    idx = make_engine(one_file_corpus(
+        "tasks.md",
         "# Calling tasks\n\nCall delay() on a task to send it to a worker: the order of the arguments is kept.\n\n"
-        "A task can process one message at a time; init runs once per worker process and may fill a cache.\n",
-        encoding="utf-8")
-    eng = make_engine(corpus)
-    idx = eng.index
+        "A task can process one message at a time; init runs once per worker process and may fill a cache.\n")).index
 
     def absent(question):
-        return conf.evidence(idx, question, "", "", None, [], 0.5, (None, None)).absent_words
+        return _absence(idx, question)[0]
 
     assert absent("my view calls process_order.delay(order.id), why does it fail?") == []
     assert absent("where does initCache run?") == []
     assert absent("my view calls Zorblax.delay(order.id), why does it fail?") == ["Zorblax.delay"]
 
 
-def test_a_word_made_from_a_corpus_word_is_not_absent(make_engine, tmp_path):
+def test_a_word_made_from_a_corpus_word_is_not_absent(make_engine, one_file_corpus):
     # "leaky" is the corpus's leak said as chat says it, "monorepo" its repo; "rebase" names another
     # action than base, and a product name ("prettier") is no corpus word with an affix
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "workers.md").write_text(
+    idx = make_engine(one_file_corpus(
+        "workers.md",
         "# Workers\n\nA memory leak in a child process is contained by replacing the process after a number of "
-        "tasks. Each repo keeps its own base configuration; pretty output is the default.\n", encoding="utf-8")
-    eng = make_engine(corpus)
-    idx = eng.index
+        "tasks. Each repo keeps its own base configuration; pretty output is the default.\n")).index
     st = conf.term_stats(idx)
 
     def absent(question):
-        ev = conf.evidence(idx, question, "", "", None, [], 0.5, (None, None))
-        return ev.absent_words, ev.absent_share
+        return _absence(idx, question)
 
     assert conf.derived_known("leaky", st) and conf.derived_known("monorepo", st)
     assert not conf.derived_known("rebase", st) and not conf.derived_known("prettier", st)
