@@ -31,7 +31,8 @@ _ASKS_DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
 _STATES_DEFAULT = re.compile(r"\bdefault(?:s|ed)?\b(?:\s+(?:is|are|to|value|of|:))*\W{0,4}[^.;\n]{0,40}?"
                              r"(?:\d|\b(?:true|false|null|none|on|off|enabled|disabled)\b)|"
                              r"(?:\d|\b(?:true|false|null|none|enabled|disabled)\b)[^.;\n]{0,40}?\bby default\b|"
-                             r"\bdefaults?\s+(?:value\s+)?(?:of\s+[^;\n]{1,40}?\s+)?(?:is|to|=|:)\s*\S",
+                             r"\bdefaults?\s+(?:value\s+)?(?:of\s+[^;\n]{1,40}?\s+)?(?:is|to|=|:)\s*"
+                             r"(?!(?:used|set|applied|taken|chosen|given|determined|changed|overridden|ignored|not)\b)\S",
                              re.IGNORECASE)
 
 
@@ -62,12 +63,13 @@ def answer_type(question: str) -> re.Pattern | None:
     do they call X?" or "What term is used for X?" a definition of X: an apposition ("X, a …") or a
     copula ("X is a …", "X is not the …").
     """
+    # "how many … by default": the default with its value is the narrower expectation
+    if _ASKS_DEFAULT.search(question):
+        return _STATES_DEFAULT
     if _ASKS_NUMBER.search(question):
         return _NUMBER
     if _ASKS_TIME.search(question):
         return _TIME
-    if _ASKS_DEFAULT.search(question):
-        return _STATES_DEFAULT
     for form in _ASKS_DEFINITION:
         m = form.match(_LEADING.sub("", _TRAILING.sub("", question.strip())))
         if m and len(m.group(1).split()) <= 6:

@@ -126,6 +126,11 @@ def test_answer_type_breaks_ties_toward_numbers_and_times():
     assert default.search("The default value of init.defaultBranch is master")
     assert not default.search("Defines the maximum payload the server accepts.")
     assert not default.search("Use the default settings for the logger.")
+    # "how many … by default" asks for the default, not any figure
+    reserve = answer_type("how many tasks does each worker reserve ahead of time by default")
+    assert reserve.search("The default is 4 (four messages for each process).")
+    assert not reserve.search("A multiplier of 1 reserves one task per process.")
+    assert not reserve.search("When not set the workers default is used.")  # says there is one, not what
     text = "The ships were counted. Officials said eight ships were sent."
     spans = [(0, 23), (24, 61)]
     sims = np.array([0.50, 0.48])
