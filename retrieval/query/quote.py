@@ -24,7 +24,10 @@ _TIME = re.compile(r"\b(?:1[5-9]\d\d|20\d\d|january|february|march|april|may|jun
                    r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                    r"today|yesterday|tomorrow|week|weeks|month|months|year|years|day|days|soon|moment|"
                    r"ago|later|earlier|since|until)\b", re.IGNORECASE)
-_ASKS_NUMBER = re.compile(r"^\W*how (?:many|much|long|far|old|often|big|large)\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(r"^\W*how (?:many|much|long|far|old|often|big|large)\b|"
+                          # "what port do I open", "which range of values can I pass": a figure
+                          r"\b(?:what|which)(?:['’]?s|\s+is)?\s+(?:the\s+)?(?:max(?:imum)?\s+|min(?:imum)?\s+)?"
+                          r"(?:port|range|size|limit|timeout|number|length|percentage)s?\b", re.IGNORECASE)
 _ASKS_TIME = re.compile(r"^\W*(?:when\b|what (?:year|date|day|month|time)\b|how soon\b)", re.IGNORECASE)
 # "what's the default X?", "is X on by default?": a sentence stating the default, with its value
 _ASKS_DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
