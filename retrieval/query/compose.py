@@ -212,8 +212,9 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
         ids = [g.cand.id for g in group]
         first, size = min(ids), sum(len(g.row.text) for g in group)
         head, tail = group[ids.index(first)], group[ids.index(max(ids))]
-        for pid in pids:
-            row = rows.get(pid)
+        pids = list(pids)
+        for pid in pids:  # grows while a joined passage announces the next ("… in the following way." → "… is:")
+            row = rows.get(pid) if pid in rows else index.passages([pid]).get(pid)
             if row is None or pid in shown or row.doc_id != c.row.doc_id \
                     or (row.heading_path or []) != (c.row.heading_path or []) or size + len(row.text) > limit:
                 continue
@@ -226,6 +227,11 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
             joined.setdefault(j, []).append(Scored(Candidate(pid, 0.0, 0.0, 0.0), row, (0, 0), None, 0.0, 0.0))
             shown.add(pid)
             size += len(row.text)
+            # only an explicit announcement chains on: a table row or list line without a closing period
+            # reads as unfinished, and a table would be shown whole
+            if pid > first and _ANNOUNCES.search(row.text[-300:]):
+                tail = joined[j][-1]
+                pids.append(pid + 1)
 
 
 def _joined_text(index: Index, s: Scored, extra: list[Scored]) -> tuple[str, int, Scored, Scored]:

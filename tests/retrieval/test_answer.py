@@ -397,6 +397,32 @@ def test_a_passage_that_announces_what_follows_is_shown_with_it(make_engine, one
     assert "set style histogram" not in alone.text
 
 
+def test_announcements_chain_to_the_content_they_lead_to(make_engine, one_file_corpus):
+    # a Texinfo manual as plain text: "… in the following way." → a list item ending "… is:" → the list
+    corpus = one_file_corpus(
+        "manual.txt",
+        "C.5 Ignoring files via cvsignore\n================================\n\n"
+        "   CVS has a list of files (or sh(1) file name patterns) that it should\n"
+        "ignore while running 'update', 'import' and 'release'.  This list is\n"
+        "constructed in the following way.\n\n"
+        "   * The list is initialised to include certain file name patterns:\n"
+        "     names associated with CVS administration, common names for patch files,\n"
+        "     object files and editor backup files.  Currently, the default\n"
+        "     list of ignored file name patterns is:\n\n"
+        "              RCS     SCCS    CVS     CVS.adm\n"
+        "              *.old   *.bak   *.BAK   *.orig  *.rej\n"
+        "              *.a     *.olb   *.o     *.obj   *.so    *.exe\n\n"
+        "   * The per-user list in '.cvsignore' in your home directory is\n"
+        "     appended to the list, if it exists.\n\n"
+        "C.6 The history file\n====================\n\n"
+        "   The history file records the commands run against the repository.\n")
+    eng = make_engine(corpus)
+    r = eng.ask("which files does cvs ignore by default while running update", k=1).results[0]
+    assert "constructed in the following way" in r.text
+    assert "*.olb   *.o" in r.text  # two announcements on, the list itself
+    assert "history file" not in r.text
+
+
 def test_code_examples_stay_with_the_prose_about_them(make_engine, one_file_corpus):
     corpus = one_file_corpus(
         "tasks.md",
