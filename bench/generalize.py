@@ -46,11 +46,13 @@ EVAL = SHARED / "eval"
 #: sentence as quote, a fixed cosine threshold (0.30) for abstention
 NAIVE = {"fusion": "rrf", "dense_weight": 0.5, "sentence_weight": 0.0, "quote_lexical": 0.0, "type_weight": 0.0,
          "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0,
-         "page_dense_weight": 0.0, "section_title_weight": 0.0, "history_weight": 0.0, "join_chars": 0}
+         "page_dense_weight": 0.0, "section_title_weight": 0.0, "history_weight": 0.0, "join_chars": 0,
+         "carried_gain": -1.0}
 #: the defaults before issue 11 (ranking as in session 4, cosine ≥ 0.30 to answer)
 BEFORE = {"fusion": "linear", "dense_weight": 0.6, "sentence_weight": 1.5, "quote_lexical": 0.1, "type_weight": 0.3,
           "title_weight": 0.0, "doc_weight": 0.0, "page_weight": 0.0, "page_title_weight": 0.0,
-          "page_dense_weight": 0.0, "section_title_weight": 0.0, "history_weight": 0.0, "join_chars": 0}
+          "page_dense_weight": 0.0, "section_title_weight": 0.0, "history_weight": 0.0, "join_chars": 0,
+          "carried_gain": -1.0}
 OLD_THRESHOLD = 0.30
 
 
@@ -168,7 +170,8 @@ class Bench:
         s = settings
         for q, v, pool in zip(self.asked[name], self.vectors[name], self.pools[name]):
             trace: dict = {}
-            a = answer(index, q.q, v, s, k=5, pool=pool, trace=trace)  # the path ``ask`` takes
+            a = answer(index, q.q, v, s, k=5, pool=pool, trace=trace,  # the path ``ask`` takes
+                       encode=self.encoder.encode_query)
             ranking = list(dict.fromkeys(x.row.doc_id for x in trace["ranking"].scored))
             out.append({"q": q, "answer": a, "ev": trace["evidence"], "pa": trace["p_answerable"],
                         "docs": ranking})

@@ -211,6 +211,9 @@ class Settings:
             "Changes in 2.0") before the quoted pool is cut, unless the question asks
             about versions or changes: such a page names every option and command, and answers how
             things were, not how to use them now.
+        carried_gain: a rare question word no passage has ("shelve", "nuke") counts against the answer
+            only when the question without it matches the closest passages better by more than this
+            cosine: otherwise they say it in other words, or it was chat filler (-1: always counts).
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
         reindex_every: the bot (and ``citebot watch``) rebuilds the index this often: a duration such
@@ -264,6 +267,7 @@ class Settings:
     page_dense_weight: float = 0.1
     section_title_weight: float = 0.2
     history_weight: float = 0.1
+    carried_gain: float = 0.01
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
     reindex_every: str = ""
@@ -338,6 +342,8 @@ class Settings:
             raise ConfigError("bm25_b must be between 0 and 1")
         if not 0.0 <= self.abstain_threshold <= 1.0:  # a probability since the calibrated confidence
             raise ConfigError("abstain_threshold must be between 0 and 1 (a probability)")
+        if not -1.0 <= self.carried_gain <= 1.0:  # a difference of cosines
+            raise ConfigError("carried_gain must be between -1 and 1")
         if not -1.0 <= self.dedup_threshold <= 1.0:  # compared with cosines
             raise ConfigError("dedup_threshold must be between -1 and 1")
         parse_duration(self.reindex_every)  # a bad duration fails at start, in one line

@@ -144,7 +144,7 @@ class Engine:
                    mode: str = "hybrid", visible: Callable[[str], bool] | None = None) -> Answer:
         """``ask`` with the question already cleaned and embedded (batch evaluation uses this)."""
         return answer(self._current(), q, qvec, self.settings, k=k, unique_docs=unique_docs, mode=mode,
-                      visible=visible)
+                      visible=visible, encode=self.encoder.encode_query)
 
     def ask_many(self, questions: list[str], **kw) -> list[Answer | QuestionError]:
         """Answer a batch, embedding all questions in one pass; bad questions come back as errors."""

@@ -72,7 +72,8 @@ def rank(index: Index, question: str, qvec: np.ndarray, s, *, mode: str = "hybri
 
 
 def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = None, unique_docs: bool = False,
-           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None, visible=None) -> Answer:
+           mode: str = "hybrid", pool: Pool | None = None, trace: dict | None = None, visible=None,
+           encode=None) -> Answer:
     """Rank, quote, cite and judge one question (what ``Engine.ask`` runs).
 
     Args:
@@ -88,12 +89,32 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
         visible: ``visible(doc_id) -> bool``, whether the asker may see a document (None: all). A
             hidden passage is as if it did not exist: it never enters the pool, and the confidence,
             the reason, "also in" and the disagreements are computed without it.
+        encode: ``encode(text) -> vector``, the question encoder: with it, a rare word no passage has
+            is tested against the closest passages (:func:`~retrieval.query.confidence.carried_words`)
+            before it counts against the answer.
     """
     allowed = visible_passages(index, visible) if visible is not None else None
     r = rank(index, question, qvec, s, mode=mode, pool=pool, allowed=allowed)
-    if trace is not None:
-        trace["ranking"] = r
-    return compose(index, question, r.scored, k=k or s.k, per_section=s.per_section, per_doc=s.per_doc,
-                   unique_docs=unique_docs, join_chars=s.join_chars,
-                   dedup_threshold=s.dedup_threshold, abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace,
-                   stats=conf.VisibleStats(index.lexical, allowed) if allowed is not None else None)
+    if trace is None:
+        trace = {}
+    trace["ranking"] = r
+    stats = conf.VisibleStats(index.lexical, allowed) if allowed is not None else None
+
+    def composed(carried=frozenset()):
+        return compose(index, question, r.scored, k=k or s.k, per_section=s.per_section, per_doc=s.per_doc,
+                       unique_docs=unique_docs, join_chars=s.join_chars, dedup_threshold=s.dedup_threshold,
+                       abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace, stats=stats,
+                       carried=carried)
+
+    a = composed()
+    rare = trace["evidence"].rare_words
+    if encode is not None and rare and s.carried_gain > -1 and r.scored:
+        near = index.vectors([x.cand.id for x in r.scored[:CARRY_PASSAGES]])
+        carried = conf.carried_words(question, qvec, rare, near, encode, s.carried_gain)
+        if carried:
+            a = composed(carried)
+    return a
+
+
+#: how many of the best passages a rare absent word is tested against
+CARRY_PASSAGES = 5

@@ -35,7 +35,7 @@ from retrieval.types import Answer, Citation, Result, link
 def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, per_section: int = 2,
             per_doc: int = 0, unique_docs: bool = False, dedup_threshold: float = 0.8,
             abstain_threshold: float = 0.4, pool: Pool | None = None, trace: dict | None = None,
-            stats=None, join_chars: int = 0) -> Answer:
+            stats=None, join_chars: int = 0, carried: frozenset[str] = frozenset()) -> Answer:
     """Pick, fold and cite the results of one question, and judge whether the corpus answers it.
 
     Args:
@@ -48,6 +48,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
         stats: term statistics for the evidence (an asker's :class:`~retrieval.query.confidence.VisibleStats`).
         join_chars: a ranked passage adjacent to a shown one of the same section joins it while their
             text stays under this many characters (0: never).
+        carried: rare question words the closest passages say in other words (not absent evidence).
     """
     per_doc = 1 if unique_docs else per_doc
     chosen: list[Scored] = []
@@ -102,7 +103,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
             citation=cite,
             also_in=list(also), also_in_citations=[_citation(0, docs[d], p) for d, p in also.items()],
         ))
-    ev = _evidence(index, question, scored, chosen, docs, pool, stats)
+    ev = _evidence(index, question, scored, chosen, docs, pool, stats, carried)
     p_answerable, confidence = conf.calibrated(ev)
     answered = bool(results) and p_answerable >= abstain_threshold
     why = None
@@ -258,7 +259,7 @@ def _joined_text(index: Index, s: Scored, extra: list[Scored]) -> tuple[str, int
 
 
 def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Scored], docs: dict,
-              pool: Pool | None, stats=None) -> conf.Evidence:
+              pool: Pool | None, stats=None, carried: frozenset[str] = frozenset()) -> conf.Evidence:
     """The calibrated models' inputs for this answer (see :mod:`retrieval.query.confidence`)."""
     if not chosen:
         return conf.evidence(index, question, "", "", None, [], 0.0, (None, None), stats)
@@ -276,7 +277,7 @@ def _evidence(index: Index, question: str, scored: list[Scored], chosen: list[Sc
         side = [known.get(p) for p in picks]
     cosine = max(top.quote_sim, top.cand.dense)
     return conf.evidence(index, question, top.row.text, fields, top.row.doc_id,
-                         [s.cand.dense for s in scored], cosine, (side[0], side[1]), stats)
+                         [s.cand.dense for s in scored], cosine, (side[0], side[1]), stats, carried)
 
 
 def _citation(number: int, doc: dict, paragraph: int | None, heading_path: list[str] | None = None,

@@ -133,7 +133,8 @@ class Evidence:
             "monorepo") that occur in no passage, at most 3 counted.
         agree: 1 when the best dense passage and the best BM25 passage are in the top result's
             document, 0.5 when one of them is, else 0.
-        absent_words: the salient words counted in ``named_absent`` and ``rare_absent``, as written.
+        absent_words: the salient words no passage has, as written (what the reason names).
+        rare_words: those of them counted in ``rare_absent``.
     """
 
     cosine: float = 0.0
@@ -144,6 +145,7 @@ class Evidence:
     rare_absent: float = 0.0
     agree: float = 0.0
     absent_words: list[str] = field(default_factory=list)
+    rare_words: list[str] = field(default_factory=list)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f) for f in FEATURES], np.float64)
@@ -255,6 +257,24 @@ def reference_words() -> frozenset[str]:
     return frozenset(w for w in text.split() if w.isalpha() and not w.startswith("##") and len(w) > 1)
 
 
+#: how often (per pyspellchecker's English frequency list, whose floor is 50) a word is seen to be English
+#: rather than a name that happens to be listed ("ssh", "typescript", "docker" sit at the floor)
+ENGLISH_MIN = 100
+
+
+@lru_cache(maxsize=1)
+def _english() -> dict[str, int]:
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1).word_frequency.dictionary
+
+
+def english_word(word: str) -> bool:
+    """Whether a lower-case word is ordinary English beyond the WordPiece list: slang and rarer words
+    ("shelve", "nuke", "typo"), not a tool's or product's name ("tmux", "redis", "kubernetes")."""
+    return word.islower() and _english().get(word, 0) >= ENGLISH_MIN
+
+
 def salient_words(question: str) -> list[str]:
     """Question words that name something: capitalized inside the sentence, mixed case or code-like
     (``initCache``, ``node_modules``), letters with digits, or not in :func:`reference_words`."""
@@ -291,7 +311,8 @@ def _salient(question: str) -> list[tuple[str, bool]]:
 # -- evidence ---------------------------------------------------------------------------------------
 
 def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str | None, pool_cosines: list[float],
-             cosine: float, side_docs: tuple[str | None, str | None], stats: TermStats | None = None) -> Evidence:
+             cosine: float, side_docs: tuple[str | None, str | None], stats: TermStats | None = None,
+             carried: frozenset[str] = frozenset()) -> Evidence:
     """The features of one answer.
 
     Args:
@@ -305,6 +326,8 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
         side_docs: the documents of the best dense passage and of the best BM25 passage.
         stats: the document frequencies to judge by (default: the whole index's; an asker's
             :class:`VisibleStats` when some passages are hidden from them).
+        carried: rare words the closest passages carry the meaning of though they never write them
+            (:func:`carried_words`): named in ``absent_words``, not counted against the answer.
     """
     st = stats or term_stats(index)
     terms = asked_terms(question)
@@ -315,25 +338,52 @@ def evidence(index, question: str, top_text: str, top_fields: str, top_doc: str 
     # a rare word the corpus says in another form ("leaky": leak) is not absent
     derived = {w for w, named in salient if not named and derived_known(w, st)}
     if terms:
-        said = {t for w in derived for t in analyze(w)}
+        said = {t for w in derived | carried for t in analyze(w)}
         absent = [t for t in terms if not st.has(t) and t not in said]
         ev.absent_share = len(absent) / len(terms)
         have = set(analyze(top_text)) | set(analyze(top_fields))
         weights = {t: st.idf(t) for t in terms}
         total = sum(weights.values())
         ev.cover = sum(w for t, w in weights.items() if t in have) / total if total > 0 else 0.0
-    named, rare = [], []
+    named, rare, absent = [], [], []
     for w, is_named in salient:
         stems = analyze(" ".join(identifier_parts(w)))
-        if stems and not all(st.has(s) for s in stems) and w not in named + rare \
+        if stems and not all(st.has(s) for s in stems) and w not in absent \
                 and (is_named or not (w in derived or near_known(w, st))):
-            (named if is_named else rare).append(w)
-    ev.absent_words = named + rare
+            absent.append(w)
+            if is_named:
+                named.append(w)
+            elif w not in carried:  # still true to say no document has it; no longer evidence
+                rare.append(w)
+    ev.absent_words = named + [w for w in absent if w not in named]  # a name says most of what is lacking
+    ev.rare_words = rare
     ev.named_absent = float(min(len(named), 3))
     ev.rare_absent = float(min(len(rare), 3))
     if top_doc is not None:
         ev.agree = 0.5 * sum(d == top_doc for d in side_docs)
     return ev
+
+
+def carried_words(question: str, qvec: np.ndarray, words: list[str], passages: np.ndarray, encode,
+                  limit: float) -> frozenset[str]:
+    """The rare absent ``words`` the closest ``passages`` (their vectors) carry the meaning of.
+
+    Only English words are tested (:func:`english_word`): a tool's name the encoder does not know
+    ("gnuplot", "rebase" asked of CVS) changes its vector too little to tell. When the question
+    without them matches those passages no better than with them (cosine gain at most ``limit``),
+    the encoder reads them as said there in other words ("shelve" the untracked files: stash) or as
+    chat filler; when it matches them better, they name what the passages lack. Empty when there is
+    nothing to test or the test fails."""
+    words = [w for w in words if english_word(w)]
+    if not words or not len(passages):
+        return frozenset()
+    masked = question
+    for w in words:
+        masked = re.sub(r"(?<![\w-])" + re.escape(w) + r"(?!\w)", " ", masked)
+    if not masked.strip() or masked == question:
+        return frozenset()
+    gain = float((passages @ encode(masked)).max() - (passages @ qvec).max())
+    return frozenset(words) if gain <= limit else frozenset()
 
 
 def reason(ev: Evidence, topics: list[str]) -> str:

@@ -148,3 +148,38 @@ def test_a_word_made_from_a_corpus_word_is_not_absent(make_engine, one_file_corp
     words, share = absent("should i rebase my worker branch?")
     assert words == ["rebase"] and share > 0
     assert absent("does prettier format worker output?")[0] == ["prettier"]
+
+
+def test_english_slang_is_tested_names_never_are():
+    assert conf.english_word("shelve") and conf.english_word("nuke") and conf.english_word("typo")
+    assert not conf.english_word("tmux") and not conf.english_word("kubernetes") and not conf.english_word("redis")
+    assert not conf.english_word("ssh")  # listed at the word list's floor: a name, not English
+    assert not conf.english_word("Shelve")  # capitalized inside a question: a name
+
+
+def test_a_slang_word_the_passages_say_otherwise_is_carried_a_missing_thing_is_not(make_engine, one_file_corpus):
+    # "shelve" the edits: the passage says stash; "sourdough" is what a stash manual lacks. Both are
+    # English words no passage has; the question without them matches the passage no better, or better
+    eng = make_engine(one_file_corpus(
+        "stash.md",
+        "# Stashing\n\nUse git stash when you want to record the current state of the working directory and the "
+        "index, but want to go back to a clean working directory. The command saves your local "
+        "modifications away and reverts the working directory to match the HEAD commit.\n\n"
+        "# Branches\n\nA branch is a movable pointer to a commit; switch to it with git switch.\n"))
+    idx = eng.index
+    passages = idx.vectors(list(range(idx.store.passage_count)))
+
+    def carried(question, words, limit=0.01):
+        q = eng.encoder.encode_query(question)
+        return conf.carried_words(question, q, words, passages, eng.encoder.encode_query, limit)
+
+    assert carried("how do i shelve my local modifications and go back to a clean working directory?",
+                   ["shelve"]) == {"shelve"}
+    assert carried("how do i bake sourdough in a clean working directory?", ["sourdough"]) == frozenset()
+    assert carried("how do i shelve my edits?", ["tmux"]) == frozenset()  # not English: never tested
+    assert carried("how do i shelve my edits?", ["shelve"], limit=-1) == frozenset()  # -1: always counts
+    q = "how do i shelve my local modifications and go back to a clean working directory?"
+    shelve = eng.ask(q)
+    assert shelve.answered and shelve.reason is None
+    vetoed = make_engine(eng.settings.corpus, carried_gain=-1).ask(q)  # the word alone vetoed it before
+    assert not vetoed.answered and vetoed.reason == "no document mentions shelve"
