@@ -100,19 +100,26 @@ def answer(index: Index, question: str, qvec: np.ndarray, s, *, k: int | None = 
     trace["ranking"] = r
     stats = conf.VisibleStats(index.lexical, allowed) if allowed is not None else None
 
-    def composed(carried=frozenset()):
+    def composed(into: dict, carried=frozenset()):
         return compose(index, question, r.scored, k=k or s.k, per_section=s.per_section, per_doc=s.per_doc,
                        unique_docs=unique_docs, join_chars=s.join_chars, dedup_threshold=s.dedup_threshold,
-                       abstain_threshold=s.abstain_threshold, pool=r.pool, trace=trace, stats=stats,
+                       abstain_threshold=s.abstain_threshold, pool=r.pool, trace=into, stats=stats,
                        carried=carried)
 
-    a = composed()
-    rare = trace["evidence"].rare_words
-    if encode is not None and rare and s.carried_gain > -1 and r.scored:
-        near = index.vectors([x.cand.id for x in r.scored[:CARRY_PASSAGES]])
-        carried = conf.carried_words(question, qvec, rare, near, encode, s.carried_gain)
-        if carried:
-            a = composed(carried)
+    a = composed(trace)
+    if encode is None or a.answered or s.carried_gain <= -1 or not r.scored:
+        return a
+    # an abstention that rests on rare English words: tested only when without them it would answer
+    # (the test costs one more encoding)
+    words = [w for w in trace["evidence"].rare_words if conf.english_word(w)]
+    if words:
+        trial: dict = {}
+        b = composed(trial, frozenset(words))
+        if b.answered:
+            near = index.vectors([x.cand.id for x in r.scored[:CARRY_PASSAGES]])
+            if conf.carried_words(question, qvec, words, near, encode, s.carried_gain):
+                trace.update(trial)
+                return b
     return a
 
 
