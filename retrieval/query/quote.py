@@ -34,6 +34,8 @@ _ASKS_DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
 _STATES_DEFAULT = re.compile(r"\bdefault(?:s|ed)?\b(?:\s+(?:is|are|to|value|of|:))*\W{0,4}[^.;\n]{0,40}?"
                              r"(?:\d|\b(?:true|false|null|none|on|off|enabled|disabled)\b)|"
                              r"(?:\d|\b(?:true|false|null|none|enabled|disabled)\b)[^.;\n]{0,40}?\bby default\b|"
+                             # "or 0 to disable compression (the default)": the value before it is the default
+                             r"\((?:the|is)\s+default\)|"
                              r"\bdefaults?\s+(?:value\s+)?(?:of\s+[^;\n]{1,40}?\s+)?(?:is|to|=|:)\s*"
                              r"(?!(?:used|set|applied|taken|chosen|given|determined|changed|overridden|ignored|not)\b)\S",
                              re.IGNORECASE)

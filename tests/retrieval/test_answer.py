@@ -131,6 +131,7 @@ def test_answer_type_breaks_ties_toward_numbers_and_times():
     assert reserve.search("The default is 4 (four messages for each process).")
     assert not reserve.search("A multiplier of 1 reserves one task per process.")
     assert not reserve.search("When not set the workers default is used.")  # says there is one, not what
+    assert default.search("Valid levels are 1 to 9, or 0 to disable compression (the default).")
     text = "The ships were counted. Officials said eight ships were sent."
     spans = [(0, 23), (24, 61)]
     sims = np.array([0.50, 0.48])
