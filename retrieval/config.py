@@ -211,9 +211,10 @@ class Settings:
             "Changes in 2.0") before the quoted pool is cut, unless the question asks
             about versions or changes: such a page names every option and command, and answers how
             things were, not how to use them now.
-        carried_gain: a rare question word no passage has ("shelve", "nuke") counts against the answer
-            only when the question without it matches the closest passages better by more than this
-            cosine: otherwise they say it in other words, or it was chat filler (-1: always counts).
+        carried_gain: when an answer abstains on rare English words no passage has ("shelve", "nuke")
+            and would answer without them, they stop counting if the question without them matches
+            the closest passages better by at most this cosine: the passages say them in other words,
+            or they were chat filler (-1: they always count; a name always does).
         bm25_k1: BM25 term-frequency saturation (applies at the next index build).
         bm25_b: BM25 length normalization (applies at the next index build).
         reindex_every: the bot (and ``citebot watch``) rebuilds the index this often: a duration such
