@@ -26,7 +26,7 @@ import numpy as np
 from retrieval.query import confidence as conf
 from retrieval.index.loaded import Index
 from retrieval.query.conflicts import disagreements
-from retrieval.query.quote import asks_explanation, explains_nothing, trim
+from retrieval.query.quote import asks_explanation, explains_nothing, only_points_elsewhere, trim
 from retrieval.query.rescore import Scored
 from retrieval.query.search import Candidate, Pool
 from retrieval.types import Answer, Citation, Result, link
@@ -56,6 +56,7 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     counts: dict = {}
     texts: dict[str, int] = {}  # passage text (spaces folded) -> result index: a repeated example shown once
     joined: dict[int, list[Scored]] = {}  # result index -> its neighbours shown with it
+    scored = _pointers_behind(scored)
     for s in scored:
         if len(chosen) >= k:
             break
@@ -117,6 +118,21 @@ def compose(index: Index, question: str, scored: list[Scored], *, k: int = 3, pe
     limits = {"k": k, "per_section": per_section, "per_doc": per_doc or None, "join_chars": join_chars or None}
     return Answer(question=question, answered=answered, results=results, confidence=confidence,
                   index_version=index.version, reason=why, disagreements=differ, limits=limits)
+
+
+def _pointers_behind(scored: list[Scored]) -> list[Scored]:
+    """The ranking with each passage that only points elsewhere ("See … in git(1) for the differences")
+    moved behind the next one that does not: it names the topic, the next one may say it."""
+    out: list[Scored] = []
+    held: list[Scored] = []
+    for s in scored:
+        if only_points_elsewhere(s.row.text, s.row.spans):
+            held.append(s)
+        else:
+            out.append(s)
+            out += held
+            held = []
+    return out + held
 
 
 def _neighbour(chosen: list[Scored], joined: dict[int, list[Scored]], s: Scored, limit: int) -> int | None:

@@ -160,6 +160,20 @@ def quotable(text: str, span: tuple[int, int], heading: str | None = None) -> bo
     return not h or s.rstrip(":").strip() not in h
 
 
+# a sentence that sends the reader elsewhere: "See "Reset, restore and revert" in git(1) for the
+# differences", "(To rename a non-branch <tag> see 3O.9.)", "See also: PEP 343", "Refer to …"
+_POINTER = re.compile(r"^\W*(?:see(?:\s+also)?\b|refer\s+to\b|(?:to|for)\s[^.;:]{0,80}?,?\s+(?:please\s+)?"
+                      r"(?:see|refer\s+to)\b)", re.IGNORECASE)
+
+
+def only_points_elsewhere(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether a passage is nothing but a pointer to another section or page: each of its (at most
+    two) sentences sends the reader elsewhere. It names the question's topic, so it ranks, but the
+    reply should show what it points to, not the pointer."""
+    spans = spans or [(0, len(text))]
+    return len(spans) <= 2 and all(_POINTER.match(text[a:b]) for a, b in spans)
+
+
 def quotable_spans(row, spans: list[tuple[int, int]]) -> list[bool]:
     return [quotable(row.text, sp, row.heading) for sp in spans]
 

@@ -652,3 +652,29 @@ def test_a_command_line_in_plain_text_is_an_example_not_a_heading(tmp_path):
     texts = [p.text for p in doc.paragraphs]
     assert any("cvs checkout -r <branch_tag> module" in t for t in texts)  # quotable text
     assert all("cvs checkout" not in " ".join(p.heading_path) for p in doc.paragraphs)  # not a section
+
+
+def test_a_passage_that_only_points_elsewhere_goes_behind_the_next_that_answers():
+    from types import SimpleNamespace
+
+    from retrieval.query.compose import _pointers_behind
+    from retrieval.query.quote import only_points_elsewhere
+
+    assert only_points_elsewhere('See "Reset, restore and revert" in git(1) for the differences between the three '
+                                 'commands.', [])
+    assert only_points_elsewhere("(To rename a non-branch <tag> see 3O.9.)", [])
+    assert only_points_elsewhere("See also: PEP 343 - The with statement", [])
+    assert only_points_elsewhere("For details, see the Routing guide.", [])
+    text = "See the section below. It explains the rest."
+    assert not only_points_elsewhere(text, [(0, 22), (23, len(text))])  # the second sentence says something
+    assert not only_points_elsewhere("To rename a tag, first create a new tag using the -r option.", [])
+    assert not only_points_elsewhere("Seems fine to me.", [])
+
+    def passage(text):
+        return SimpleNamespace(row=SimpleNamespace(text=text, spans=[(0, len(text))]))
+
+    ptr, ptr2 = passage("See the comparison in git(1)."), passage("Refer to the FAQ.")
+    a, b = passage("git revert makes a new commit that undoes others."), passage("git reset moves the branch tip.")
+    assert _pointers_behind([ptr, a, b]) == [a, ptr, b]
+    assert _pointers_behind([ptr, ptr2, a, b]) == [a, ptr, ptr2, b]
+    assert _pointers_behind([a, ptr]) == [a, ptr]  # nothing after it: it stays where it is
