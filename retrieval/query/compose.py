@@ -229,10 +229,13 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
         ids = [g.cand.id for g in group]
         first, size = min(ids), sum(len(g.row.text) for g in group)
         head, tail = group[ids.index(first)], group[ids.index(max(ids))]
-        pids = list(pids)
+        pids, chained = list(pids), set()
         for pid in pids:  # grows while a joined passage announces the next ("… in the following way." → "… is:")
-            row = rows.get(pid) if pid in rows else index.passages([pid]).get(pid)
-            if row is None or pid in shown or row.doc_id != c.row.doc_id \
+            if pid in shown:
+                continue
+            # a chained passage is read when reached: it was not among the ids read above
+            row = index.passages([pid]).get(pid) if pid in chained else rows.get(pid)
+            if row is None or row.doc_id != c.row.doc_id \
                     or (row.heading_path or []) != (c.row.heading_path or []) or size + len(row.text) > limit:
                 continue
             if pid < first and not (row.text.rstrip().endswith(":")
@@ -249,6 +252,7 @@ def _announced(index: Index, chosen: list[Scored], joined: dict[int, list[Scored
             if pid > first and _ANNOUNCES.search(row.text[-300:]):
                 tail = joined[j][-1]
                 pids.append(pid + 1)
+                chained.add(pid + 1)
 
 
 def _joined_text(index: Index, s: Scored, extra: list[Scored]) -> tuple[str, int, Scored, Scored]:
